@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -18,7 +19,7 @@ var updateSeeds = flag.Bool("update-seeds", false, "rewrite testdata/fuzz/FuzzDe
 func fuzzSeeds() map[string][]byte {
 	seeds := map[string][]byte{}
 	for _, tc := range roundTripCases() {
-		seeds["valid-"+tc.name] = AppendFrame(nil, tc.f)
+		seeds["valid-"+strings.ReplaceAll(tc.name, " ", "-")] = AppendFrame(nil, tc.f)
 	}
 	req := AppendFrame(nil, sofaRequest(3, []byte("hessian-bytes")))
 	seeds["valid-two-frames"] = append(append([]byte{}, req...), AppendHeartbeatResponse(nil, 4, CodecHessian2)...)
