@@ -34,11 +34,14 @@ type Config struct {
 	Node                 json.RawMessage `json:"node,omitempty" mosn:"unimplemented"`
 	CloseGraceful        json.RawMessage `json:"close_graceful,omitempty" mosn:"unimplemented"`
 	InheritOldMosnconfig json.RawMessage `json:"inherit_old_mosnconfig,omitempty" mosn:"unimplemented"`
+	Pid                  json.RawMessage `json:"pid,omitempty" mosn:"unimplemented"`
+	UDSDir               json.RawMessage `json:"uds_dir,omitempty" mosn:"unimplemented"`
+	Wasms                json.RawMessage `json:"wasm_global_plugins,omitempty" mosn:"unimplemented"`
 }
 
 // Server groups listeners and the route tables they use.
 type Server struct {
-	ServerName      string                `json:"server_name,omitempty"`
+	ServerName      string                `json:"mosn_server_name,omitempty"`
 	DefaultLogPath  string                `json:"default_log_path,omitempty"`
 	DefaultLogLevel string                `json:"default_log_level,omitempty"`
 	GracefulTimeout *Duration             `json:"graceful_timeout,omitempty"`
@@ -77,6 +80,8 @@ type Listener struct {
 
 	PerConnBufferLimitBytes json.RawMessage `json:"per_connection_buffer_limit_bytes,omitempty" mosn:"unimplemented"`
 	Inspector               json.RawMessage `json:"inspector,omitempty" mosn:"unimplemented"`
+	ReusePort               json.RawMessage `json:"reuseport,omitempty" mosn:"unimplemented"`
+	DefaultReadBufferSize   json.RawMessage `json:"default_read_buffer_size,omitempty" mosn:"unimplemented"`
 }
 
 // AccessLog is MOSN's access log block.
@@ -97,6 +102,8 @@ type FilterChain struct {
 type Filter struct {
 	Type   string          `json:"type"`
 	Config json.RawMessage `json:"config,omitempty"`
+
+	GoPluginConfig json.RawMessage `json:"go_plugin_config,omitempty" mosn:"unimplemented"`
 }
 
 // Network filter types.
@@ -124,6 +131,10 @@ type ProxyConfig struct {
 	RouterConfigName   string          `json:"router_config_name"`
 	RouterHandlerName  string          `json:"router_handler_name,omitempty" mosn:"unimplemented"`
 	ExtendConfig       json.RawMessage `json:"extend_config,omitempty"`
+
+	FallbackForUnknownProtocol json.RawMessage `json:"fallback_for_unknown_protocol,omitempty" mosn:"unimplemented"`
+	ValidateClusters           json.RawMessage `json:"validate_clusters,omitempty" mosn:"unimplemented"`
+	ConcurrencyNum             json.RawMessage `json:"concurrency_num,omitempty" mosn:"unimplemented"`
 }
 
 // TCPProxyConfig is the config of a "tcp_proxy" network filter.
@@ -150,6 +161,9 @@ type RouterConfiguration struct {
 	RequestHeadersToAdd    []HeaderValueOption `json:"request_headers_to_add,omitempty"`
 	ResponseHeadersToAdd   []HeaderValueOption `json:"response_headers_to_add,omitempty"`
 	RequestHeadersToRemove []string            `json:"request_headers_to_remove,omitempty"`
+
+	ResponseHeadersToRemove json.RawMessage `json:"response_headers_to_remove,omitempty" mosn:"unimplemented"`
+	RouterConfigPath        json.RawMessage `json:"router_configs,omitempty" mosn:"unimplemented"`
 }
 
 // VirtualHost matches requests by domain (exact, "*.suffix", "prefix.*" or "*").
@@ -160,6 +174,10 @@ type VirtualHost struct {
 	RequestHeadersToAdd    []HeaderValueOption `json:"request_headers_to_add,omitempty"`
 	ResponseHeadersToAdd   []HeaderValueOption `json:"response_headers_to_add,omitempty"`
 	RequestHeadersToRemove []string            `json:"request_headers_to_remove,omitempty"`
+
+	RequireTLS              json.RawMessage `json:"require_tls,omitempty" mosn:"unimplemented"`
+	ResponseHeadersToRemove json.RawMessage `json:"response_headers_to_remove,omitempty" mosn:"unimplemented"`
+	PerFilterConfig         json.RawMessage `json:"per_filter_config,omitempty" mosn:"unimplemented"`
 }
 
 // Router is one route: a match and what to do with matching requests.
@@ -206,6 +224,13 @@ type RouteAction struct {
 	ClusterHeader          json.RawMessage     `json:"cluster_header,omitempty" mosn:"unimplemented"`
 	MetadataMatch          json.RawMessage     `json:"metadata_match,omitempty" mosn:"unimplemented"`
 	AutoHostRewrite        json.RawMessage     `json:"auto_host_rewrite,omitempty" mosn:"unimplemented"`
+
+	AutoHostRewriteHeader   json.RawMessage `json:"auto_host_rewrite_header,omitempty" mosn:"unimplemented"`
+	ClusterVariable         json.RawMessage `json:"cluster_variable,omitempty" mosn:"unimplemented"`
+	UpstreamProtocol        json.RawMessage `json:"upstream_protocol,omitempty" mosn:"unimplemented"`
+	HashPolicy              json.RawMessage `json:"hash_policy,omitempty" mosn:"unimplemented"`
+	RegexRewrite            json.RawMessage `json:"regex_rewrite,omitempty" mosn:"unimplemented"`
+	ResponseHeadersToRemove json.RawMessage `json:"response_headers_to_remove,omitempty" mosn:"unimplemented"`
 }
 
 // WeightedCluster is MOSN's {"cluster": {"name": ..., "weight": ...}}.
@@ -225,6 +250,8 @@ type RetryPolicy struct {
 	RetryOn      bool      `json:"retry_on"`
 	RetryTimeout *Duration `json:"retry_timeout,omitempty"`
 	NumRetries   uint32    `json:"num_retries"`
+
+	StatusCodes json.RawMessage `json:"status_codes,omitempty" mosn:"unimplemented"`
 }
 
 // DirectResponse answers without an upstream.
@@ -252,6 +279,7 @@ type ClusterManager struct {
 	RegistryUseHealthCheck json.RawMessage `json:"registry_use_health_check,omitempty" mosn:"unimplemented"`
 	ClusterPoolEnable      json.RawMessage `json:"cluster_pool_enable,omitempty" mosn:"unimplemented"`
 	TLSContext             json.RawMessage `json:"tls_context,omitempty" mosn:"unimplemented"`
+	ClustersConfigs        json.RawMessage `json:"clusters_configs,omitempty" mosn:"unimplemented"`
 }
 
 // Load balancer names as MOSN spells them.
@@ -288,6 +316,11 @@ type Cluster struct {
 	DnsResolvers      json.RawMessage `json:"dns_resolvers,omitempty" mosn:"unimplemented"`
 	LbConfig          json.RawMessage `json:"lbconfig,omitempty" mosn:"unimplemented"`
 	SlowStart         json.RawMessage `json:"slow_start,omitempty" mosn:"unimplemented"`
+	Mark              json.RawMessage `json:"mark,omitempty" mosn:"unimplemented"`
+	KeepAlive         json.RawMessage `json:"keepalive,omitempty" mosn:"unimplemented"`
+	DnsResolverFile   json.RawMessage `json:"dns_resolver_file,omitempty" mosn:"unimplemented"`
+	DnsResolverPort   json.RawMessage `json:"dns_resolver_port,omitempty" mosn:"unimplemented"`
+	ClusterPoolEnable json.RawMessage `json:"cluster_pool_enable,omitempty" mosn:"unimplemented"`
 }
 
 // Host is one upstream endpoint.

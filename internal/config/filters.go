@@ -1,0 +1,144 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// DecodeProxy strictly decodes the config of a "proxy" network filter and
+// applies its defaults: MOSN's "X" protocol with extend_config.sub_protocol
+// becomes the sub protocol, and upstream_protocol defaults to the downstream
+// one. path (e.g. "servers[0].listeners[0].filter_chains[0].filters[0]")
+// prefixes field paths in errors.
+func DecodeProxy(f Filter, path string) (*ProxyConfig, error) {
+	p, _, errs := decodeProxy(f, path)
+	if len(errs) > 0 {
+		return nil, joinErrors(errs)
+	}
+	return p, nil
+}
+
+// DecodeTCPProxy strictly decodes the config of a "tcp_proxy" network filter.
+func DecodeTCPProxy(f Filter, path string) (*TCPProxyConfig, error) {
+	p, _, errs := decodeTCPProxy(f, path)
+	if len(errs) > 0 {
+		return nil, joinErrors(errs)
+	}
+	return p, nil
+}
+
+func configPath(path string) string { return joinKey(path, "config") }
+
+func decodeProxy(f Filter, path string) (*ProxyConfig, []string, []*FieldError) {
+	p := &ProxyConfig{}
+	cp := configPath(path)
+	warnings, errs := decodeRaw(f.Config, p, cp)
+	if len(errs) > 0 {
+		return nil, warnings, errs
+	}
+	var ext map[string]any
+	if len(p.ExtendConfig) > 0 && string(p.ExtendConfig) != "null" {
+		if err := json.Unmarshal(p.ExtendConfig, &ext); err != nil {
+			return nil, warnings, []*FieldError{{Path: joinKey(cp, "extend_config"), Msg: "want object"}}
+		}
+	}
+	sub, _ := ext["sub_protocol"].(string)
+	// MOSN rewrites "X" to its sub protocol when the filter is built.
+	if p.DownstreamProtocol == ProtocolX && sub != "" {
+		p.DownstreamProtocol = sub
+	}
+	if p.UpstreamProtocol == ProtocolX && sub != "" {
+		p.UpstreamProtocol = sub
+	}
+	if p.UpstreamProtocol == "" {
+		p.UpstreamProtocol = p.DownstreamProtocol
+	}
+	return p, warnings, nil
+}
+
+func decodeTCPProxy(f Filter, path string) (*TCPProxyConfig, []string, []*FieldError) {
+	p := &TCPProxyConfig{}
+	warnings, errs := decodeRaw(f.Config, p, configPath(path))
+	if len(errs) > 0 {
+		return nil, warnings, errs
+	}
+	return p, warnings, nil
+}
+
+// Protocols mosnctl serves; the rest of MOSN's names are refused by name.
+var (
+	supportedProtocols = []string{ProtocolHTTP1, ProtocolBolt, ProtocolAuto}
+	mosnOnlyProtocols  = []string{ProtocolHTTP2, ProtocolDubbo, "boltv2", "dubbo-thrift", "tars"}
+)
+
+// checkProtocol validates a protocol name; field is the full path.
+func checkProtocol(name, field string) *FieldError {
+	for _, p := range supportedProtocols {
+		if name == p {
+			return nil
+		}
+	}
+	supported := "(supported: " + strings.Join(supportedProtocols, ", ") + ")"
+	for _, p := range mosnOnlyProtocols {
+		if name == p {
+			return &FieldError{Path: field, Msg: fmt.Sprintf("protocol %q is not supported yet %s", name, supported)}
+		}
+	}
+	if name == ProtocolX {
+		return &FieldError{Path: field, Msg: `protocol "X" needs extend_config.sub_protocol (e.g. "bolt")`}
+	}
+	for _, p := range append(append([]string(nil), supportedProtocols...), mosnOnlyProtocols...) {
+		if strings.EqualFold(name, p) {
+			return &FieldError{Path: field, Msg: fmt.Sprintf("unknown protocol %q (did you mean %q? names are case-sensitive)", name, p)}
+		}
+	}
+	return &FieldError{Path: field, Msg: fmt.Sprintf("unknown protocol %q %s", name, supported)}
+}
+
+// Network filters MOSN has that mosnctl does not implement yet.
+var mosnOnlyNetworkFilters = []string{FilterFaultInject, "udp_proxy", "grpc", "connection_manager", "tunnel"}
+
+// Stream filters that mosnctl accepts and ignores with a warning because
+// their job is already done elsewhere: the Bolt codec answers heartbeats,
+// which is what MOSN's "healthcheck" stream filter is for.
+var ignoredStreamFilters = []string{"healthcheck"}
+
+func isIgnoredStreamFilter(t string) bool {
+	for _, n := range ignoredStreamFilters {
+		if t == n {
+			return true
+		}
+	}
+	return false
+}
+
+// filterWarnings lists unimplemented fields set inside filter configs and the
+// stream filters that are accepted but ignored. Call it on a valid config.
+func (c *Config) filterWarnings() []string {
+	var out []string
+	for si, s := range c.Servers {
+		for li, l := range s.Listeners {
+			lp := fmt.Sprintf("servers[%d].listeners[%d]", si, li)
+			for ci, fc := range l.FilterChains {
+				for fi, f := range fc.Filters {
+					fp := fmt.Sprintf("%s.filter_chains[%d].filters[%d]", lp, ci, fi)
+					var w []string
+					switch f.Type {
+					case FilterProxy:
+						_, w, _ = decodeProxy(f, fp)
+					case FilterTCPProxy:
+						_, w, _ = decodeTCPProxy(f, fp)
+					}
+					out = append(out, w...)
+				}
+			}
+			for i, f := range l.StreamFilters {
+				if isIgnoredStreamFilter(f.Type) {
+					out = append(out, fmt.Sprintf("%s.stream_filters[%d] (%s)", lp, i, f.Type))
+				}
+			}
+		}
+	}
+	return out
+}
