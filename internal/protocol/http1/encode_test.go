@@ -81,7 +81,7 @@ func forwardedHeaders(hs []Header, request bool) []Header {
 	for _, h := range hs {
 		if strings.EqualFold(string(h.Name), "connection") {
 			for _, tok := range strings.Split(string(h.Value), ",") {
-				tok = strings.ToLower(strings.Trim(tok, " \t"))
+				tok = asciiLower(strings.Trim(tok, " \t"))
 				if tok != "content-length" && tok != "transfer-encoding" && tok != "host" {
 					hop[tok] = true
 				}
@@ -90,11 +90,22 @@ func forwardedHeaders(hs []Header, request bool) []Header {
 	}
 	var out []Header
 	for _, h := range hs {
-		if !hop[strings.ToLower(string(h.Name))] {
+		if !hop[asciiLower(string(h.Name))] {
 			out = append(out, h)
 		}
 	}
 	return out
+}
+
+// asciiLower folds only A-Z: strings.ToLower would map e.g. the Kelvin sign to "k", which HTTP does not.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 func sameHeaders(a, b []Header) bool {

@@ -28,6 +28,7 @@ var (
 	errMethod              = &Error{400, "invalid method"}
 	errEmptyTarget         = &Error{400, "empty request target"}
 	errTarget              = &Error{400, "invalid character in request target"}
+	errEmptyAuthority      = &Error{400, "empty authority in absolute-form request target"}
 	errVersion             = &Error{400, "malformed HTTP version"}
 	errVersionUnsupported  = &Error{505, "unsupported HTTP version"}
 	errStatusLine          = &Error{400, "malformed status line"}
@@ -259,6 +260,10 @@ func ParseRequest(buf []byte, r *Request, lim Limits) (n int, err error) {
 		// RFC 9112 3.2.2: the target's authority replaces the Host header.
 		if at := bytes.LastIndexByte(auth, '@'); at >= 0 {
 			auth = auth[at+1:]
+		}
+		if len(auth) == 0 {
+			// RFC 9110 4.2.1: an http(s) URI with an empty host must be rejected.
+			return 0, errEmptyAuthority
 		}
 		r.Host = auth
 	}

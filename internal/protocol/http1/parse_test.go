@@ -199,6 +199,8 @@ func TestParseRequestInvalid(t *testing.T) {
 		{"http/2.0", crlf("GET / HTTP/2.0\nHost: a\n\n"), 505},
 		{"http/1.2", crlf("GET / HTTP/1.2\nHost: a\n\n"), 505},
 		{"http/0.9 version", crlf("GET / HTTP/0.9\nHost: a\n\n"), 505},
+		{"absolute form with empty authority", crlf("GET http:///p HTTP/1.1\nHost: a\n\n"), 400},
+		{"absolute form with only userinfo", crlf("GET http://u@/p HTTP/1.0\n\n"), 400},
 		{"missing host in http/1.1", crlf("GET / HTTP/1.1\nX: a\n\n"), 400},
 		{"two host headers", crlf("GET / HTTP/1.1\nHost: a\nHost: a\n\n"), 400},
 		{"two host headers in http/1.0", crlf("GET / HTTP/1.0\nHost: a\nhost: b\n\n"), 400},
