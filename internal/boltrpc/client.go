@@ -61,6 +61,9 @@ type Client struct {
 	mu      sync.Mutex
 	pending map[uint32]chan callResult // nil once the connection is dead
 	err     error
+	// chans recycles reply channels. A channel goes back only after its one
+	// reply was received, so a recycled channel can never get a stale reply.
+	chans sync.Pool
 
 	readerDone chan struct{}
 }
@@ -156,7 +159,10 @@ func (c *Client) Err() error {
 }
 
 func (c *Client) register(id uint32) (chan callResult, error) {
-	ch := make(chan callResult, 1)
+	ch, ok := c.chans.Get().(chan callResult)
+	if !ok {
+		ch = make(chan callResult, 1)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.pending == nil {
@@ -175,12 +181,14 @@ func (c *Client) unregister(id uint32) {
 func (c *Client) wait(ctx context.Context, id uint32, ch chan callResult) (*Response, error) {
 	select {
 	case r := <-ch:
+		c.chans.Put(ch)
 		return r.resp, r.err
 	case <-ctx.Done():
 		c.unregister(id)
 		// The response may have been delivered while we were giving up.
 		select {
 		case r := <-ch:
+			c.chans.Put(ch)
 			return r.resp, r.err
 		default:
 		}

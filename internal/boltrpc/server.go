@@ -64,6 +64,7 @@ type serverConn struct {
 	log     *slog.Logger
 	writeMu sync.Mutex
 	sem     chan struct{} // one slot per in-flight handler
+	class   []byte        // bolt.ClassResponse, converted once per connection
 }
 
 func (s *Server) logger() *slog.Logger {
@@ -108,10 +109,11 @@ func (s *Server) Serve(ln net.Listener) error {
 			limit = DefaultMaxConcurrentPerConn
 		}
 		sc := &serverConn{
-			srv:  s,
-			conn: conn,
-			log:  log.With("remote", conn.RemoteAddr().String()),
-			sem:  make(chan struct{}, limit),
+			srv:   s,
+			conn:  conn,
+			log:   log.With("remote", conn.RemoteAddr().String()),
+			sem:   make(chan struct{}, limit),
+			class: []byte(bolt.ClassResponse),
 		}
 		s.mu.Lock()
 		if s.closed {
@@ -244,7 +246,7 @@ func (sc *serverConn) handle(req *[]byte) {
 		RequestID: f.RequestID,
 		Codec:     f.Codec,
 		Status:    status,
-		Class:     []byte(bolt.ClassResponse),
+		Class:     sc.class,
 		Header:    h,
 		Content:   content,
 	}
