@@ -113,24 +113,92 @@ func looksLikeJSON(data []byte) bool {
 }
 
 func parseJSONTree(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, jsonSyntaxError(data, err)
+	p := &jsonTreeParser{dec: json.NewDecoder(bytes.NewReader(data)), data: data}
+	p.dec.UseNumber()
+	v, err := p.value("", 0)
+	if err != nil {
+		return nil, err
 	}
-	if _, err := dec.Token(); err == nil {
-		off := dec.InputOffset()
-		line, col := lineCol(data, off)
+	if _, err := p.dec.Token(); err != io.EOF {
+		line, col := lineCol(data, p.dec.InputOffset())
 		return nil, &FieldError{Msg: fmt.Sprintf("invalid JSON at line %d column %d: data after the top-level value", line, col)}
 	}
 	return v, nil
 }
 
+// jsonTreeParser builds the tree token by token (rather than with Decode)
+// so that a key given twice is reported instead of silently overwritten.
+type jsonTreeParser struct {
+	dec  *json.Decoder
+	data []byte
+}
+
+func (p *jsonTreeParser) value(path string, depth int) (any, error) {
+	if depth > maxDepth {
+		return nil, &FieldError{Path: path, Msg: "nested too deeply"}
+	}
+	tok, err := p.dec.Token()
+	if err != nil {
+		return nil, jsonSyntaxError(p.data, err)
+	}
+	d, ok := tok.(json.Delim)
+	if !ok {
+		return tok, nil // string, json.Number, bool or nil
+	}
+	switch d {
+	case '{':
+		m := map[string]any{}
+		for p.dec.More() {
+			kt, err := p.dec.Token()
+			if err != nil {
+				return nil, jsonSyntaxError(p.data, err)
+			}
+			k, _ := kt.(string)
+			child := joinKey(path, k)
+			if _, dup := m[k]; dup {
+				line, _ := lineCol(p.data, p.dec.InputOffset())
+				return nil, &FieldError{Path: child, Msg: fmt.Sprintf("duplicate key (line %d)", line)}
+			}
+			v, err := p.value(child, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			m[k] = v
+		}
+		if _, err := p.dec.Token(); err != nil {
+			return nil, jsonSyntaxError(p.data, err)
+		}
+		return m, nil
+	case '[':
+		s := []any{}
+		for p.dec.More() {
+			v, err := p.value(fmt.Sprintf("%s[%d]", path, len(s)), depth+1)
+			if err != nil {
+				return nil, err
+			}
+			s = append(s, v)
+		}
+		if _, err := p.dec.Token(); err != nil {
+			return nil, jsonSyntaxError(p.data, err)
+		}
+		return s, nil
+	}
+	line, col := lineCol(p.data, p.dec.InputOffset())
+	return nil, &FieldError{Msg: fmt.Sprintf("invalid JSON at line %d column %d: unexpected %q", line, col, d)}
+}
+
 func jsonSyntaxError(data []byte, err error) error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		line, col := lineCol(data, se.Offset)
+		// Decoder.Token and Unmarshal disagree on where Offset points; the
+		// full scanner's error is the consistent one: Offset counts the
+		// bytes read including the offending one.
+		var discard any
+		var full *json.SyntaxError
+		if errors.As(json.Unmarshal(data, &discard), &full) {
+			se = full
+		}
+		line, col := lineCol(data, se.Offset-1)
 		return &FieldError{Msg: fmt.Sprintf("invalid JSON at line %d column %d: %s", line, col, se.Error())}
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
