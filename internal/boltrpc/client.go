@@ -197,8 +197,10 @@ func (c *Client) wait(ctx context.Context, id uint32, ch chan callResult) (*Resp
 }
 
 // write encodes one frame with build and writes it with a single Write.
-// A write cut short leaves a partial frame on the wire, after which the
-// stream cannot be parsed, so it kills the connection.
+// The context's deadline bounds the write; a cancellation without a deadline
+// is noticed only before the write starts. A write cut short leaves a partial
+// frame on the wire, after which the stream cannot be parsed, so it kills the
+// connection.
 func (c *Client) write(ctx context.Context, build func(dst []byte) []byte) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
