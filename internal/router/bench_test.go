@@ -71,6 +71,10 @@ func BenchmarkMatch(b *testing.B) {
 	  {"match": {"headers": [{"name": "service", "value": "com.example.A"}]}, "route": {"cluster_name": "a"}},
 	  {"match": {"headers": [{"name": "service", "value": ".*"}]}, "route": {"cluster_name": "any"}}]}]}`)
 	b.Run("bolt-service", func(b *testing.B) { benchMatch(b, bt, bolt("service", "com.example.B"), "any") })
+	// The same route after config.ApplyDefaults rewrote ".*" into a regex.
+	bd := mustTable(b, `{"router_config_name": "bolt", "virtual_hosts": [{"domains": ["*"], "routers": [
+	  {"match": {"headers": [{"name": "service", "value": ".+", "regex": true}]}, "route": {"cluster_name": "any"}}]}]}`)
+	b.Run("bolt-service-defaulted", func(b *testing.B) { benchMatch(b, bd, bolt("service", "com.example.B"), "any") })
 }
 
 func BenchmarkPickCluster(b *testing.B) {

@@ -34,9 +34,8 @@ func New(cfg *config.RouterConfiguration) (*Table, error) {
 		if err != nil {
 			return nil, err
 		}
-		if len(vc.Domains) == 0 {
-			return nil, fmt.Errorf("%s.domains: empty: the virtual host can never match (use [\"*\"] to match every host)", vpath)
-		}
+		// A virtual host without domains is unreachable; MOSN accepts it
+		// silently, and so do we, so that MOSN configs load unchanged.
 		for j, d := range vc.Domains {
 			dpath := fmt.Sprintf("%s.domains[%d]", vpath, j)
 			if err := t.addDomain(d, vh, dpath, seen); err != nil {
@@ -131,6 +130,10 @@ func buildRoute(cfg *config.RouterConfiguration, vc *config.VirtualHost, rc *con
 		}
 		hm := headerMatcher{name: h.Name, kind: headerExact, value: h.Value}
 		switch {
+		case h.Regex && h.Value == ".*":
+			hm.kind = headerDotStar
+		case h.Regex && h.Value == ".+":
+			hm.kind = headerDotPlus
 		case h.Regex:
 			re, err := compileWhole(h.Value, false)
 			if err != nil {

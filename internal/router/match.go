@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bytes"
 	"regexp"
 )
 
@@ -39,6 +40,11 @@ const (
 	headerExact    headerKind = iota // value == configured value
 	headerRegex                      // configured regex matches the whole value
 	headerNonEmpty                   // present with a non-empty value (SOFA ".*")
+	// Regexes ".*" and ".+" skip the regexp engine: config.ApplyDefaults
+	// rewrites the SOFA ".*" into ".+", which would otherwise run a regexp on
+	// every Bolt request. "." does not match a newline, and neither do these.
+	headerDotStar // any value without '\n'
+	headerDotPlus // a non-empty value without '\n'
 )
 
 // sofaServiceKey is the Bolt/SOFA header MOSN's RPC rule keys on.
@@ -61,8 +67,12 @@ func (m *headerMatcher) match(req Request) bool {
 		return string(v) == m.value
 	case headerRegex:
 		return m.re.Match(v)
-	default:
+	case headerNonEmpty:
 		return len(v) > 0
+	case headerDotStar:
+		return bytes.IndexByte(v, '\n') < 0
+	default:
+		return len(v) > 0 && bytes.IndexByte(v, '\n') < 0
 	}
 }
 

@@ -134,6 +134,12 @@ func TestNoFallbackVirtualHost(t *testing.T) {
 	if got := clusterOf(tbl.Match(req("A.com:1", "/x"))); got != "a" {
 		t.Errorf("got %s", got)
 	}
+	// A virtual host without domains loads (as in MOSN) but never matches.
+	nodomains := mustTable(t, `{"router_config_name": "r", "virtual_hosts": [
+	  {"name": "unreachable", "routers": [{"match": {"prefix": "/"}, "route": {"cluster_name": "a"}}]}]}`)
+	if r := nodomains.Match(req("a.com", "/")); r != nil {
+		t.Errorf("virtual host without domains matched %+v", r)
+	}
 	empty := mustTable(t, `{"router_config_name": "empty"}`)
 	if r := empty.Match(req("a.com", "/")); r != nil {
 		t.Errorf("empty table matched %+v", r)
@@ -250,6 +256,25 @@ func TestBoltRouting(t *testing.T) {
 	  {"match": {"path": "/x"}, "route": {"cluster_name": "x"}}]}]}`)
 	if r := deep.Match(bolt("service", "a")); r != nil {
 		t.Errorf("Bolt request matched a deep path rule: %+v", r)
+	}
+}
+
+// The ".*" and ".+" regexes skip the regexp engine; they must still agree
+// with it.
+func TestDotRegexShortcuts(t *testing.T) {
+	tbl := mustTable(t, `{"router_config_name": "dots", "virtual_hosts": [{"domains": ["*"], "routers": [
+	  {"match": {"headers": [{"name": "a", "value": ".+", "regex": true}]}, "route": {"cluster_name": "plus"}},
+	  {"match": {"headers": [{"name": "b", "value": ".*", "regex": true}]}, "route": {"cluster_name": "star"}}]}]}`)
+	slow := mustTable(t, `{"router_config_name": "dots", "virtual_hosts": [{"domains": ["*"], "routers": [
+	  {"match": {"headers": [{"name": "a", "value": "(?:.+)", "regex": true}]}, "route": {"cluster_name": "plus"}},
+	  {"match": {"headers": [{"name": "b", "value": "(?:.*)", "regex": true}]}, "route": {"cluster_name": "star"}}]}]}`)
+	for _, v := range []string{"", "x", "x\ny", "\n", "héllo"} {
+		for _, name := range []string{"a", "b"} {
+			r := req("h", "/", name, v)
+			if got, want := clusterOf(tbl.Match(r)), clusterOf(slow.Match(r)); got != want {
+				t.Errorf("header %s=%q: shortcut %s, regexp %s", name, v, got, want)
+			}
+		}
 	}
 }
 
@@ -371,7 +396,6 @@ func TestNewErrors(t *testing.T) {
 		{"route header key", route(`{"prefix": "/"}`, `"route": {"cluster_name": "a", "request_headers_to_add": [{"header": {"key": "", "value": "v"}}]}`), "virtual_hosts[0].routers[0].route.request_headers_to_add[0].header.key: empty"},
 		{"table header key", `{"router_config_name": "b", "response_headers_to_add": [{"header": {"key": ""}}]}`, "response_headers_to_add[0].header.key: empty"},
 		{"vhost header key", `{"router_config_name": "b", "virtual_hosts": [{"domains": ["*"], "request_headers_to_add": [{"header": {"key": ""}}]}]}`, "virtual_hosts[0].request_headers_to_add[0].header.key: empty"},
-		{"no domains", `{"router_config_name": "b", "virtual_hosts": [{"name": "x"}]}`, "virtual_hosts[0].domains: empty"},
 		{"empty domain", `{"router_config_name": "b", "virtual_hosts": [{"domains": [""]}]}`, "virtual_hosts[0].domains[0]: empty domain"},
 		{"mid wildcard", `{"router_config_name": "b", "virtual_hosts": [{"domains": ["a.*.com"]}]}`, "virtual_hosts[0].domains[0]: \"a.*.com\": a wildcard is allowed only"},
 		{"duplicate domain", `{"router_config_name": "b", "virtual_hosts": [{"domains": ["*"]}, {"domains": ["a", "*"]}]}`, "virtual_hosts[1].domains[1]: domain \"*\" is already used by virtual_hosts[0].domains[0]"},
