@@ -128,7 +128,8 @@ func buildRoute(cfg *config.RouterConfiguration, vc *config.VirtualHost, rc *con
 		if h.Name == "" {
 			return r, fmt.Errorf("%s.name: empty header name", hpath)
 		}
-		hm := headerMatcher{name: h.Name, kind: headerExact, value: h.Value}
+		hm := headerMatcher{name: h.Name, kind: headerExact, value: h.Value,
+			method: h.Name == "method" || h.Name == ":method"}
 		switch {
 		case h.Regex && h.Value == ".*":
 			hm.kind = headerDotStar

@@ -51,16 +51,25 @@ const (
 const sofaServiceKey = "service"
 
 type headerMatcher struct {
-	name  string // as configured: HTTP views fold case, Bolt keys are exact
-	kind  headerKind
-	value string
-	re    *regexp.Regexp
+	name   string // as configured: HTTP views fold case, Bolt keys are exact
+	kind   headerKind
+	value  string
+	re     *regexp.Regexp
+	method bool // name is "method" or ":method": ask MethodRequest first
 }
 
 func (m *headerMatcher) match(req Request) bool {
-	v, ok := req.Header(m.name)
+	var v []byte
+	ok := false
+	if m.method {
+		if mr, isHTTP := req.(MethodRequest); isHTTP {
+			v, ok = mr.Method(), true
+		}
+	}
 	if !ok {
-		return false
+		if v, ok = req.Header(m.name); !ok {
+			return false
+		}
 	}
 	switch m.kind {
 	case headerExact:

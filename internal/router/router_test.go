@@ -27,6 +27,37 @@ func (r *httpReq) Header(name string) ([]byte, bool) {
 	return nil, false
 }
 
+// methodReq is an HTTP request view that knows its method.
+type methodReq struct {
+	httpReq
+	method []byte
+}
+
+func (r *methodReq) Method() []byte { return r.method }
+
+func TestMethodMatcher(t *testing.T) {
+	tbl := mustTable(t, `{"router_config_name": "m", "virtual_hosts": [{"domains": ["*"], "routers": [
+	  {"match": {"prefix": "/", "headers": [{"name": "method", "value": "POST"}]}, "route": {"cluster_name": "post"}},
+	  {"match": {"prefix": "/", "headers": [{"name": ":method", "value": "GET|HEAD", "regex": true}]}, "route": {"cluster_name": "read"}},
+	  {"match": {"prefix": "/"}, "route": {"cluster_name": "other"}}]}]}`)
+	tests := []struct {
+		req  Request
+		want string
+	}{
+		{&methodReq{httpReq: *req("h", "/"), method: []byte("POST")}, "post"},
+		{&methodReq{httpReq: *req("h", "/"), method: []byte("HEAD")}, "read"},
+		{&methodReq{httpReq: *req("h", "/", "method", "POST"), method: []byte("PUT")}, "other"},
+		// A view without Method is asked for a header named "method".
+		{req("h", "/", "method", "POST"), "post"},
+		{bolt("method", "POST"), "post"},
+	}
+	for i, tt := range tests {
+		if got := clusterOf(tbl.Match(tt.req)); got != tt.want {
+			t.Errorf("case %d: got %s, want %s", i, got, tt.want)
+		}
+	}
+}
+
 // boltReq is a Bolt request view: no host or path, header keys exact.
 type boltReq struct{ headers [][2][]byte }
 
