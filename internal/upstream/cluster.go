@@ -12,8 +12,9 @@ import (
 )
 
 // DefaultConnectTimeout applies when a cluster sets no connect_timeout
-// (MOSN's default as well).
-const DefaultConnectTimeout = 3 * time.Second
+// (MOSN's default as well). config.ApplyDefaults fills in the same value;
+// NewCluster applies it too for configs that did not go through it.
+const DefaultConnectTimeout = config.DefaultConnectTimeout
 
 // Cluster is a named group of hosts and the load balancer over them. Its
 // fields are fixed once NewCluster returns; only the counters change.
