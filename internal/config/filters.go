@@ -28,7 +28,14 @@ func DecodeTCPProxy(f Filter, path string) (*TCPProxyConfig, error) {
 	return p, nil
 }
 
-func configPath(path string) string { return joinKey(path, "config") }
+// configPath is the path of a filter's config block; callers may pass the
+// filter's path or the config's own.
+func configPath(path string) string {
+	if path == "config" || strings.HasSuffix(path, ".config") {
+		return path
+	}
+	return joinKey(path, "config")
+}
 
 func decodeProxy(f Filter, path string) (*ProxyConfig, []string, []*FieldError) {
 	p := &ProxyConfig{}
@@ -99,9 +106,11 @@ func checkProtocol(name, field string) *FieldError {
 // Network filters MOSN has that mosnctl does not implement yet.
 var mosnOnlyNetworkFilters = []string{FilterFaultInject, "udp_proxy", "grpc", "connection_manager", "tunnel"}
 
-// Stream filters that mosnctl accepts and ignores with a warning because
-// their job is already done elsewhere: the Bolt codec answers heartbeats,
-// which is what MOSN's "healthcheck" stream filter is for.
+// Stream filters that mosnctl accepts and ignores with a warning rather than
+// refusing the file. MOSN's SOFARPC sample lists "healthcheck", but MOSN (at
+// the version its samples come from) registers no stream filter by that name
+// and skips it with a log line; Bolt heartbeats are answered by the protocol
+// layer instead. So the sample runs under mosnctl as it does under MOSN.
 var ignoredStreamFilters = []string{"healthcheck"}
 
 func isIgnoredStreamFilter(t string) bool {

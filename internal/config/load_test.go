@@ -116,6 +116,10 @@ func TestDecodeFilters(t *testing.T) {
 	if !errors.As(err, &fe) || fe.Path != "servers[0].listeners[0].filter_chains[0].filters[0].config.downstream_protocol" {
 		t.Errorf("got %v", err)
 	}
+	_, err = DecodeTCPProxy(Filter{Type: FilterTCPProxy, Config: json.RawMessage(`{"clusterr":"c"}`)}, "f[0].config")
+	if err == nil || err.Error() != `f[0].config.clusterr: unknown field (did you mean "cluster"?)` {
+		t.Errorf("got %v", err)
+	}
 	if p, err := DecodeProxy(Filter{Type: FilterProxy}, "f"); err != nil || p.DownstreamProtocol != "" {
 		t.Errorf("empty config: %+v %v", p, err)
 	}
@@ -192,6 +196,8 @@ func TestLoadFormats(t *testing.T) {
 		{"k.json", []byte(`[]`), "config must be an object with servers and cluster_manager, got array"},
 		{"l.json", []byte(`{} {}`), "data after the top-level value"},
 		{"m.yaml", []byte("a: &x {}\nb: *x\n"), "YAML aliases are not supported"},
+		{"n.conf", []byte("{servers: [}"), "invalid JSON at line 1 column 2"},            // neither: reported as JSON
+		{"o.conf", []byte("{admin: {address: {}}, servers: []}"), "servers: no servers"}, // YAML flow mapping
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -279,5 +285,23 @@ func TestMOSNExamples(t *testing.T) {
 		if !seen[filepath.ToSlash(rel)] {
 			t.Errorf("%s: new MOSN example without an expectation here", rel)
 		}
+	}
+}
+
+func BenchmarkParse(b *testing.B) {
+	for _, f := range []string{"testdata/full.json", "testdata/full.yaml"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(filepath.Ext(f)[1:], func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if _, _, err := Parse(data, ""); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -99,10 +99,19 @@ func parseTree(data []byte, format string) (any, error) {
 	case "yaml":
 		return parseYAMLTree(data)
 	case "":
-		if looksLikeJSON(data) {
-			return parseJSONTree(data)
+		if !looksLikeJSON(data) {
+			return parseYAMLTree(data)
 		}
-		return parseYAMLTree(data)
+		tree, err := parseJSONTree(data)
+		if err == nil {
+			return tree, nil
+		}
+		// A YAML flow mapping ({a: 1}) also starts with a brace; when the
+		// content is not JSON but is YAML, take it, else report it as JSON.
+		if y, yerr := parseYAMLTree(data); yerr == nil {
+			return y, nil
+		}
+		return nil, err
 	}
 	return nil, &FieldError{Msg: fmt.Sprintf("unknown config format %q (want json or yaml)", format)}
 }

@@ -56,19 +56,19 @@ type Server struct {
 
 // Listener is one listening socket and what runs on its connections.
 type Listener struct {
-	Name                  string        `json:"name,omitempty"`
-	Type                  string        `json:"type,omitempty"`
-	Address               string        `json:"address"`
-	Network               string        `json:"network,omitempty"` // tcp (default) or unix
-	BindToPort            *bool         `json:"bind_port,omitempty"`
-	UseOriginalDst        bool          `json:"use_original_dst,omitempty" mosn:"unimplemented"`
-	ConnectionIdleTimeout *Duration     `json:"connection_idle_timeout,omitempty"`
-	LogPath               string        `json:"log_path,omitempty"`
-	LogLevel              string        `json:"log_level,omitempty"`
-	AccessLogs            []AccessLog   `json:"access_logs,omitempty"`
-	FilterChains          []FilterChain `json:"filter_chains,omitempty"`
-	StreamFilters         []Filter      `json:"stream_filters,omitempty"`
-	ListenerFilters       []Filter      `json:"listener_filters,omitempty"`
+	Name                  string          `json:"name,omitempty"`
+	Type                  string          `json:"type,omitempty"`
+	Address               string          `json:"address"`
+	Network               string          `json:"network,omitempty"` // tcp (default) or unix
+	BindToPort            *bool           `json:"bind_port,omitempty"`
+	UseOriginalDst        json.RawMessage `json:"use_original_dst,omitempty" mosn:"unimplemented"` // MOSN: "tproxy" or "redirect"
+	ConnectionIdleTimeout *Duration       `json:"connection_idle_timeout,omitempty"`
+	LogPath               string          `json:"log_path,omitempty"`
+	LogLevel              string          `json:"log_level,omitempty"`
+	AccessLogs            []AccessLog     `json:"access_logs,omitempty"`
+	FilterChains          []FilterChain   `json:"filter_chains,omitempty"`
+	StreamFilters         []Filter        `json:"stream_filters,omitempty"`
+	ListenerFilters       []Filter        `json:"listener_filters,omitempty"`
 
 	// mosnctl additions.
 	MaxConnections int       `json:"max_connections,omitempty"` // 0: default limit

@@ -94,7 +94,11 @@ func (v *validator) server(si int, names, addrs map[string]string) {
 
 func (v *validator) listener(l *Listener, lp string, routers map[string]bool, names, addrs map[string]string) {
 	addrOK := true
-	switch l.Network {
+	network := strings.ToLower(l.Network)
+	if network == "" {
+		network = "tcp" // Validate does not rely on ApplyDefaults having run
+	}
+	switch network {
 	case "tcp":
 		if err := checkHostPort(l.Address, true); err != "" {
 			v.errorf(lp+".address", "invalid address %q: %s", l.Address, err)
@@ -113,7 +117,7 @@ func (v *validator) listener(l *Listener, lp string, routers map[string]bool, na
 		addrOK = false
 	}
 	if addrOK {
-		if key, ok := listenKey(l.Network, l.Address); ok {
+		if key, ok := listenKey(network, l.Address); ok {
 			if prev, dup := addrs[key]; dup {
 				v.errorf(lp+".address", "address %q is already used by %s", l.Address, prev)
 			} else {
@@ -124,10 +128,12 @@ func (v *validator) listener(l *Listener, lp string, routers map[string]bool, na
 	// An unnamed listener is named after its address; two unnamed port-0
 	// listeners share that name legitimately, and a real address clash is
 	// already reported above.
-	if prev, dup := names[l.Name]; dup && l.Name != l.Address {
-		v.errorf(lp+".name", "duplicate listener name %q (also %s)", l.Name, prev)
-	} else if !dup {
-		names[l.Name] = lp
+	if l.Name != "" {
+		if prev, dup := names[l.Name]; dup && l.Name != l.Address {
+			v.errorf(lp+".name", "duplicate listener name %q (also %s)", l.Name, prev)
+		} else if !dup {
+			names[l.Name] = lp
+		}
 	}
 	v.logLevel(l.LogLevel, lp+".log_level")
 	switch l.IOModel {
