@@ -9,6 +9,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -387,6 +388,10 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	}
 	if n < 0 {
 		return fmt.Errorf("negative duration %v", n)
+	}
+	// Beyond ~292 years the conversion to int64 nanoseconds would overflow.
+	if n*float64(time.Second) >= math.MaxInt64 {
+		return fmt.Errorf("duration %v seconds is too large", n)
 	}
 	d.Duration = time.Duration(n * float64(time.Second))
 	return nil
