@@ -96,25 +96,46 @@ func appendHeader(dst []byte, h Header) []byte {
 
 // appendForwardedHeaders appends hs minus the hop-by-hop headers.
 func appendForwardedHeaders(dst []byte, hs []Header, request bool) []byte {
-	// Only a Connection header can name extra hop-by-hop headers; the token scan is skipped when there is none,
-	// which is the common case with HTTP/1.1 clients.
-	hasConnection := false
+	// Only a Connection header listing something beyond close/keep-alive/upgrade (whose headers are dropped
+	// anyway) can name more hop-by-hop headers. That is rare, so the per-header token scan runs only then.
+	custom := false
 	for i := range hs {
-		if len(hs[i].Name) == 10 && equalFold(hs[i].Name, "connection") {
-			hasConnection = true
+		if len(hs[i].Name) == 10 && equalFold(hs[i].Name, "connection") && hasCustomToken(hs[i].Value) {
+			custom = true
 			break
 		}
 	}
 	for i := range hs {
-		if hopByHop(hs[i].Name, request) {
+		h := &hs[i]
+		if hopByHopLengths&(1<<uint(len(h.Name))) != 0 && hopByHop(h.Name, request) {
 			continue
 		}
-		if hasConnection && namedByConnection(hs, hs[i].Name) {
+		if custom && namedByConnection(hs, h.Name) {
 			continue
 		}
-		dst = appendHeader(dst, hs[i])
+		dst = append(dst, h.Name...)
+		dst = append(dst, ':', ' ')
+		dst = append(dst, h.Value...)
+		dst = append(dst, '\r', '\n')
 	}
 	return dst
+}
+
+// hopByHopLengths has bit n set when a fixed hop-by-hop header is n bytes long.
+const hopByHopLengths = 1<<2 | 1<<6 | 1<<7 | 1<<10 | 1<<16
+
+// hasCustomToken reports whether a Connection value lists a token other than close, keep-alive and upgrade.
+func hasCustomToken(v []byte) bool {
+	for {
+		e, rest, ok := nextListElement(v)
+		if !ok {
+			return false
+		}
+		if len(e) > 0 && !equalFold(e, "close") && !equalFold(e, "keep-alive") && !equalFold(e, "upgrade") {
+			return true
+		}
+		v = rest
+	}
 }
 
 // hopByHop reports the fixed hop-by-hop headers (RFC 9110 7.6.1), plus Expect on requests.
@@ -135,9 +156,14 @@ func hopByHop(name []byte, request bool) bool {
 }
 
 // namedByConnection reports whether a Connection header lists name, except for the headers that frame the message
-// or route it (Content-Length, Transfer-Encoding, Host), which are never dropped.
+// or route it (Content-Length, Transfer-Encoding, Host), which are never dropped, and a header called Close: "close"
+// is the connection option, not a header name.
 func namedByConnection(hs []Header, name []byte) bool {
 	switch len(name) {
+	case 5:
+		if equalFold(name, "close") {
+			return false
+		}
 	case 4:
 		if equalFold(name, "host") {
 			return false

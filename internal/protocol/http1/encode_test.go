@@ -25,6 +25,10 @@ func TestAppendRequestHead(t *testing.T) {
 		{"connection cannot strip framing or host", crlf("POST /u HTTP/1.1\nHost: h\nTransfer-Encoding: chunked\n" +
 			"Connection: Transfer-Encoding, host, content-length\n\n"), nil,
 			crlf("POST /u HTTP/1.1\nHost: h\nTransfer-Encoding: chunked\n\n")},
+		{"close option is not a header name", crlf("GET / HTTP/1.1\nHost: h\nClose: x\nConnection: close, X-A\nX-A: 1\n\n"), nil,
+			crlf("GET / HTTP/1.1\nHost: h\nClose: x\n\n")},
+		{"standard tokens only", crlf("GET / HTTP/1.1\nHost: h\nClose: x\nConnection: close\nX-A: 1\n\n"), nil,
+			crlf("GET / HTTP/1.1\nHost: h\nClose: x\nX-A: 1\n\n")},
 		{"OWS normalised", "GET / HTTP/1.1\r\nHost:h\r\nX:\t v \t\r\n\r\n", nil,
 			crlf("GET / HTTP/1.1\nHost: h\nX: v\n\n")},
 	}
@@ -82,7 +86,7 @@ func forwardedHeaders(hs []Header, request bool) []Header {
 		if strings.EqualFold(string(h.Name), "connection") {
 			for _, tok := range strings.Split(string(h.Value), ",") {
 				tok = asciiLower(strings.Trim(tok, " \t"))
-				if tok != "content-length" && tok != "transfer-encoding" && tok != "host" {
+				if tok != "content-length" && tok != "transfer-encoding" && tok != "host" && tok != "close" {
 					hop[tok] = true
 				}
 			}

@@ -1,6 +1,9 @@
 package http1
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // Header is one header field as it appeared on the wire. Both slices are views into the buffer the message was parsed
 // from (or whatever the caller pointed them at when building a message by hand); Value has its leading and trailing
@@ -157,4 +160,23 @@ func validTarget(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// indexCTL returns the index of the first CTL (0x00-0x1f or 0x7f) in b at or after i, or len(b) when there is none.
+// The lowest flagged byte of the SWAR test is always a true hit (borrows only run upwards), so the trailing-zero
+// count locates it exactly.
+func indexCTL(b []byte, i int) int {
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		y := x ^ swarDEL
+		if m := ((x-swarLo*0x20)&^x | (y-swarLo)&^y) & swarHi; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c < 0x20 || c == 0x7f {
+			return i
+		}
+	}
+	return len(b)
 }

@@ -427,53 +427,122 @@ type fields struct {
 	expectContinue                        bool
 }
 
-// parseFields reads header lines from buf[pos:] up to and including the empty line, appending them to *hs and
+// parseFields reads header lines from buf[pos:end] up to and including the empty line, appending them to *hs and
 // noting the framing-relevant ones in f. It returns the offset after the empty line.
+//
+// Each line is scanned once: the name through a token table up to the colon, then the value eight bytes at a time
+// for the first control byte, which must be the CR of the line's CRLF (HTAB aside). That finds the line end and
+// validates the value in the same pass instead of an IndexByte for LF followed by a validation loop. A malformed
+// line is therefore refused as soon as its bad byte has arrived, possibly before its LF.
 func parseFields(buf []byte, pos, end, maxBytes, maxHeaders int, hs *[]Header, f *fields, request bool) (int, error) {
 	f.contentLength = -1
+	more := func() (int, error) {
+		if len(buf) >= maxBytes {
+			return 0, errHeadTooLarge
+		}
+		return 0, ErrNeedMore
+	}
+	h := *hs
+	defer func() { *hs = h }()
 	for {
-		line, next, err := readLine(buf, pos, end, maxBytes)
-		if err != nil {
-			return 0, err
+		if pos >= end {
+			return more()
 		}
-		pos = next
-		if len(line) == 0 {
-			return pos, nil
-		}
-		if line[0] == ' ' || line[0] == '\t' {
+		switch buf[pos] {
+		case '\r':
+			if pos+1 >= end {
+				return more()
+			}
+			if buf[pos+1] != '\n' {
+				return 0, errBareLF
+			}
+			return pos + 2, nil
+		case '\n':
+			return 0, errBareLF
+		case ' ', '\t':
 			// obs-fold: a continuation line; also refused right after the start line, where it could
 			// smuggle a header past a lenient peer.
 			return 0, errObsFold
 		}
-		i := 0
-		for i < len(line) && isToken[line[i]] {
+
+		i := pos
+		for i < end && isToken[buf[i]] {
 			i++
 		}
-		if i == len(line) {
-			return 0, errNoColon
+		if i >= end {
+			return more()
 		}
-		if line[i] != ':' {
-			if line[i] == ' ' || line[i] == '\t' {
-				return 0, errSpaceBeforeColon
-			}
+		switch c := buf[i]; {
+		case c == ':':
+		case c == ' ' || c == '\t':
+			return 0, errSpaceBeforeColon
+		case c == '\r' || c == '\n':
+			return 0, errNoColon
+		default:
 			return 0, errHeaderName
 		}
-		if i == 0 {
+		if i == pos {
 			return 0, errEmptyHeaderName
 		}
-		name, value := line[:i], trimOWS(line[i+1:])
-		if !validFieldValue(value) {
+		name := buf[pos:i:i]
+
+		v := i + 1
+		for v < end && (buf[v] == ' ' || buf[v] == '\t') {
+			v++
+		}
+		j := v
+		for {
+			j = indexCTL(buf[:end], j)
+			if j >= end {
+				return more()
+			}
+			if buf[j] != '\t' {
+				break
+			}
+			j++
+		}
+		switch buf[j] {
+		case '\r':
+			if j+1 >= end {
+				return more()
+			}
+			if buf[j+1] != '\n' {
+				return 0, errHeaderValue
+			}
+		case '\n':
+			return 0, errBareLF
+		default:
 			return 0, errHeaderValue
 		}
-		if len(*hs) >= maxHeaders {
+		ve := j
+		for ve > v && (buf[ve-1] == ' ' || buf[ve-1] == '\t') {
+			ve--
+		}
+		value := buf[v:ve:ve]
+		pos = j + 2
+
+		if len(h) >= maxHeaders {
 			return 0, errTooManyHeaders
 		}
-		*hs = append(*hs, Header{Name: name, Value: value})
-		if err := f.observe(name, value, request); err != nil {
-			return 0, err
+		// Growing by hand and storing the two fields directly, rather than append(h, Header{...}), avoids
+		// building the 48-byte Header on the stack and copying it, which showed up as a store-forwarding stall.
+		if len(h) == cap(h) {
+			h = append(h, Header{})
+		} else {
+			h = h[:len(h)+1]
+		}
+		last := &h[len(h)-1]
+		last.Name, last.Value = name, value
+		if knownLengths&(1<<uint(len(name))) != 0 {
+			if err := f.observe(name, value, request); err != nil {
+				return 0, err
+			}
 		}
 	}
 }
+
+// knownLengths has bit n set when some header observe cares about is n bytes long, so most headers skip the call.
+const knownLengths = 1<<4 | 1<<6 | 1<<7 | 1<<10 | 1<<14 | 1<<17
 
 // observe records a header that matters for framing or connection handling. Dispatching on the length first keeps
 // the common unknown header at one comparison.
