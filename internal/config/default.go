@@ -86,12 +86,16 @@ func applyRPCFastMatch(m *RouterMatch) {
 }
 
 // AdminAddr returns the admin API's listen address: DefaultAdminAddr when
-// the config has no admin block; an empty address means 127.0.0.1.
+// the config has no admin block or an empty one; an empty address with a
+// port means 127.0.0.1 (port 0 with an address asks for any free port).
 func (c *Config) AdminAddr() string {
 	if c == nil || c.Admin == nil {
 		return DefaultAdminAddr
 	}
 	sa := c.Admin.Address.SocketAddress
+	if sa.Address == "" && sa.PortValue == 0 {
+		return DefaultAdminAddr
+	}
 	if sa.Address == "" {
 		return joinHostPort("127.0.0.1", sa.PortValue)
 	}

@@ -162,8 +162,19 @@ func TestDefaultConfig(t *testing.T) {
 	if local == nil || local.StatusCode != 200 || !strings.HasPrefix(local.Body, "Hello from mosnctl") {
 		t.Errorf("direct response %+v", local)
 	}
-	if (&Config{}).AdminAddr() != DefaultAdminAddr {
-		t.Error("AdminAddr without admin block")
+	for _, tt := range []struct {
+		admin *Admin
+		want  string
+	}{
+		{nil, DefaultAdminAddr},
+		{&Admin{}, DefaultAdminAddr},
+		{&Admin{Address: AdminAddress{SocketAddress{PortValue: 9}}}, "127.0.0.1:9"},
+		{&Admin{Address: AdminAddress{SocketAddress{Address: "::1", PortValue: 0}}}, "[::1]:0"},
+		{&Admin{Address: AdminAddress{SocketAddress{Address: "0.0.0.0", PortValue: 34902}}}, "0.0.0.0:34902"},
+	} {
+		if got := (&Config{Admin: tt.admin}).AdminAddr(); got != tt.want {
+			t.Errorf("AdminAddr(%+v) = %q, want %q", tt.admin, got, tt.want)
+		}
 	}
 }
 
