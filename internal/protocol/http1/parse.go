@@ -49,6 +49,7 @@ var (
 	errTEUnsupported       = &Error{501, "unsupported transfer coding"}
 	errTEInHTTP10          = &Error{400, "Transfer-Encoding in an HTTP/1.0 request"}
 	errMissingHost         = &Error{400, "missing Host header"}
+	errHost                = &Error{400, "invalid Host"}
 	errMultipleHost        = &Error{400, "multiple Host headers"}
 )
 
@@ -255,6 +256,9 @@ func ParseRequest(buf []byte, r *Request, lim Limits) (n int, err error) {
 	if f.hostCount == 0 && r.ProtoMinor == 1 {
 		return 0, errMissingHost
 	}
+	if !validHost(f.host) {
+		return 0, errHost
+	}
 	r.Host = f.host
 	if auth, _, ok := splitAbsolute(r.URI); ok {
 		// RFC 9112 3.2.2: the target's authority replaces the Host header.
@@ -264,6 +268,9 @@ func ParseRequest(buf []byte, r *Request, lim Limits) (n int, err error) {
 		if len(auth) == 0 {
 			// RFC 9110 4.2.1: an http(s) URI with an empty host must be rejected.
 			return 0, errEmptyAuthority
+		}
+		if !validHost(auth) {
+			return 0, errHost
 		}
 		r.Host = auth
 	}
@@ -687,3 +694,26 @@ func splitAbsolute(u []byte) (authority, rest []byte, ok bool) {
 	}
 	return a, nil, true
 }
+
+// validHost refuses Host values (RFC 9112 3.2 requires a 400 for invalid ones) holding characters that cannot be
+// part of uri-host [":" port] and that could make a router or an upstream read a different host or path: whitespace,
+// "/", "\\", "?", "#", "@" and the other delimiters URIs never allow. Bytes >= 0x80 pass, as in the target.
+func validHost(h []byte) bool {
+	for _, c := range h {
+		if badHostChar[c] {
+			return false
+		}
+	}
+	return true
+}
+
+var badHostChar = func() (t [256]bool) {
+	for c := 0; c < 0x21; c++ {
+		t[c] = true
+	}
+	t[0x7f] = true
+	for _, c := range "/\\?#@\"<>{}|^`" {
+		t[c] = true
+	}
+	return t
+}()
