@@ -404,7 +404,7 @@ func TestParseHexIDAndPCIAddr(t *testing.T) {
 
 func TestPCIAncestor(t *testing.T) {
 	for in, want := range map[string]string{
-		"/sys/devices/pci0000:00/0000:00:03.0/virtio2":                "0000:00:03.0",
+		"/sys/devices/pci0000:00/0000:00:03.0/virtio2":               "0000:00:03.0",
 		"/sys/devices/pci0000:17/0000:17:02.0/0000:18:00.0":          "0000:18:00.0",
 		"/sys/devices/platform/soc/ff540000.ethernet":                "",
 		"/sys/devices/pci0000:00/0000:00:1c.0/0000:02:00.0/usb1/1-1": "0000:02:00.0",
