@@ -100,7 +100,7 @@ func appendForwardedHeaders(dst []byte, hs []Header, request bool) []byte {
 	// anyway) can name more hop-by-hop headers. That is rare, so the per-header token scan runs only then.
 	custom := false
 	for i := range hs {
-		if len(hs[i].Name) == 10 && equalFold(hs[i].Name, "connection") && hasCustomToken(hs[i].Value) {
+		if len(hs[i].Name) == 10 && equalFoldLower(hs[i].Name, "connection") && hasCustomToken(hs[i].Value) {
 			custom = true
 			break
 		}
@@ -131,7 +131,7 @@ func hasCustomToken(v []byte) bool {
 		if !ok {
 			return false
 		}
-		if len(e) > 0 && !equalFold(e, "close") && !equalFold(e, "keep-alive") && !equalFold(e, "upgrade") {
+		if len(e) > 0 && !equalFoldLower(e, "close") && !equalFoldLower(e, "keep-alive") && !equalFoldLower(e, "upgrade") {
 			return true
 		}
 		v = rest
@@ -142,15 +142,15 @@ func hasCustomToken(v []byte) bool {
 func hopByHop(name []byte, request bool) bool {
 	switch len(name) {
 	case 2:
-		return equalFold(name, "te")
+		return equalFoldLower(name, "te")
 	case 6:
-		return request && equalFold(name, "expect")
+		return request && equalFoldLower(name, "expect")
 	case 7:
-		return equalFold(name, "trailer") || equalFold(name, "upgrade")
+		return equalFoldLower(name, "trailer") || equalFoldLower(name, "upgrade")
 	case 10:
-		return equalFold(name, "connection") || equalFold(name, "keep-alive")
+		return equalFoldLower(name, "connection") || equalFoldLower(name, "keep-alive")
 	case 16:
-		return equalFold(name, "proxy-connection")
+		return equalFoldLower(name, "proxy-connection")
 	}
 	return false
 }
@@ -161,24 +161,24 @@ func hopByHop(name []byte, request bool) bool {
 func namedByConnection(hs []Header, name []byte) bool {
 	switch len(name) {
 	case 5:
-		if equalFold(name, "close") {
+		if equalFoldLower(name, "close") {
 			return false
 		}
 	case 4:
-		if equalFold(name, "host") {
+		if equalFoldLower(name, "host") {
 			return false
 		}
 	case 14:
-		if equalFold(name, "content-length") {
+		if equalFoldLower(name, "content-length") {
 			return false
 		}
 	case 17:
-		if equalFold(name, "transfer-encoding") {
+		if equalFoldLower(name, "transfer-encoding") {
 			return false
 		}
 	}
 	for i := range hs {
-		if len(hs[i].Name) != 10 || !equalFold(hs[i].Name, "connection") {
+		if len(hs[i].Name) != 10 || !equalFoldLower(hs[i].Name, "connection") {
 			continue
 		}
 		v := hs[i].Value

@@ -26,22 +26,42 @@ var isToken = func() (t [256]bool) {
 	return t
 }()
 
-// lower folds an ASCII upper-case letter to lower case and leaves every other byte alone.
-func lower(c byte) byte {
-	if c-'A' < 26 {
-		return c + 'a' - 'A'
+// lowerTable maps A-Z to a-z and every other byte to itself: one load instead of a compare and branch per byte.
+var lowerTable = func() (t [256]byte) {
+	for i := range t {
+		t[i] = byte(i)
 	}
-	return c
-}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = byte(c) + 'a' - 'A'
+	}
+	return t
+}()
+
+// lower folds an ASCII upper-case letter to lower case and leaves every other byte alone.
+func lower(c byte) byte { return lowerTable[c] }
 
 // equalFold reports whether b and s are equal under ASCII case folding. Comparing against a string argument (not a
-// []byte) lets callers pass constants without a conversion, so lookups never allocate.
+// []byte) lets callers pass any name without a conversion, so lookups never allocate.
 func equalFold(b []byte, s string) bool {
 	if len(b) != len(s) {
 		return false
 	}
 	for i := 0; i < len(b); i++ {
-		if lower(b[i]) != lower(s[i]) {
+		if lowerTable[b[i]] != lowerTable[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// equalFoldLower is equalFold for a lower-case s (the header names and tokens the codec itself looks for): only
+// b's bytes need folding.
+func equalFoldLower(b []byte, lowerS string) bool {
+	if len(b) != len(lowerS) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		if lowerTable[b[i]] != lowerS[i] {
 			return false
 		}
 	}
@@ -54,7 +74,7 @@ func equalFoldBytes(a, b []byte) bool {
 		return false
 	}
 	for i := 0; i < len(a); i++ {
-		if lower(a[i]) != lower(b[i]) {
+		if lowerTable[a[i]] != lowerTable[b[i]] {
 			return false
 		}
 	}
