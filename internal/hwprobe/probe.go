@@ -172,6 +172,8 @@ func (p *prober) probeCPU(r *Report) {
 		p.note("/proc/cpuinfo", problem(err))
 	} else if ci, err = parseCPUInfo(b); err != nil {
 		p.note("/proc/cpuinfo", "malformed: "+err.Error())
+	} else if ci.arch == "" {
+		p.note("/proc/cpuinfo", "malformed: no flags or Features line")
 	}
 	if ci.arch != "" {
 		c.Arch = ci.arch
@@ -472,7 +474,7 @@ func (p *prober) nics(devs map[string]pciDev) []NIC {
 		if seen[addr] || !d.isNetwork() {
 			continue
 		}
-		n := NIC{PCI: addr, SpeedMbps: -1, RxQueues: -1, TxQueues: -1, OperState: Unknown}
+		n := NIC{PCI: addr, SpeedMbps: -1, RxQueues: -1, TxQueues: -1}
 		p.fillPCI(&n, d)
 		nics = append(nics, n)
 	}
@@ -489,9 +491,6 @@ func (p *prober) fillPCI(n *NIC, d pciDev) {
 	dir := "/sys/bus/pci/devices/" + d.addr + "/"
 	n.Vendor, n.Device = orUnknown(d.vendor), orUnknown(d.device)
 	n.Driver = p.link(dir + "driver")
-	if n.NetdevDriver == "" {
-		n.NetdevDriver = n.Driver
-	}
 	n.NUMANode = p.numaNode(dir + "numa_node")
 	n.IOMMUGroup = p.link(dir + "iommu_group")
 	n.DPDK = dpdkState(n.Driver)

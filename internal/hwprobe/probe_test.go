@@ -16,7 +16,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
 // hosts are the fixture trees made by testdata/make-hosts.sh.
-var hosts = []string{"bare-vm", "dpdk-host", "qat-host", "arm64"}
+var hosts = []string{"bare-vm", "dpdk-host", "qat-host", "arm64", "damaged-vm"}
 
 func hostRoot(h string) string { return filepath.Join("testdata", "hosts", h) }
 
@@ -109,16 +109,35 @@ func TestFixtureFacts(t *testing.T) {
 	})
 	t.Run("qat-host", func(t *testing.T) {
 		r := probeOK(t, Options{Root: hostRoot("qat-host")})
-		if len(r.QAT.Devices) != 5 || r.QAT.Devices[0].Function != "PF" || r.QAT.Devices[0].NumVFs != 4 {
-			t.Fatalf("qat = %+v, want 1 PF with 4 VFs", r.QAT.Devices)
+		if len(r.QAT.Devices) != 6 || r.QAT.Devices[0].Function != "PF" || r.QAT.Devices[0].NumVFs != 4 {
+			t.Fatalf("qat = %+v, want a c62x PF with 4 VFs and a 4xxx PF", r.QAT.Devices)
 		}
-		for _, d := range r.QAT.Devices[1:] {
+		if d := r.QAT.Devices[5]; d.Generation != "4xxx" || d.State != "down" {
+			t.Errorf("4xxx PF = %+v, want state down from qat/state", d)
+		}
+		for _, d := range r.QAT.Devices[1:5] {
 			if d.PhysFn != "0000:3d:00.0" || d.Generation != "c62x" {
 				t.Errorf("vf %+v: want c62x VF of 0000:3d:00.0", d)
 			}
 		}
-		if q := verdict(r, AreaQAT); q.Status != StatusReady {
-			t.Errorf("qat verdict = %+v", q)
+		if q := verdict(r, AreaQAT); q.Status != StatusReady || len(q.Fixes) != 2 {
+			t.Errorf("qat verdict = %+v, want ready with 2 fixes for the 4xxx PF", q)
+		}
+	})
+	t.Run("damaged-vm", func(t *testing.T) {
+		r := probeOK(t, Options{Root: hostRoot("damaged-vm")})
+		var paths []string
+		for _, n := range r.Notes {
+			paths = append(paths, n.Path)
+		}
+		for _, want := range []string{"/proc/cpuinfo", "/proc/meminfo", "/sys/class/net/ens4/speed",
+			"/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages", "/sys/bus/pci/devices/0000:00:04.0/driver"} {
+			if !slices.Contains(paths, want) {
+				t.Errorf("no note for %s in %v", want, paths)
+			}
+		}
+		if verdict(r, AreaTLS).Status != StatusUnknown || r.Memory.MemTotalKB != -1 {
+			t.Errorf("damaged host: tls %+v, mem %d", verdict(r, AreaTLS), r.Memory.MemTotalKB)
 		}
 	})
 	t.Run("arm64", func(t *testing.T) {

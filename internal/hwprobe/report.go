@@ -55,10 +55,10 @@ const Unknown = "unknown"
 //	    "pci": "0000:00:03.0",           // "" when not a PCI device
 //	    "vendor": "0x8086", "device": "0x1572",
 //	    "driver": "i40e",                // kernel driver of the PCI function, "" if none
-//	    "netdev_driver": "i40e",         // driver of the interface's device (virtio_net under virtio-pci)
+//	    "netdev_driver": "i40e",         // driver of the interface's device (virtio_net under virtio-pci); "" without interface
 //	    "numa_node": 0,                  // -1: no NUMA affinity or unknown
 //	    "speed_mbps": 10000,             // -1: link down or unknown
-//	    "operstate": "up",
+//	    "operstate": "up",               // "" without interface
 //	    "rx_queues": 8, "tx_queues": 8,  // -1 unknown
 //	    "iommu_group": "21",             // "" when not in a group
 //	    "dpdk": "bound" | "bifurcated" | "bindable" | "unsupported"

@@ -39,8 +39,12 @@ func WriteTable(w io.Writer, r *Report) error {
 			miss = append(miss, f)
 		}
 	}
-	p("  features\t%s\n", listOr(have, "none"))
-	p("  missing\t%s\n", listOr(miss, "none"))
+	if len(FeatureNames(c.Arch)) == 0 {
+		p("  features\tunknown\n")
+	} else {
+		p("  features\t%s\n", listOr(have, "none"))
+		p("  missing\t%s\n", listOr(miss, "none"))
+	}
 	if len(c.NUMANodes) == 0 {
 		p("  numa\tunknown\n")
 	}

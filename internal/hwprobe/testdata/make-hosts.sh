@@ -266,9 +266,9 @@ node_hugepages 0 2048 0 0
 node_hugepages 0 1048576 0 0
 meminfo 197912340 0 0 2048
 w /proc/mounts "$MOUNTS_BASE"
-modules qat_c62xvf qat_c62x intel_qat dh_generic uio vfio_pci vfio_pci_core vfio_iommu_type1 vfio ixgbe mdio
+modules qat_4xxx qat_c62xvf qat_c62x intel_qat dh_generic uio vfio_pci vfio_pci_core vfio_iommu_type1 vfio ixgbe mdio
 for u in dmar0 dmar1 dmar2; do w "/sys/class/iommu/$u/intel-iommu/version" 1:0; done
-for g in 0 1 14 15 60 61 62 63 70; do w "/sys/kernel/iommu_groups/$g/type" DMA; done
+for g in 0 1 14 15 60 61 62 63 70 71 80; do w "/sys/kernel/iommu_groups/$g/type" DMA; done
 pci /sys/devices/pci0000:00/0000:00:00.0 0x8086 0x2020 0x060000 0 "" 0
 pci /sys/devices/pci0000:3a/0000:3a:00.0 0x8086 0x2030 0x060400 0 pcieport 1
 QATPF=/sys/devices/pci0000:3a/0000:3a:00.0/0000:3b:00.0/0000:3c:03.0/0000:3d:00.0
@@ -284,8 +284,19 @@ for i in 0 1 2 3; do
 done
 pci /sys/devices/pci0000:5d/0000:5d:00.0/0000:5e:00.0 0x8086 0x10fb 0x020000 0 ixgbe 70
 netdev eth0 /sys/devices/pci0000:5d/0000:5d:00.0/0000:5e:00.0 10000 up 4
+# The second port has no driver at all (unbound): only the PCI scan sees it.
+pci /sys/devices/pci0000:5d/0000:5d:00.0/0000:5e:00.1 0x8086 0x10fb 0x020000 0 "" 71
+# A 4xxx (QAT gen 4) PF whose device is down and has no VFs yet; gen 4
+# kernels expose qat/state.
+QAT4=/sys/devices/pci0000:6a/0000:6a:00.0/0000:6b:00.0
+pci "$QAT4" 0x8086 0x4940 0x0b4000 0 4xxx 80
+w "$QAT4/qat/state" down
+w "$QAT4/qat/cfg_services" sym
+w "$QAT4/sriov_totalvfs" 16
+w "$QAT4/sriov_numvfs" 0
 virtual_netdev lo unknown
 touchf /dev/qat_adf_ctl
+touchf /dev/qat_dev_processes
 touchf /dev/vfio/vfio
 touchf /dev/vfio/62
 touchf /dev/vfio/63
@@ -332,6 +343,21 @@ pci /sys/devices/pci0000:00/0000:00:01.0 0x1def 0xe101 0x060400 0 pcieport 1
 pci /sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0 0x15b3 0x101d 0x020000 0 mlx5_core 2
 netdev enP1p1s0f0np0 /sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0 25000 up 4
 virtual_netdev lo unknown
+
+#
+# damaged-vm: bare-vm with broken files, to show how they are reported:
+# a cpuinfo cut off before its flags, no meminfo, garbage in a hugepage
+# count and a NUMA node, a speed that is not a number, a driver link loop.
+#
+cp -a hosts/bare-vm hosts/damaged-vm
+H=hosts/damaged-vm
+head -c 120 hosts/bare-vm/proc/cpuinfo >"$H/proc/cpuinfo"
+rm "$H/proc/meminfo"
+w /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages "lots"
+w /sys/devices/pci0000:00/0000:00:04.0/numa_node "zero"
+w /sys/devices/pci0000:00/0000:00:04.0/virtio1/net/ens4/speed "fast"
+ln -sfn driver "$H/sys/devices/pci0000:00/0000:00:04.0/driver"
+w /sys/devices/system/node/node0/cpulist "0-3,x"
 
 # git keeps no empty directories, so a fixture must not depend on one.
 if [ -n "$(find hosts -type d -empty)" ]; then
