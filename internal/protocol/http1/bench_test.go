@@ -1,6 +1,9 @@
 package http1
 
 import (
+	"bufio"
+	"bytes"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -147,5 +150,29 @@ func BenchmarkChunkedReader(b *testing.B) {
 			}
 			buf = buf[n:]
 		}
+	}
+}
+
+// BenchmarkNetHTTPReadRequest parses the same requests with net/http, the baseline a Go proxy built on the standard
+// library pays per request.
+func BenchmarkNetHTTPReadRequest(b *testing.B) {
+	for _, bc := range []struct{ name, req string }{
+		{"curl", benchCurlRequest},
+		{"browser", benchBrowserRequest},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			raw := []byte(bc.req)
+			rd := bytes.NewReader(raw)
+			br := bufio.NewReader(rd)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bc.req)))
+			for b.Loop() {
+				rd.Reset(raw)
+				br.Reset(rd)
+				if _, err := http.ReadRequest(br); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -6,7 +6,8 @@ import "strconv"
 // Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade and any header Connection names) and except Expect (the proxy
 // answers 100-continue itself), then extra, then the empty line. Content-Length, Transfer-Encoding and Host are kept
 // even when Connection names them: dropping a framing header would let the upstream see the body as a new request.
-// A proxy forwarding an upgrade adds Connection/Upgrade back through extra. It does not allocate when dst has room.
+// A proxy forwarding an upgrade adds Connection/Upgrade back through extra, and one forwarding an HTTP/1.0 request
+// without Host adds a Host there. It does not allocate when dst has room.
 func AppendRequestHead(dst []byte, r *Request, extra []Header) []byte {
 	dst = append(dst, r.Method...)
 	dst = append(dst, ' ')
