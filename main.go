@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mosnctl/mosnctl/cmd/bench"
 	"github.com/mosnctl/mosnctl/cmd/hwprobe"
 	"github.com/mosnctl/mosnctl/cmd/version"
 	"github.com/mosnctl/mosnctl/internal/cli"
@@ -24,6 +25,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(
+		bench.NewCommand(),
 		hwprobe.NewCommand(),
 		version.NewCommand(),
 	)
