@@ -1,8 +1,10 @@
 package http1
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
+	"net/http"
 	"testing"
 )
 
@@ -56,6 +58,17 @@ func FuzzParseRequest(f *testing.F) {
 		for _, k := range []int{n - 1, n / 2} {
 			if _, err := ParseRequest(buf[:k], &again, Limits{}); !errors.Is(err, ErrNeedMore) {
 				t.Fatalf("prefix %d of %d: %v, want ErrNeedMore", k, n, err)
+			}
+		}
+
+		// Differential check against net/http: when both accept the head, both must frame the body the same
+		// way, or a net/http upstream behind us could be smuggled a request.
+		if sr, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(buf[:n]))); err == nil {
+			stdChunked := len(sr.TransferEncoding) > 0 && sr.TransferEncoding[0] == "chunked"
+			ourCL := max(r.ContentLength, 0)
+			if stdChunked != r.Chunked || (!r.Chunked && sr.ContentLength != ourCL) {
+				t.Fatalf("framing differs from net/http: chunked %v CL %d, net/http TE %q CL %d",
+					r.Chunked, r.ContentLength, sr.TransferEncoding, sr.ContentLength)
 			}
 		}
 
