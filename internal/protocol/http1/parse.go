@@ -120,7 +120,7 @@ type Request struct {
 // Reset clears r for reuse, keeping the capacity of Headers.
 func (r *Request) Reset() {
 	hs := r.Headers[:0]
-	*r = Request{Headers: hs, ContentLength: -1}
+	*r = Request{Headers: hs, ContentLength: -1, slash: [1]byte{'/'}}
 }
 
 // Header returns the value of the first header called name (ASCII case-insensitive) without allocating.
@@ -134,7 +134,9 @@ func (r *Request) Path() []byte {
 	if len(u) > 0 && u[0] != '/' {
 		if _, rest, ok := splitAbsolute(u); ok {
 			if len(rest) == 0 || rest[0] != '/' {
-				r.slash[0] = '/'
+				if r.slash[0] != '/' { // set by Reset; written here only for a Request built by hand
+					r.slash[0] = '/'
+				}
 				return r.slash[:]
 			}
 			u = rest
