@@ -148,7 +148,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) error {
 		Targets: opts.Targets, Weights: opts.Weights, Conns: opts.Conns, Streams: opts.Streams,
 		Rate: opts.Rate, Requests: opts.Requests, Duration: opts.Duration, Warmup: opts.Warmup,
 		Timeout: opts.Timeout, H2: opts.H2, Method: opts.Method, Headers: opts.Headers,
-		Insecure: opts.Insecure, Service: opts.Service, Progress: opts.Progress,
+		Insecure: opts.Insecure, Service: opts.Service, RPCMethod: opts.Method, Progress: opts.Progress,
 	}
 	if opts.Body != "" {
 		cfg.Body = []byte(opts.Body)

@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,11 +51,24 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 // buildRequests returns the run's requests and their cumulative weights.
 func buildRequests(cfg *Config, targets []target) ([]Request, []int) {
 	if len(cfg.Replay) > 0 {
-		w := make([]int, len(cfg.Replay))
-		for i := range w {
-			w[i] = i + 1
+		// Captured requests keep their Host; -H adds or replaces headers.
+		reqs := make([]Request, len(cfg.Replay))
+		for i, r := range cfg.Replay {
+			if r.Host == "" {
+				r.Host = targets[0].url.Host
+			}
+			if len(cfg.Headers) > 0 {
+				hs := append([][2]string(nil), r.Headers...)
+				for _, h := range cfg.Headers {
+					name, value, _ := cutHeader(h)
+					hs = slices.DeleteFunc(hs, func(kv [2]string) bool { return strings.EqualFold(kv[0], name) })
+					hs = append(hs, [2]string{name, value})
+				}
+				r.Headers = hs
+			}
+			reqs[i] = r
 		}
-		return cfg.Replay, nil
+		return reqs, nil
 	}
 	var reqs []Request
 	var cum []int
@@ -93,6 +108,7 @@ type runner struct {
 	endAt     int64     // ns: no sends intended at or after this; 0 = none
 	graceAt   int64     // ns: give up on sends still due (open loop) after this
 	issued    atomic.Int64
+	seq       atomic.Uint64 // next request, when taken in order
 	stopped   atomic.Bool
 	interval  float64 // open loop: ns between intended sends on one connection
 
@@ -222,7 +238,6 @@ type worker struct {
 	stats workerStats
 	fl    []inflight
 	rng   *rand.PCG
-	seq   int   // replay order
 	k     int64 // open loop: index of the next intended send
 	dl    int64 // read deadline in force (ns since base), 0 = none
 	timer *time.Timer
@@ -240,7 +255,6 @@ func newWorker(r *runner, i int) *worker {
 	return &worker{
 		r: r, idx: i, rng: rand.NewPCG(uint64(i)+1, 0x9e3779b97f4a7c15),
 		timer: t, resp: make([]uint64, 600), stats: workerStats{status: map[int]uint64{}},
-		seq: i,
 	}
 }
 
@@ -266,9 +280,9 @@ func (w *worker) pick() int {
 		if r.nreq == 1 {
 			return 0
 		}
-		i := w.seq % r.nreq
-		w.seq += len(r.workers)
-		return i
+		// Replay (and several unweighted URLs) go in order across all
+		// connections, so -n equal to the capture sends each exactly once.
+		return int((r.seq.Add(1) - 1) % uint64(r.nreq))
 	}
 	total := r.weights[len(r.weights)-1]
 	x := int(w.rng.Uint64() % uint64(total))
