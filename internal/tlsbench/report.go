@@ -38,6 +38,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 			fmt.Fprintf(w, "engine %-13s %s\n", e.Name, e.Note)
 		}
 	}
+	fmt.Fprintf(w, "cells: value and ratio to go; * marks the best engine of a line (highest rate, lowest server cpu)\n")
 	errs := map[string]string{}
 	for _, e := range r.Errors {
 		errs[cellKey(e.Engine, e.Suite, e.Curve, e.Metric)] = "error"

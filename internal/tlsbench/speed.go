@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -132,12 +133,19 @@ func parseBSSLSpeed(out []byte) ([]primRow, error) {
 			continue
 		}
 		perSec := r.NumCalls / us * 1e6
+		if math.IsInf(perSec, 0) {
+			continue
+		}
 		if m := bsslSealRE.FindStringSubmatch(r.Description); m != nil {
 			size, _ := strconv.Atoi(m[2])
 			if size <= 0 {
 				continue
 			}
-			rows = append(rows, primRow{Alg: m[1], Metric: fmt.Sprintf("seal_%d", size), Value: perSec * float64(size) / 1e6, Unit: "MB/s"})
+			v := perSec * float64(size) / 1e6
+			if math.IsInf(v, 0) {
+				continue
+			}
+			rows = append(rows, primRow{Alg: m[1], Metric: fmt.Sprintf("seal_%d", size), Value: v, Unit: "MB/s"})
 			continue
 		}
 		switch r.Description {
