@@ -13,6 +13,7 @@ import (
 
 	"github.com/mosnctl/mosnctl/cmd/bench"
 	"github.com/mosnctl/mosnctl/cmd/hwprobe"
+	"github.com/mosnctl/mosnctl/cmd/tlsbench"
 	"github.com/mosnctl/mosnctl/cmd/version"
 	"github.com/mosnctl/mosnctl/internal/cli"
 )
@@ -27,6 +28,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(
 		bench.NewCommand(),
 		hwprobe.NewCommand(),
+		tlsbench.NewCommand(),
 		version.NewCommand(),
 	)
 	return root
