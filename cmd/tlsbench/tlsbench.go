@@ -23,6 +23,7 @@ type Options struct {
 	Conns, Size, ServerCPU           int
 	BoringBinary                     string
 	Output                           string
+	From                             string
 }
 
 // NewCommand builds the tlsbench command and its hidden child mode.
@@ -54,6 +55,7 @@ binary (GOEXPERIMENT=boringcrypto build) unless --boring-binary says otherwise.`
 	f.StringVar(&opts.BoringBinary, "boring-binary", "", "GOEXPERIMENT=boringcrypto build of mosnctl (default mosnctl-boring beside this binary)")
 	f.DurationVar(&opts.Timeout, "timeout", 5*time.Second, "server start and per-operation timeout")
 	f.StringVarP(&opts.Output, "output", "o", "table", "output format: table or json")
+	f.StringVar(&opts.From, "from", "", "print a report saved with -o json instead of measuring")
 	c.AddCommand(newChildCommand())
 	return c
 }
@@ -77,6 +79,9 @@ func newChildCommand() *cobra.Command {
 func Run(ctx context.Context, opts Options, out io.Writer) error {
 	if err := cli.CheckOutput(opts.Output); err != nil {
 		return err
+	}
+	if opts.From != "" {
+		return printSaved(opts, out)
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -120,6 +125,22 @@ func Run(ctx context.Context, opts Options, out io.Writer) error {
 		return cli.Failed(fmt.Errorf("tlsbench: %d cells failed", len(rep.Errors)))
 	}
 	return nil
+}
+
+func printSaved(opts Options, out io.Writer) error {
+	f, err := os.Open(opts.From)
+	if err != nil {
+		return cli.Failed(fmt.Errorf("tlsbench: %w", err))
+	}
+	defer f.Close()
+	rep, err := tlsbench.ReadJSON(f)
+	if err != nil {
+		return cli.Failed(err)
+	}
+	if opts.Output == "json" {
+		return rep.WriteJSON(out)
+	}
+	return rep.WriteTable(out)
 }
 
 func isTerminal(f *os.File) bool {

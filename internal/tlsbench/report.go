@@ -108,6 +108,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 			fmt.Fprintln(w, v)
 		}
 	}
+	if r.hasPrimitive(EngineOpenSSL, MetricECDHE) {
+		fmt.Fprintf(w, "\nnote: openssl's ecdhe is `openssl speed ecdh`, the shared-secret derivation only; the other engines count key generation plus derivation, what a server does per handshake\n")
+	}
 	if len(r.Skipped) > 0 {
 		fmt.Fprintf(w, "\nn/a cells:\n")
 		seen := map[string]int{}
@@ -286,4 +289,22 @@ func valuesOf(rows []Row, metric string) map[string]float64 {
 		}
 	}
 	return vals
+}
+
+func (r *Report) hasPrimitive(engine, metric string) bool {
+	for _, row := range r.Results {
+		if row.Engine == engine && row.Metric == metric {
+			return true
+		}
+	}
+	return false
+}
+
+// ReadJSON loads a report written by WriteJSON, to print it again.
+func ReadJSON(rd io.Reader) (*Report, error) {
+	var r Report
+	if err := json.NewDecoder(rd).Decode(&r); err != nil {
+		return nil, fmt.Errorf("read tlsbench report: %w", err)
+	}
+	return &r, nil
 }
