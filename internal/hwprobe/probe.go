@@ -50,6 +50,7 @@ func Probe(ctx context.Context, opts Options) (*Report, error) {
 		}
 	}
 	p := &prober{t: &tree{root: root, capture: opts.Capture}, notes: map[Note]bool{}}
+	p.t.loadFailures()
 	r := &Report{SchemaVersion: SchemaVersion, Root: root}
 	r.Kernel = p.str("/proc/sys/kernel/osrelease", false)
 	if r.Kernel == "" {
@@ -75,6 +76,7 @@ func Probe(ctx context.Context, opts Options) (*Report, error) {
 		}
 		return r.Notes[i].Problem < r.Notes[j].Problem
 	})
+	p.t.saveFailures()
 	if p.t.captureErr != nil {
 		return r, fmt.Errorf("hwprobe: capture: %w", p.t.captureErr)
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -173,6 +174,37 @@ func TestCaptureRoundTrip(t *testing.T) {
 	}
 }
 
+// TestCaptureKeepsFailures: a file that cannot be read cannot be copied, so
+// the capture records the failure and --root replays it: same notes.
+func TestCaptureKeepsFailures(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "host")
+	copyTree(t, hostRoot("bare-vm"), root)
+	// A FIFO stands in for an unreadable file (root can read anything
+	// chmod forbids); the probe refuses to read non-regular files.
+	fifo := filepath.Join(root, "proc", "meminfo")
+	if err := os.Remove(fifo); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	dir := filepath.Join(t.TempDir(), "capture")
+	first := probeOK(t, Options{Root: root, Capture: dir})
+	want := Note{Path: "/proc/meminfo", Problem: "unreadable: not a regular file"}
+	if !slices.Contains(first.Notes, want) {
+		t.Fatalf("notes %v lack %v", first.Notes, want)
+	}
+	// Capture of the capture, then the replay: failures survive both.
+	dir2 := filepath.Join(t.TempDir(), "capture2")
+	second := probeOK(t, Options{Root: dir, Capture: dir2})
+	third := probeOK(t, Options{Root: dir2})
+	for _, r := range []*Report{second, third} {
+		if !slices.Equal(r.Notes, first.Notes) {
+			t.Errorf("notes after replay %v, want %v", r.Notes, first.Notes)
+		}
+	}
+}
+
 func TestBadRoot(t *testing.T) {
 	if _, err := Probe(context.Background(), Options{Root: filepath.Join(t.TempDir(), "nope")}); err == nil {
 		t.Error("probe of a missing root: want an error")
@@ -286,6 +318,12 @@ func TestDamagedFiles(t *testing.T) {
 		}},
 		{"empty", func(p string, _ []byte) error { return os.WriteFile(p, nil, 0o644) }},
 		{"removed", func(p string, _ []byte) error { return os.Remove(p) }},
+		{"fifo", func(p string, _ []byte) error {
+			if err := os.Remove(p); err != nil {
+				return err
+			}
+			return syscall.Mkfifo(p, 0o644)
+		}},
 		{"directory", func(p string, _ []byte) error {
 			if err := os.Remove(p); err != nil {
 				return err
@@ -311,6 +349,7 @@ func TestDamagedFiles(t *testing.T) {
 	required := map[string]bool{"proc/cpuinfo": true, "proc/meminfo": true, "proc/mounts": true}
 	for _, h := range hosts {
 		t.Run(h, func(t *testing.T) {
+			t.Parallel() // each host damages its own copy
 			files, links := readSet(t, hostRoot(h))
 			files, links = onePerKind(files), onePerKind(links)
 			root := filepath.Join(t.TempDir(), h)

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -32,6 +34,92 @@ type tree struct {
 	capture    string            // "" when not capturing
 	captureErr error             // first error while writing the capture
 	dirs       map[string]string // resolved directories: logical path without leading "/" -> physical
+	// failed holds reads that failed for a reason other than absence. When
+	// capturing they are recorded and saved in failuresFile, since an
+	// unreadable file cannot be copied; when reading a capture they are
+	// loaded from it and replayed, so the notes come out the same.
+	failed map[string]readFailure
+}
+
+// failuresFile, at the top of a capture, lists the reads that failed: one
+// "path<TAB>errno<TAB>message" line each (errno 0 when there was none).
+const failuresFile = ".hwprobe-unreadable"
+
+type readFailure struct {
+	errno syscall.Errno
+	msg   string
+}
+
+func (f readFailure) err(p string) error {
+	if f.errno != 0 {
+		return &fs.PathError{Op: "read", Path: p, Err: f.errno}
+	}
+	return &fs.PathError{Op: "read", Path: p, Err: errors.New(f.msg)}
+}
+
+// failure returns the replayed error for p, if the capture recorded one.
+func (t *tree) failure(p string) error {
+	if f, ok := t.failed[p]; ok {
+		return f.err(p)
+	}
+	return nil
+}
+
+// recordFailure remembers a failed read of p while capturing.
+func (t *tree) recordFailure(p string, err error) {
+	if t.capture == "" || errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	f := readFailure{msg: err.Error()}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		f.msg = pe.Err.Error()
+	}
+	if !errors.As(err, &f.errno) {
+		f.errno = 0
+	}
+	if t.failed == nil {
+		t.failed = map[string]readFailure{}
+	}
+	t.failed[p] = f
+}
+
+// loadFailures reads the failures a capture recorded; a tree that is not a
+// capture has none.
+func (t *tree) loadFailures() {
+	b, err := os.ReadFile(filepath.Join(t.root, failuresFile))
+	if err != nil {
+		return
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		f := strings.SplitN(line, "\t", 3)
+		if len(f) != 3 {
+			continue
+		}
+		n, err := strconv.Atoi(f[1])
+		if err != nil || n < 0 {
+			continue
+		}
+		if t.failed == nil {
+			t.failed = map[string]readFailure{}
+		}
+		t.failed[f[0]] = readFailure{errno: syscall.Errno(n), msg: f[2]}
+	}
+}
+
+// saveFailures writes the recorded failures into the capture.
+func (t *tree) saveFailures() {
+	if t.capture == "" || len(t.failed) == 0 || t.captureErr != nil {
+		return
+	}
+	lines := make([]string, 0, len(t.failed))
+	for p, f := range t.failed {
+		lines = append(lines, fmt.Sprintf("%s\t%d\t%s\n", p, int(f.errno), strings.ReplaceAll(f.msg, "\n", " ")))
+	}
+	sort.Strings(lines)
+	if err := os.WriteFile(filepath.Join(t.capture, failuresFile), []byte(strings.Join(lines, "")), 0o644); err != nil {
+		t.captureErr = err
+	}
 }
 
 func (t *tree) host(p string) string { return filepath.Join(t.root, filepath.FromSlash(p)) }
@@ -108,11 +196,24 @@ func splitPath(p string) []string { return strings.Split(p, "/") }
 
 // readFile returns the content of p, at most maxFileSize bytes.
 func (t *tree) readFile(p string) ([]byte, error) {
+	b, err := []byte(nil), t.failure(p)
+	if err == nil {
+		b, err = t.readFileNoRecord(p)
+	}
+	if err != nil {
+		t.recordFailure(p, err)
+	}
+	return b, err
+}
+
+func (t *tree) readFileNoRecord(p string) ([]byte, error) {
 	phys, err := t.resolve(p)
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(t.host(phys))
+	// O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+	// writer forever; regular files ignore the flag.
+	f, err := os.OpenFile(t.host(phys), os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -140,12 +241,18 @@ func (t *tree) readFile(p string) ([]byte, error) {
 // listDir returns the names in directory p that keep accepts (all when keep
 // is nil), sorted.
 func (t *tree) listDir(p string, keep func(string) bool) ([]string, error) {
+	if err := t.failure(p); err != nil {
+		t.recordFailure(p, err)
+		return nil, err
+	}
 	phys, err := t.resolve(p)
 	if err != nil {
+		t.recordFailure(p, err)
 		return nil, err
 	}
 	ents, err := os.ReadDir(t.host(phys))
 	if err != nil {
+		t.recordFailure(p, err)
 		return nil, err
 	}
 	var names []string
@@ -166,8 +273,12 @@ func (t *tree) listDir(p string, keep func(string) bool) ([]string, error) {
 // linkBase resolves p and returns the last element of its physical path:
 // the driver name behind ".../driver", the group behind ".../iommu_group".
 func (t *tree) linkBase(p string) (string, error) {
-	phys, err := t.resolve(p)
+	phys, err := "", t.failure(p)
+	if err == nil {
+		phys, err = t.resolve(p)
+	}
 	if err != nil {
+		t.recordFailure(p, err)
 		return "", err
 	}
 	return path.Base(phys), nil
