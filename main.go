@@ -13,6 +13,7 @@ import (
 
 	"github.com/mosnctl/mosnctl/cmd/bench"
 	"github.com/mosnctl/mosnctl/cmd/hwprobe"
+	"github.com/mosnctl/mosnctl/cmd/serve"
 	"github.com/mosnctl/mosnctl/cmd/tlsbench"
 	"github.com/mosnctl/mosnctl/cmd/version"
 	"github.com/mosnctl/mosnctl/internal/cli"
@@ -27,8 +28,9 @@ func newRoot() *cobra.Command {
 	}
 	root.AddCommand(
 		bench.NewCommand(),
-		hwprobe.NewCommand(),
+		serve.NewCommand(),
 		tlsbench.NewCommand(),
+		hwprobe.NewCommand(),
 		version.NewCommand(),
 	)
 	return root

@@ -1,0 +1,234 @@
+// Package admin serves the admin HTTP API: MOSN's paths where MOSN has them
+// (/api/v1/config_dump, /api/v1/stats, ...) and Prometheus /metrics. It reads
+// the running proxy through the small State interface and imports no layer
+// of the data path.
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/mosnctl/mosnctl/internal/buildinfo"
+)
+
+// State is what the admin API reads from the running proxy.
+type State interface {
+	ConfigDump() any
+	Listeners() []ListenerInfo
+	Clusters() []ClusterInfo
+	Stats() Stats
+	Ready() bool
+}
+
+// ListenerInfo describes one listener.
+type ListenerInfo struct {
+	Name              string            `json:"name"`
+	Address           string            `json:"address"`
+	Protocol          string            `json:"protocol"`
+	Filter            string            `json:"filter"`
+	ConnectionsActive int64             `json:"connections_active"`
+	ConnectionsTotal  uint64            `json:"connections_total"`
+	RequestsActive    int64             `json:"requests_active"`
+	RequestsTotal     uint64            `json:"requests_total"`
+	RequestsByClass   map[string]uint64 `json:"requests_by_class"`
+	BytesIn           uint64            `json:"bytes_in"`
+	BytesOut          uint64            `json:"bytes_out"`
+	LatencyP50Ms      float64           `json:"latency_p50_ms"`
+	LatencyP99Ms      float64           `json:"latency_p99_ms"`
+}
+
+// HostInfo describes one upstream host.
+type HostInfo struct {
+	Address         string         `json:"address"`
+	Weight          uint32         `json:"weight"`
+	Healthy         bool           `json:"healthy"`
+	ActiveRequests  int64          `json:"active_requests"`
+	Requests        uint64         `json:"requests"`
+	Errors          uint64         `json:"errors"`
+	ConnectFailures uint64         `json:"connect_failures"`
+	Timeouts        uint64         `json:"timeouts"`
+	Metadata        map[string]any `json:"metadata,omitempty"`
+}
+
+// ClusterInfo describes one cluster and its hosts.
+type ClusterInfo struct {
+	Name              string     `json:"name"`
+	LBType            string     `json:"lb_type"`
+	ActiveRequests    int64      `json:"active_requests"`
+	Requests          uint64     `json:"requests"`
+	Errors            uint64     `json:"errors"`
+	ConnectFailures   uint64     `json:"connect_failures"`
+	Timeouts          uint64     `json:"timeouts"`
+	ConnectionsActive int64      `json:"upstream_connections_active"`
+	ConnectionsTotal  uint64     `json:"upstream_connections_total"`
+	BytesIn           uint64     `json:"upstream_bytes_in"`
+	BytesOut          uint64     `json:"upstream_bytes_out"`
+	Hosts             []HostInfo `json:"hosts"`
+}
+
+// Stats is a cheap snapshot of counters meant for polling once a second;
+// clients compute rates from successive snapshots.
+type Stats struct {
+	Time              time.Time         `json:"time"`
+	UptimeSeconds     float64           `json:"uptime_seconds"`
+	Version           string            `json:"version"`
+	ConnectionsActive int64             `json:"downstream_connections_active"`
+	ConnectionsTotal  uint64            `json:"downstream_connections_total"`
+	RequestsActive    int64             `json:"downstream_requests_active"`
+	RequestsTotal     uint64            `json:"downstream_requests_total"`
+	RequestsByClass   map[string]uint64 `json:"downstream_requests_by_class"`
+	BytesIn           uint64            `json:"downstream_bytes_in"`
+	BytesOut          uint64            `json:"downstream_bytes_out"`
+	UpstreamRequests  uint64            `json:"upstream_requests_total"`
+	UpstreamErrors    uint64            `json:"upstream_errors_total"`
+	LatencyP50Ms      float64           `json:"latency_p50_ms"`
+	LatencyP99Ms      float64           `json:"latency_p99_ms"`
+}
+
+// Server is the admin HTTP server.
+type Server struct {
+	state    State
+	registry *prometheus.Registry
+	level    *slog.LevelVar
+	log      *slog.Logger
+	srv      *http.Server
+	ln       net.Listener
+}
+
+// New builds the admin server; collectors are registered on a registry of
+// its own (plus Go runtime and process metrics).
+func New(state State, level *slog.LevelVar, log *slog.Logger, collectors ...prometheus.Collector) *Server {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	for _, c := range collectors {
+		reg.MustRegister(c)
+	}
+	s := &Server{state: state, registry: reg, level: level, log: log}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.index)
+	mux.HandleFunc("GET /api/v1/version", s.version)
+	mux.HandleFunc("GET /api/v1/config_dump", s.configDump)
+	mux.HandleFunc("GET /api/v1/stats", s.stats)
+	mux.HandleFunc("GET /api/v1/states", s.states)
+	mux.HandleFunc("GET /api/v1/listeners", s.listeners)
+	mux.HandleFunc("GET /api/v1/clusters", s.clusters)
+	mux.HandleFunc("GET /api/v1/get_loglevel", s.getLogLevel)
+	mux.HandleFunc("POST /api/v1/update_loglevel", s.updateLogLevel)
+	mux.HandleFunc("GET /ready", s.ready)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10}
+	return s
+}
+
+var endpoints = []string{
+	"/api/v1/version", "/api/v1/config_dump", "/api/v1/stats", "/api/v1/states",
+	"/api/v1/listeners", "/api/v1/clusters", "/api/v1/get_loglevel", "/api/v1/update_loglevel (POST)",
+	"/metrics", "/ready",
+}
+
+// Listen binds addr.
+func (s *Server) Listen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr is the bound address.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Serve serves until Shutdown.
+func (s *Server) Serve() error {
+	err := s.srv.Serve(s.ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops the server.
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func (s *Server) index(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("mosnctl admin API\n\n" + strings.Join(endpoints, "\n") + "\n"))
+}
+
+func (s *Server) version(w http.ResponseWriter, _ *http.Request) { writeJSON(w, buildinfo.Get()) }
+
+func (s *Server) configDump(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, s.state.ConfigDump())
+}
+
+func (s *Server) stats(w http.ResponseWriter, _ *http.Request) { writeJSON(w, s.state.Stats()) }
+
+func (s *Server) listeners(w http.ResponseWriter, _ *http.Request) {
+	ls := s.state.Listeners()
+	sort.Slice(ls, func(i, j int) bool { return ls[i].Name < ls[j].Name })
+	writeJSON(w, ls)
+}
+
+func (s *Server) clusters(w http.ResponseWriter, _ *http.Request) { writeJSON(w, s.state.Clusters()) }
+
+// states reports MOSN's process state names.
+func (s *Server) states(w http.ResponseWriter, _ *http.Request) {
+	state := "Init"
+	if s.state.Ready() {
+		state = "Running"
+	}
+	writeJSON(w, map[string]string{"state": state})
+}
+
+func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
+	if !s.state.Ready() {
+		http.Error(w, "not ready\n", http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ready\n"))
+}
+
+func (s *Server) getLogLevel(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, map[string]string{"level": strings.ToLower(s.level.Level().String())})
+}
+
+// updateLogLevel takes MOSN's {"log_level": "DEBUG"} body or ?level=debug.
+func (s *Server) updateLogLevel(w http.ResponseWriter, r *http.Request) {
+	name := r.URL.Query().Get("level")
+	if name == "" {
+		var body struct {
+			LogLevel string `json:"log_level"`
+		}
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&body); err != nil {
+			http.Error(w, "want ?level=debug|info|warn|error or {\"log_level\": \"DEBUG\"}\n", http.StatusBadRequest)
+			return
+		}
+		name = body.LogLevel
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(strings.ToUpper(name))); err != nil {
+		http.Error(w, "unknown log level "+name+" (want debug, info, warn or error)\n", http.StatusBadRequest)
+		return
+	}
+	s.level.Set(lvl)
+	s.log.Info("log level changed", "level", lvl.String())
+	writeJSON(w, map[string]string{"level": strings.ToLower(lvl.String())})
+}

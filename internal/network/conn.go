@@ -1,0 +1,249 @@
+package network
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/bytebufferpool"
+)
+
+// ErrBufferFull is returned by Fill when the buffered, unconsumed bytes
+// already reach the buffer limit: the peer sent a message larger than allowed.
+var ErrBufferFull = errors.New("network: read buffer full")
+
+// Default buffer sizes: most HTTP/1 heads and Bolt frames fit the initial
+// buffer; it grows (by reallocation) up to the limit only for large messages.
+const (
+	DefaultReadBufferSize = 16 << 10
+	DefaultMaxBufferSize  = 1 << 20
+)
+
+// Counters are byte and connection totals shared by the connections of one
+// listener or one upstream cluster. They are atomics: no lock per read.
+type Counters struct {
+	BytesIn, BytesOut atomic.Uint64
+	ConnsTotal        atomic.Uint64
+	ConnsActive       atomic.Int64
+}
+
+// connection states, used by graceful drain to close idle connections at once
+// while letting busy ones finish their request.
+const (
+	stateActive int32 = iota
+	stateIdle
+	stateClosed
+)
+
+// Conn is a connection with a read buffer: codecs look at Buffered(), consume
+// with Discard and ask for more with Fill. Methods other than Write/Writev
+// and Close must be called from the one goroutine that reads.
+type Conn struct {
+	nc       net.Conn
+	bb       *bytebufferpool.ByteBuffer
+	r, w     int
+	maxBuf   int
+	counters *Counters
+	state    atomic.Int32
+	draining atomic.Bool
+	closed   atomic.Bool
+	bufs     net.Buffers // reused by Writev
+	onClose  func(*Conn)
+}
+
+// NewConn wraps nc; counters may be nil. maxBuf <= 0 means DefaultMaxBufferSize.
+func NewConn(nc net.Conn, counters *Counters, maxBuf int) *Conn {
+	if maxBuf <= 0 {
+		maxBuf = DefaultMaxBufferSize
+	}
+	c := &Conn{nc: nc, maxBuf: maxBuf, counters: counters}
+	if counters != nil {
+		counters.ConnsTotal.Add(1)
+		counters.ConnsActive.Add(1)
+	}
+	return c
+}
+
+// NetConn returns the underlying connection.
+func (c *Conn) NetConn() net.Conn { return c.nc }
+
+// RemoteAddr returns the peer's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// LocalAddr returns the local address.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// Buffered returns the bytes read and not yet consumed. The slice is valid
+// until the next Fill or Release.
+func (c *Conn) Buffered() []byte {
+	if c.bb == nil {
+		return nil
+	}
+	return c.bb.B[c.r:c.w]
+}
+
+// Discard consumes n buffered bytes.
+func (c *Conn) Discard(n int) {
+	c.r += n
+	if c.r == c.w {
+		c.r, c.w = 0, 0
+	}
+}
+
+// Fill reads at least one more byte into the buffer, keeping the unconsumed
+// bytes. Slices from Buffered taken before may be invalidated.
+func (c *Conn) Fill() error {
+	if c.bb == nil {
+		c.bb = bytebufferpool.Get()
+		if cap(c.bb.B) < DefaultReadBufferSize {
+			c.bb.B = make([]byte, DefaultReadBufferSize)
+		}
+		c.bb.B = c.bb.B[:cap(c.bb.B)]
+	}
+	if c.w == len(c.bb.B) {
+		if c.r > 0 { // compact
+			n := copy(c.bb.B, c.bb.B[c.r:c.w])
+			c.r, c.w = 0, n
+		} else {
+			if len(c.bb.B) >= c.maxBuf {
+				return ErrBufferFull
+			}
+			size := min(2*len(c.bb.B), c.maxBuf)
+			nb := make([]byte, size)
+			copy(nb, c.bb.B[c.r:c.w])
+			c.bb.B = nb
+		}
+	}
+	n, err := c.nc.Read(c.bb.B[c.w:])
+	c.w += n
+	if n > 0 && c.counters != nil {
+		c.counters.BytesIn.Add(uint64(n))
+	}
+	if n > 0 {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
+}
+
+// Release returns the read buffer to the pool when nothing is buffered, so an
+// idle connection holds no buffer. Call it before blocking for a new message.
+func (c *Conn) Release() {
+	if c.bb != nil && c.r == c.w {
+		bytebufferpool.Put(c.bb)
+		c.bb = nil
+		c.r, c.w = 0, 0
+	}
+}
+
+// Read implements io.Reader, serving buffered bytes first.
+func (c *Conn) Read(p []byte) (int, error) {
+	if c.r < c.w {
+		n := copy(p, c.bb.B[c.r:c.w])
+		c.Discard(n)
+		return n, nil
+	}
+	n, err := c.nc.Read(p)
+	if n > 0 && c.counters != nil {
+		c.counters.BytesIn.Add(uint64(n))
+	}
+	return n, err
+}
+
+// Write writes b.
+func (c *Conn) Write(b []byte) (int, error) {
+	n, err := c.nc.Write(b)
+	if n > 0 && c.counters != nil {
+		c.counters.BytesOut.Add(uint64(n))
+	}
+	return n, err
+}
+
+// Writev writes the pieces with one gathered write where the platform allows.
+// Not safe for concurrent use with itself; callers serialise writes.
+func (c *Conn) Writev(pieces ...[]byte) error {
+	c.bufs = append(c.bufs[:0], pieces...)
+	n, err := c.bufs.WriteTo(c.nc)
+	if n > 0 && c.counters != nil {
+		c.counters.BytesOut.Add(uint64(n))
+	}
+	clear(c.bufs[:cap(c.bufs)])
+	return err
+}
+
+// SetReadDeadline sets the read deadline; zero clears it.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(t) }
+
+// SetWriteDeadline sets the write deadline; zero clears it.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.nc.SetWriteDeadline(t) }
+
+// SetIdle marks whether the connection waits for a new message (true) or is
+// busy with one. Drain closes idle connections and lets busy ones finish.
+// It reports false when the connection is draining and should close.
+func (c *Conn) SetIdle(idle bool) bool {
+	if idle {
+		c.state.Store(stateIdle)
+		if c.draining.Load() {
+			return false
+		}
+		return true
+	}
+	c.state.CompareAndSwap(stateIdle, stateActive)
+	return !c.draining.Load()
+}
+
+// Draining reports whether the connection should close after the current
+// message.
+func (c *Conn) Draining() bool { return c.draining.Load() }
+
+// StartDrain asks the connection to close after its current message; an idle
+// one is woken (its read fails) so that it closes now.
+func (c *Conn) StartDrain() {
+	c.draining.Store(true)
+	if c.state.Load() == stateIdle {
+		c.nc.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+// CloseWrite half-closes a TCP connection; other kinds are closed.
+func (c *Conn) CloseWrite() error {
+	if tc, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		return tc.CloseWrite()
+	}
+	return c.nc.Close()
+}
+
+// Close closes the connection and returns its buffer to the pool. It is safe
+// to call more than once and from any goroutine; the buffer is released only
+// by the reading goroutine's final Close.
+func (c *Conn) Close() error {
+	if !c.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	c.state.Store(stateClosed)
+	err := c.nc.Close()
+	if c.counters != nil {
+		c.counters.ConnsActive.Add(-1)
+	}
+	if c.onClose != nil {
+		c.onClose(c)
+	}
+	return err
+}
+
+// Closed reports whether Close was called.
+func (c *Conn) Closed() bool { return c.closed.Load() }
+
+// FreeBuffer returns the read buffer to the pool; call only from the reading
+// goroutine once it no longer reads.
+func (c *Conn) FreeBuffer() {
+	if c.bb != nil {
+		bytebufferpool.Put(c.bb)
+		c.bb = nil
+		c.r, c.w = 0, 0
+	}
+}

@@ -1,0 +1,20 @@
+package network
+
+import (
+	"context"
+	"net"
+	"time"
+)
+
+// Dial connects to a TCP address within timeout and wraps the connection.
+func Dial(ctx context.Context, addr string, timeout time.Duration, counters *Counters, maxBuf int) (*Conn, error) {
+	d := net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	return NewConn(nc, counters, maxBuf), nil
+}

@@ -1,0 +1,198 @@
+package network
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// DefaultMaxConnections bounds a listener's concurrent connections when the
+// config sets no limit; it keeps a flood from exhausting file descriptors.
+const DefaultMaxConnections = 16384
+
+// Handler serves one accepted connection; it returns when the connection is
+// done. The listener closes the connection afterwards.
+type Handler interface {
+	ServeConn(ctx context.Context, c *Conn)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, c *Conn)
+
+// ServeConn calls f.
+func (f HandlerFunc) ServeConn(ctx context.Context, c *Conn) { f(ctx, c) }
+
+// ListenerOptions tune a Listener.
+type ListenerOptions struct {
+	MaxConnections int // <= 0: DefaultMaxConnections
+	MaxBufferSize  int // per-connection read buffer limit
+	Logger         *slog.Logger
+}
+
+// Listener accepts connections and hands each to its Handler on its own
+// goroutine, tracking them so that Shutdown can drain them.
+type Listener struct {
+	Name     string
+	Counters Counters
+
+	ln      net.Listener
+	handler Handler
+	opts    ListenerOptions
+	log     *slog.Logger
+
+	mu    sync.Mutex
+	conns map[*Conn]struct{}
+	wg    sync.WaitGroup
+	done  chan struct{}
+}
+
+// Listen opens a TCP (or unix) listening socket with SO_REUSEADDR, which Go
+// sets by default on Linux.
+func Listen(network, addr string) (net.Listener, error) {
+	if network == "" {
+		network = "tcp"
+	}
+	return net.Listen(network, addr)
+}
+
+// NewListener wraps an open socket.
+func NewListener(name string, ln net.Listener, h Handler, opts ListenerOptions) *Listener {
+	if opts.MaxConnections <= 0 {
+		opts.MaxConnections = DefaultMaxConnections
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Listener{
+		Name: name, ln: ln, handler: h, opts: opts,
+		log:   log.With("listener", name),
+		conns: make(map[*Conn]struct{}),
+		done:  make(chan struct{}),
+	}
+}
+
+// Addr is the bound address (useful with port 0).
+func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
+
+// NetListener returns the socket (for fd passing on hot upgrade).
+func (l *Listener) NetListener() net.Listener { return l.ln }
+
+// Serve accepts until the listener is closed. It returns nil after Close.
+func (l *Listener) Serve(ctx context.Context) error {
+	var backoff time.Duration
+	for {
+		nc, err := l.ln.Accept()
+		if err != nil {
+			select {
+			case <-l.done:
+				return nil
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			// Out of fds and similar: back off instead of spinning.
+			var ne net.Error
+			if errors.As(err, &ne) || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				l.log.Warn("accept failed", "err", err, "retry_in", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		if int(l.Counters.ConnsActive.Load()) >= l.opts.MaxConnections {
+			l.log.Warn("connection limit reached, closing new connection", "limit", l.opts.MaxConnections, "remote", nc.RemoteAddr().String())
+			nc.Close()
+			continue
+		}
+		if tc, ok := nc.(*net.TCPConn); ok {
+			tc.SetNoDelay(true)
+		}
+		c := NewConn(nc, &l.Counters, l.opts.MaxBufferSize)
+		if !l.track(c) {
+			c.Close()
+			continue
+		}
+		l.wg.Add(1)
+		go l.serveConn(ctx, c)
+	}
+}
+
+func (l *Listener) track(c *Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	select {
+	case <-l.done:
+		return false
+	default:
+	}
+	l.conns[c] = struct{}{}
+	return true
+}
+
+func (l *Listener) serveConn(ctx context.Context, c *Conn) {
+	defer l.wg.Done()
+	defer func() {
+		if r := recover(); r != nil {
+			// A bug in one connection's handling must not take the process down.
+			l.log.Error("connection handler panic", "remote", c.RemoteAddr().String(), "panic", r)
+		}
+		c.Close()
+		c.FreeBuffer()
+		l.mu.Lock()
+		delete(l.conns, c)
+		l.mu.Unlock()
+	}()
+	l.handler.ServeConn(ctx, c)
+}
+
+// Close stops accepting; live connections keep running.
+func (l *Listener) Close() error {
+	l.mu.Lock()
+	select {
+	case <-l.done:
+		l.mu.Unlock()
+		return nil
+	default:
+		close(l.done)
+	}
+	l.mu.Unlock()
+	return l.ln.Close()
+}
+
+// Shutdown stops accepting, closes idle connections and waits for busy ones
+// to finish their current message; at ctx's deadline it closes what is left
+// and returns how many connections it had to cut.
+func (l *Listener) Shutdown(ctx context.Context) int {
+	l.Close()
+	l.mu.Lock()
+	for c := range l.conns {
+		c.StartDrain()
+	}
+	l.mu.Unlock()
+	finished := make(chan struct{})
+	go func() { l.wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+		return 0
+	case <-ctx.Done():
+	}
+	l.mu.Lock()
+	cut := len(l.conns)
+	for c := range l.conns {
+		c.Close()
+	}
+	l.mu.Unlock()
+	<-finished
+	return cut
+}
+
+// ActiveConnections is the number of open connections.
+func (l *Listener) ActiveConnections() int64 { return l.Counters.ConnsActive.Load() }

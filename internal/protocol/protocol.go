@@ -1,0 +1,112 @@
+// Package protocol names the wire protocols, keeps the registry of their
+// codecs' detectors and picks a protocol from a connection's first bytes.
+// The codecs themselves live in the sub-packages (http1, bolt); none of them
+// touches a socket. It imports nothing above it.
+package protocol
+
+import (
+	"errors"
+	"sort"
+
+	"github.com/mosnctl/mosnctl/internal/protocol/bolt"
+)
+
+// Protocol names, spelled as MOSN's config spells them.
+const (
+	HTTP1 = "Http1"
+	HTTP2 = "Http2"
+	Bolt  = "bolt"
+	Dubbo = "dubbo"
+	Auto  = "Auto"
+)
+
+// ErrNeedMore means the bytes seen so far do not decide the protocol.
+var ErrNeedMore = errors.New("protocol: need more bytes to detect the protocol")
+
+// ErrUnknown means no registered protocol matches the first bytes.
+var ErrUnknown = errors.New("protocol: unknown protocol")
+
+// Match is a detector's answer about a connection's first bytes.
+type Match int
+
+// Detector answers.
+const (
+	No Match = iota
+	Yes
+	NeedMore
+)
+
+// Detector recognises a protocol from a connection's first bytes.
+type Detector func(b []byte) Match
+
+var detectors = map[string]Detector{
+	HTTP1: detectHTTP1,
+	Bolt:  detectBolt,
+}
+
+// Names lists the protocols that can be detected.
+func Names() []string {
+	names := make([]string, 0, len(detectors))
+	for n := range detectors {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Detect picks the protocol of a connection from its first bytes.
+func Detect(b []byte) (string, error) {
+	needMore := false
+	for _, name := range []string{Bolt, HTTP1} {
+		switch detectors[name](b) {
+		case Yes:
+			return name, nil
+		case NeedMore:
+			needMore = true
+		}
+	}
+	if needMore {
+		return "", ErrNeedMore
+	}
+	return "", ErrUnknown
+}
+
+func detectBolt(b []byte) Match {
+	if len(b) == 0 {
+		return NeedMore
+	}
+	if b[0] != bolt.ProtocolCode {
+		return No
+	}
+	if len(b) < 2 {
+		return NeedMore
+	}
+	if bolt.Looks(b) {
+		return Yes
+	}
+	return No
+}
+
+// httpMethods are the request methods recognised at the start of an HTTP/1
+// connection; longer custom tokens are not guessed at.
+var httpMethods = []string{"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE", "PRI"}
+
+func detectHTTP1(b []byte) Match {
+	if len(b) == 0 {
+		return NeedMore
+	}
+	for _, m := range httpMethods {
+		n := min(len(b), len(m)+1)
+		want := m + " "
+		if string(b[:n]) == want[:n] {
+			if n == len(want) {
+				if m == "PRI" {
+					return No // HTTP/2 prior knowledge preface
+				}
+				return Yes
+			}
+			return NeedMore
+		}
+	}
+	return No
+}

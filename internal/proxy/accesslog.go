@@ -1,0 +1,152 @@
+package proxy
+
+import (
+	"bufio"
+	"io"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// AccessLog writes one JSON object per request. Lines are buffered and
+// flushed every 100ms (and on Close) so logging costs no syscall per request.
+type AccessLog struct {
+	mu   sync.Mutex
+	w    *bufio.Writer
+	f    io.Closer
+	line []byte
+	stop chan struct{}
+	done chan struct{}
+}
+
+// AccessEntry is what one line records.
+type AccessEntry struct {
+	Start     time.Time
+	Duration  time.Duration
+	Listener  string
+	Protocol  string
+	Remote    string
+	Method    []byte
+	Path      []byte
+	Status    int
+	BytesIn   int64
+	BytesOut  int64
+	Cluster   string
+	Upstream  string
+	RequestID uint32
+	Service   []byte
+	Flags     string // why the proxy answered itself: no_route, no_healthy_upstream, connect_failure, timeout, upstream_error
+}
+
+// OpenAccessLog opens path for appending ("stdout" and "stderr" are allowed).
+func OpenAccessLog(path string) (*AccessLog, error) {
+	var out io.Writer
+	var closer io.Closer
+	switch path {
+	case "stdout", "/dev/stdout":
+		out = os.Stdout
+	case "stderr", "/dev/stderr":
+		out = os.Stderr
+	default:
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		out, closer = f, f
+	}
+	l := &AccessLog{w: bufio.NewWriterSize(out, 64<<10), f: closer, stop: make(chan struct{}), done: make(chan struct{})}
+	go l.flusher()
+	return l, nil
+}
+
+func (l *AccessLog) flusher() {
+	defer close(l.done)
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			l.mu.Lock()
+			l.w.Flush()
+			l.mu.Unlock()
+		case <-l.stop:
+			return
+		}
+	}
+}
+
+// Log appends one entry.
+func (l *AccessLog) Log(e *AccessEntry) {
+	l.mu.Lock()
+	b := l.line[:0]
+	b = append(b, `{"start_time":"`...)
+	b = e.Start.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","duration_ms":`...)
+	b = strconv.AppendFloat(b, float64(e.Duration.Microseconds())/1000, 'f', 3, 64)
+	b = appendField(b, "listener", []byte(e.Listener))
+	b = appendField(b, "protocol", []byte(e.Protocol))
+	b = appendField(b, "downstream", []byte(e.Remote))
+	if e.Method != nil {
+		b = appendField(b, "method", e.Method)
+		b = appendField(b, "path", e.Path)
+	}
+	if e.Service != nil {
+		b = appendField(b, "service", e.Service)
+		b = append(b, `,"request_id":`...)
+		b = strconv.AppendUint(b, uint64(e.RequestID), 10)
+	}
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(e.Status), 10)
+	b = append(b, `,"bytes_in":`...)
+	b = strconv.AppendInt(b, e.BytesIn, 10)
+	b = append(b, `,"bytes_out":`...)
+	b = strconv.AppendInt(b, e.BytesOut, 10)
+	if e.Cluster != "" {
+		b = appendField(b, "cluster", []byte(e.Cluster))
+	}
+	if e.Upstream != "" {
+		b = appendField(b, "upstream_host", []byte(e.Upstream))
+	}
+	if e.Flags != "" {
+		b = appendField(b, "flags", []byte(e.Flags))
+	}
+	b = append(b, "}\n"...)
+	l.w.Write(b)
+	l.line = b
+	l.mu.Unlock()
+}
+
+// appendField appends ,"key":"value" with JSON string escaping.
+func appendField(b []byte, key string, v []byte) []byte {
+	b = append(b, ',', '"')
+	b = append(b, key...)
+	b = append(b, `":"`...)
+	for _, c := range v {
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20 || c == 0x7f:
+			const hex = "0123456789abcdef"
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}
+
+// Close flushes and closes the log.
+func (l *AccessLog) Close() error {
+	close(l.stop)
+	<-l.done
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	err := l.w.Flush()
+	if l.f != nil {
+		if cerr := l.f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}

@@ -1,0 +1,84 @@
+package proxy
+
+import (
+	"log/slog"
+	"sync"
+
+	"github.com/mosnctl/mosnctl/internal/network"
+	"github.com/mosnctl/mosnctl/internal/stream"
+	"github.com/mosnctl/mosnctl/internal/upstream"
+)
+
+// Pools holds the upstream connection pools of every host, per protocol,
+// shared by all listeners so upstream connections are reused across them.
+type Pools struct {
+	Log *slog.Logger
+	// Counters aggregate upstream connection and byte totals per cluster.
+	countersMu sync.Mutex
+	counters   map[string]*network.Counters
+
+	http1 sync.Map // *upstream.Host -> *stream.HTTP1Pool
+	bolt  sync.Map // *upstream.Host -> *stream.BoltPool
+}
+
+// NewPools makes an empty set of pools.
+func NewPools(log *slog.Logger) *Pools {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Pools{Log: log, counters: make(map[string]*network.Counters)}
+}
+
+// ClusterCounters returns the upstream counters of a cluster.
+func (p *Pools) ClusterCounters(cluster string) *network.Counters {
+	p.countersMu.Lock()
+	defer p.countersMu.Unlock()
+	c := p.counters[cluster]
+	if c == nil {
+		c = &network.Counters{}
+		p.counters[cluster] = c
+	}
+	return c
+}
+
+// HTTP1 returns the HTTP/1 pool of host.
+func (p *Pools) HTTP1(c *upstream.Cluster, h *upstream.Host) *stream.HTTP1Pool {
+	if v, ok := p.http1.Load(h); ok {
+		return v.(*stream.HTTP1Pool)
+	}
+	pool := stream.NewHTTP1Pool(h.Address, stream.HTTP1PoolOptions{
+		ConnectTimeout:     c.ConnectTimeout,
+		IdleTimeout:        c.IdleTimeout,
+		MaxIdle:            c.MaxConnections,
+		MaxRequestsPerConn: c.MaxRequestPerConn,
+		Counters:           p.ClusterCounters(c.Name),
+	})
+	v, loaded := p.http1.LoadOrStore(h, pool)
+	if loaded {
+		pool.Close()
+	}
+	return v.(*stream.HTTP1Pool)
+}
+
+// Bolt returns the Bolt pool of host.
+func (p *Pools) Bolt(c *upstream.Cluster, h *upstream.Host) *stream.BoltPool {
+	if v, ok := p.bolt.Load(h); ok {
+		return v.(*stream.BoltPool)
+	}
+	size := 1
+	if c.MaxConnections > 0 && c.MaxConnections < 8 {
+		size = c.MaxConnections
+	}
+	pool := stream.NewBoltPool(h.Address, size, c.ConnectTimeout, p.ClusterCounters(c.Name), p.Log)
+	v, loaded := p.bolt.LoadOrStore(h, pool)
+	if loaded {
+		pool.Close()
+	}
+	return v.(*stream.BoltPool)
+}
+
+// Close closes every pool.
+func (p *Pools) Close() {
+	p.http1.Range(func(_, v any) bool { v.(*stream.HTTP1Pool).Close(); return true })
+	p.bolt.Range(func(_, v any) bool { v.(*stream.BoltPool).Close(); return true })
+}

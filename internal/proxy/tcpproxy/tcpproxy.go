@@ -1,0 +1,100 @@
+// Package tcpproxy is the L4 network filter: it forwards a downstream
+// connection's bytes to a host of a cluster and back, passing half-closes
+// through. It imports network and upstream only.
+package tcpproxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/mosnctl/mosnctl/internal/network"
+	"github.com/mosnctl/mosnctl/internal/upstream"
+)
+
+// Proxy forwards connections to one cluster.
+type Proxy struct {
+	Listener           string
+	Cluster            *upstream.Cluster
+	IdleTimeout        time.Duration // no bytes either way for this long closes both sides; 0: none
+	MaxConnectAttempts int           // default 1
+	Counters           *network.Counters
+	Log                *slog.Logger
+}
+
+// ServeConn forwards c until both directions are closed.
+func (p *Proxy) ServeConn(ctx context.Context, c *network.Conn) {
+	attempts := max(p.MaxConnectAttempts, 1)
+	var up *network.Conn
+	var host *upstream.Host
+	for i := 0; i < attempts && up == nil; i++ {
+		host = p.Cluster.LB.Pick()
+		if host == nil {
+			p.Log.Info("tcp_proxy: no healthy upstream", "listener", p.Listener, "cluster", p.Cluster.Name)
+			return
+		}
+		var err error
+		up, err = network.Dial(ctx, host.Address, p.Cluster.ConnectTimeout, p.Counters, 0)
+		if err != nil {
+			host.ConnectFailures.Add(1)
+			p.Cluster.ConnectFailures.Add(1)
+			p.Log.Info("tcp_proxy: upstream connect failed", "listener", p.Listener, "cluster", p.Cluster.Name, "host", host.Address, "err", err)
+		}
+	}
+	if up == nil {
+		return
+	}
+	defer func() { up.Close(); up.FreeBuffer() }()
+	host.Requests.Add(1)
+	host.ActiveRequests.Add(1)
+	p.Cluster.ActiveRequests.Add(1)
+	defer host.ActiveRequests.Add(-1)
+	defer p.Cluster.ActiveRequests.Add(-1)
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		p.pipe(up, c) // upstream -> downstream, on its own goroutine and buffer
+	}()
+	p.pipe(c, up)
+	wg.Wait()
+}
+
+// pipe copies src to dst until src says EOF, then half-closes dst so the
+// other side sees the end while the reverse direction keeps flowing. On an
+// error both sides close.
+func (p *Proxy) pipe(src, dst *network.Conn) {
+	for {
+		if p.IdleTimeout > 0 {
+			src.SetReadDeadline(time.Now().Add(p.IdleTimeout))
+		}
+		err := src.Fill()
+		if b := src.Buffered(); len(b) > 0 {
+			if _, werr := dst.Write(b); werr != nil {
+				src.Close()
+				dst.Close()
+				return
+			}
+			src.Discard(len(b))
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				dst.CloseWrite()
+				return
+			}
+			if !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded) {
+				p.Log.Debug("tcp_proxy: read failed", "listener", p.Listener, "err", err)
+			}
+			src.Close()
+			dst.Close()
+			return
+		}
+		src.Release()
+	}
+}

@@ -1,0 +1,77 @@
+package server
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mosnctl/mosnctl/internal/metrics"
+)
+
+// collector turns the proxy's atomic counters into Prometheus metrics at
+// scrape time, so the request path never touches a label map.
+type collector struct{ s *Server }
+
+func newCollector(s *Server) prometheus.Collector { return collector{s} }
+
+var (
+	descConnActive = prometheus.NewDesc("mosn_downstream_connections_active", "Open downstream connections.", []string{"listener"}, nil)
+	descConnTotal  = prometheus.NewDesc("mosn_downstream_connections_total", "Accepted downstream connections.", []string{"listener"}, nil)
+	descBytesIn    = prometheus.NewDesc("mosn_downstream_bytes_received_total", "Bytes read from downstream connections.", []string{"listener"}, nil)
+	descBytesOut   = prometheus.NewDesc("mosn_downstream_bytes_sent_total", "Bytes written to downstream connections.", []string{"listener"}, nil)
+	descReqActive  = prometheus.NewDesc("mosn_downstream_requests_active", "Requests in flight.", []string{"listener", "protocol"}, nil)
+	descReqTotal   = prometheus.NewDesc("mosn_downstream_requests_total", "Finished requests by response class (Bolt statuses mapped to their HTTP meaning; none: no response).", []string{"listener", "protocol", "response_class"}, nil)
+	descDuration   = prometheus.NewDesc("mosn_downstream_request_duration_seconds", "Time from request head to the end of the response.", []string{"listener", "protocol"}, nil)
+
+	descUpReq      = prometheus.NewDesc("mosn_upstream_requests_total", "Requests sent to upstream hosts.", []string{"cluster", "host"}, nil)
+	descUpActive   = prometheus.NewDesc("mosn_upstream_requests_active", "Requests waiting for an upstream host.", []string{"cluster", "host"}, nil)
+	descUpConnFail = prometheus.NewDesc("mosn_upstream_connect_failures_total", "Failed connection attempts to upstream hosts.", []string{"cluster", "host"}, nil)
+	descUpErrors   = prometheus.NewDesc("mosn_upstream_errors_total", "Upstream requests that failed or got a 5xx-class answer.", []string{"cluster", "host"}, nil)
+	descUpTimeouts = prometheus.NewDesc("mosn_upstream_timeouts_total", "Upstream requests that timed out.", []string{"cluster", "host"}, nil)
+	descUpHealthy  = prometheus.NewDesc("mosn_upstream_host_healthy", "1 when the host takes traffic.", []string{"cluster", "host"}, nil)
+	descUpConns    = prometheus.NewDesc("mosn_upstream_connections_active", "Open upstream connections.", []string{"cluster"}, nil)
+	descUpBytesIn  = prometheus.NewDesc("mosn_upstream_bytes_received_total", "Bytes read from upstream connections.", []string{"cluster"}, nil)
+	descUpBytesOut = prometheus.NewDesc("mosn_upstream_bytes_sent_total", "Bytes written to upstream connections.", []string{"cluster"}, nil)
+)
+
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descConnActive, descConnTotal, descBytesIn, descBytesOut, descReqActive, descReqTotal,
+		descDuration, descUpReq, descUpActive, descUpConnFail, descUpErrors, descUpTimeouts, descUpHealthy, descUpConns,
+		descUpBytesIn, descUpBytesOut} {
+		ch <- d
+	}
+}
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	gauge, counter := prometheus.GaugeValue, prometheus.CounterValue
+	for _, rl := range c.s.lns {
+		n, p := rl.cfg.Name, rl.protocol
+		ctr := &rl.ln.Counters
+		ch <- prometheus.MustNewConstMetric(descConnActive, gauge, float64(ctr.ConnsActive.Load()), n)
+		ch <- prometheus.MustNewConstMetric(descConnTotal, counter, float64(ctr.ConnsTotal.Load()), n)
+		ch <- prometheus.MustNewConstMetric(descBytesIn, counter, float64(ctr.BytesIn.Load()), n)
+		ch <- prometheus.MustNewConstMetric(descBytesOut, counter, float64(ctr.BytesOut.Load()), n)
+		ch <- prometheus.MustNewConstMetric(descReqActive, gauge, float64(rl.stats.Active.Load()), n, p)
+		for i := range rl.stats.ByClass {
+			ch <- prometheus.MustNewConstMetric(descReqTotal, counter, float64(rl.stats.ByClass[i].Load()), n, p, metrics.ClassLabel(i))
+		}
+		buckets, count, sum := rl.stats.Duration.Snapshot()
+		ch <- prometheus.MustNewConstHistogram(descDuration, count, sum, buckets, n, p)
+	}
+	for _, cl := range c.s.clusters.Clusters() {
+		for _, h := range cl.Hosts {
+			ch <- prometheus.MustNewConstMetric(descUpReq, counter, float64(h.Requests.Load()), cl.Name, h.Address)
+			ch <- prometheus.MustNewConstMetric(descUpActive, gauge, float64(h.ActiveRequests.Load()), cl.Name, h.Address)
+			ch <- prometheus.MustNewConstMetric(descUpConnFail, counter, float64(h.ConnectFailures.Load()), cl.Name, h.Address)
+			ch <- prometheus.MustNewConstMetric(descUpErrors, counter, float64(h.Errors.Load()), cl.Name, h.Address)
+			ch <- prometheus.MustNewConstMetric(descUpTimeouts, counter, float64(h.Timeouts.Load()), cl.Name, h.Address)
+			healthy := 0.0
+			if h.Healthy() {
+				healthy = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descUpHealthy, gauge, healthy, cl.Name, h.Address)
+		}
+		ctr := c.s.pools.ClusterCounters(cl.Name)
+		ch <- prometheus.MustNewConstMetric(descUpConns, gauge, float64(ctr.ConnsActive.Load()), cl.Name)
+		ch <- prometheus.MustNewConstMetric(descUpBytesIn, counter, float64(ctr.BytesIn.Load()), cl.Name)
+		ch <- prometheus.MustNewConstMetric(descUpBytesOut, counter, float64(ctr.BytesOut.Load()), cl.Name)
+	}
+}

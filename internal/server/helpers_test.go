@@ -1,0 +1,205 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mosnctl/mosnctl/internal/config"
+)
+
+// syncLog collects log output for assertions.
+type syncLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// proxyUnderTest is a running Server built from a JSON config.
+type proxyUnderTest struct {
+	*Server
+	log *syncLog
+}
+
+// startProxy parses cfgJSON (listeners on 127.0.0.1:0), starts the server
+// and shuts it down at the end of the test.
+func startProxy(t *testing.T, cfgJSON string) *proxyUnderTest {
+	t.Helper()
+	cfg, _, err := config.Parse([]byte(cfgJSON), "json")
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	logs := &syncLog{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s, err := New(cfg, Options{Logger: log, AdminAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatalf("server.New: %v", err)
+	}
+	s.Start(context.Background())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+		if t.Failed() {
+			t.Logf("proxy log:\n%s", logs.String())
+		}
+	})
+	return &proxyUnderTest{Server: s, log: logs}
+}
+
+func (p *proxyUnderTest) url(listener, path string) string {
+	return "http://" + p.ListenerAddr(listener).String() + path
+}
+
+func (p *proxyUnderTest) addr(listener string) string { return p.ListenerAddr(listener).String() }
+
+// httpProxyConfig is one HTTP/1 proxy listener "in" routing every path to
+// cluster "origin" with the given hosts, lb type and route extras.
+func httpProxyConfig(lbType, routeExtra string, hosts ...string) string {
+	var hs []string
+	for _, h := range hosts {
+		hs = append(hs, fmt.Sprintf(`{"address": %q}`, h))
+	}
+	return fmt.Sprintf(`{
+  "servers": [{
+    "routers": [{"router_config_name": "r", "virtual_hosts": [{"name": "v", "domains": ["*"], "routers": [
+      {"match": {"prefix": "/direct"}, "direct_response": {"status": 200, "body": "direct\n"}},
+      {"match": {"prefix": "/"}, "route": {"cluster_name": "origin"%s}}
+    ]}]}],
+    "listeners": [{"name": "in", "address": "127.0.0.1:0",
+      "filter_chains": [{"filters": [{"type": "proxy", "config": {"downstream_protocol": "Http1", "router_config_name": "r"}}]}]}]
+  }],
+  "cluster_manager": {"clusters": [{"name": "origin", "type": "SIMPLE", "lb_type": %q, "connect_timeout": "1s", "hosts": [%s]}]}
+}`, routeExtra, lbType, strings.Join(hs, ","))
+}
+
+// startOrigin runs a net/http origin on loopback.
+func startOrigin(t *testing.T, h http.Handler) (addr string, conns *connCounter) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns = &connCounter{}
+	srv := &http.Server{Handler: h, ConnState: conns.track}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String(), conns
+}
+
+// connCounter counts the connections an origin accepted.
+type connCounter struct {
+	mu  sync.Mutex
+	new int
+}
+
+func (c *connCounter) track(_ net.Conn, s http.ConnState) {
+	if s == http.StateNew {
+		c.mu.Lock()
+		c.new++
+		c.mu.Unlock()
+	}
+}
+
+func (c *connCounter) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.new
+}
+
+// closedAddr returns a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func newClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 200, DisableCompression: true}, Timeout: 20 * time.Second}
+}
+
+func get(t *testing.T, c *http.Client, url string) (int, string) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: body: %v", url, err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// rawExchange writes req on a fresh connection and returns everything the
+// proxy sends until it closes the connection (or 3s pass).
+func rawExchange(t *testing.T, addr, req string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(c)
+	return string(b)
+}
+
+// waitGoroutines polls until the goroutine count is back to at most want.
+func waitGoroutines(t *testing.T, want int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n := runtime.NumGoroutine()
+		if n <= want {
+			return
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			buf = buf[:runtime.Stack(buf, true)]
+			t.Fatalf("goroutines: %d, want <= %d\n%s", n, want, buf)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitFor polls cond for up to 5s: for state the proxy updates just after
+// the client already has its answer.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

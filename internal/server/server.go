@@ -1,0 +1,312 @@
+// Package server wires a config snapshot into running parts: listeners with
+// their protocol handlers, route tables, clusters and connection pools, the
+// admin API; and starts, drains and stops them. It is the only package that
+// knows every part.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mosnctl/mosnctl/internal/admin"
+	"github.com/mosnctl/mosnctl/internal/config"
+	"github.com/mosnctl/mosnctl/internal/metrics"
+	"github.com/mosnctl/mosnctl/internal/network"
+	"github.com/mosnctl/mosnctl/internal/protocol"
+	"github.com/mosnctl/mosnctl/internal/protocol/http1"
+	"github.com/mosnctl/mosnctl/internal/proxy"
+	"github.com/mosnctl/mosnctl/internal/proxy/tcpproxy"
+	"github.com/mosnctl/mosnctl/internal/router"
+	"github.com/mosnctl/mosnctl/internal/stream"
+	"github.com/mosnctl/mosnctl/internal/upstream"
+)
+
+// DefaultDrainTimeout bounds graceful shutdown when the config sets none.
+const DefaultDrainTimeout = 30 * time.Second
+
+// Options are process-level settings beside the config.
+type Options struct {
+	Logger   *slog.Logger
+	LogLevel *slog.LevelVar // changed by the admin API; may be nil
+	// AdminAddr overrides the config's admin address ("" keeps it; "off"
+	// disables the admin API).
+	AdminAddr string
+}
+
+// Server is a running proxy built from one config snapshot.
+type Server struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	clusters *upstream.Manager
+	pools    *proxy.Pools
+	lns      []*runningListener
+	admin    *admin.Server
+	logs     []*proxy.AccessLog
+	started  time.Time
+	ready    atomic.Bool
+	wg       sync.WaitGroup
+}
+
+type runningListener struct {
+	cfg      config.Listener
+	protocol string
+	filter   string
+	ln       *network.Listener
+	stats    *metrics.RequestStats
+}
+
+// New builds everything the config describes and binds every socket; it
+// starts nothing. On error, whatever was opened is closed again.
+func New(cfg *config.Config, opts Options) (_ *Server, err error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{cfg: cfg, log: log, pools: proxy.NewPools(log)}
+	defer func() {
+		if err != nil {
+			s.closeAll()
+		}
+	}()
+	s.clusters, err = upstream.NewManager(cfg.ClusterManager.Clusters)
+	if err != nil {
+		return nil, fmt.Errorf("cluster_manager: %w", err)
+	}
+	for si := range cfg.Servers {
+		srv := &cfg.Servers[si]
+		tables := map[string]*router.Table{}
+		for ri := range srv.Routers {
+			t, err := router.New(&srv.Routers[ri])
+			if err != nil {
+				return nil, fmt.Errorf("servers[%d].routers[%d]: %w", si, ri, err)
+			}
+			tables[srv.Routers[ri].RouterConfigName] = t
+		}
+		for li := range srv.Listeners {
+			path := fmt.Sprintf("servers[%d].listeners[%d]", si, li)
+			rl, err := s.buildListener(&srv.Listeners[li], path, tables)
+			if err != nil {
+				return nil, err
+			}
+			s.lns = append(s.lns, rl)
+		}
+	}
+	adminAddr := cfg.AdminAddr()
+	if opts.AdminAddr != "" {
+		adminAddr = opts.AdminAddr
+	}
+	if adminAddr != "off" {
+		level := opts.LogLevel
+		if level == nil {
+			level = new(slog.LevelVar)
+		}
+		s.admin = admin.New(s, level, log, newCollector(s))
+		if err := s.admin.Listen(adminAddr); err != nil {
+			return nil, fmt.Errorf("admin: listen %s: %w", adminAddr, err)
+		}
+	}
+	return s, nil
+}
+
+func (s *Server) buildListener(lc *config.Listener, path string, tables map[string]*router.Table) (*runningListener, error) {
+	if len(lc.FilterChains) == 0 || len(lc.FilterChains[0].Filters) == 0 {
+		return nil, fmt.Errorf("%s.filter_chains: a listener needs one filter chain with a network filter", path)
+	}
+	f := lc.FilterChains[0].Filters[0]
+	fpath := path + ".filter_chains[0].filters[0]"
+	rl := &runningListener{cfg: *lc, filter: f.Type}
+	log := s.log.With("listener", lc.Name)
+	var accessLog *proxy.AccessLog
+	if lc.AccessLog != "" {
+		al, err := proxy.OpenAccessLog(lc.AccessLog)
+		if err != nil {
+			return nil, fmt.Errorf("%s.access_log: %w", path, err)
+		}
+		s.logs = append(s.logs, al)
+		accessLog = al
+	}
+	var handler network.Handler
+	switch f.Type {
+	case config.FilterProxy:
+		pc, err := config.DecodeProxy(f, fpath)
+		if err != nil {
+			return nil, err
+		}
+		table := tables[pc.RouterConfigName]
+		if table == nil {
+			return nil, fmt.Errorf("%s.config.router_config_name: no router config %q", fpath, pc.RouterConfigName)
+		}
+		down := pc.DownstreamProtocol // DecodeProxy resolved MOSN's "X" to its sub protocol
+		up := pc.UpstreamProtocol
+		if up == "" || up == config.ProtocolAuto || up == config.ProtocolX {
+			up = down
+		}
+		if down != config.ProtocolAuto && up != down {
+			return nil, fmt.Errorf("%s.config.upstream_protocol: converting %s to %s is not supported yet", fpath, down, up)
+		}
+		rl.protocol = down
+		rl.stats = &metrics.RequestStats{Listener: lc.Name, Protocol: down}
+		h1 := &proxy.HTTP1Proxy{Listener: lc.Name, Routes: table, Clusters: s.clusters, Pools: s.pools,
+			Stats: rl.stats, AccessLog: accessLog, Log: log}
+		h1opts := &stream.HTTP1Options{Limits: http1.Limits{}, IdleTimeout: lc.ConnectionIdleTimeout.Get(0),
+			ReadTimeout: lc.ReadTimeout.Get(0), Logger: log}
+		bp := &proxy.BoltProxy{Listener: lc.Name, Routes: table, Clusters: s.clusters, Pools: s.pools,
+			Stats: rl.stats, AccessLog: accessLog, Log: log}
+		bopts := &stream.BoltOptions{IdleTimeout: lc.ConnectionIdleTimeout.Get(0), Logger: log}
+		serveHTTP1 := func(ctx context.Context, c *network.Conn) { stream.ServeHTTP1(ctx, c, h1, h1opts) }
+		serveBolt := func(ctx context.Context, c *network.Conn) { stream.ServeBolt(ctx, c, bp, bopts) }
+		switch down {
+		case config.ProtocolHTTP1:
+			handler = network.HandlerFunc(serveHTTP1)
+		case config.ProtocolBolt:
+			handler = network.HandlerFunc(serveBolt)
+		case config.ProtocolAuto:
+			handler = network.HandlerFunc(func(ctx context.Context, c *network.Conn) {
+				switch detect(c, log) {
+				case protocol.HTTP1:
+					serveHTTP1(ctx, c)
+				case protocol.Bolt:
+					serveBolt(ctx, c)
+				}
+			})
+		default:
+			return nil, fmt.Errorf("%s.config.downstream_protocol: protocol %q is not supported yet", fpath, down)
+		}
+	case config.FilterTCPProxy:
+		tc, err := config.DecodeTCPProxy(f, fpath)
+		if err != nil {
+			return nil, err
+		}
+		name := tc.Cluster
+		if name == "" && len(tc.Routes) > 0 {
+			name = tc.Routes[0].Cluster
+		}
+		cluster := s.clusters.Get(name)
+		if cluster == nil {
+			return nil, fmt.Errorf("%s.config.cluster: unknown cluster %q", fpath, name)
+		}
+		rl.protocol = "tcp"
+		rl.stats = &metrics.RequestStats{Listener: lc.Name, Protocol: "tcp"}
+		handler = &tcpproxy.Proxy{Listener: lc.Name, Cluster: cluster, IdleTimeout: tc.IdleTimeout.Get(0),
+			MaxConnectAttempts: int(tc.MaxConnectAttempts), Counters: s.pools.ClusterCounters(cluster.Name), Log: log}
+	default:
+		return nil, fmt.Errorf("%s.type: network filter %q is not supported yet", fpath, f.Type)
+	}
+	ln, err := network.Listen(lc.Network, lc.Address)
+	if err != nil {
+		return nil, fmt.Errorf("%s.address: %w", path, err)
+	}
+	rl.ln = network.NewListener(lc.Name, ln, handler, network.ListenerOptions{MaxConnections: lc.MaxConnections, Logger: s.log})
+	return rl, nil
+}
+
+// detect reads a connection's first bytes until they name a protocol.
+func detect(c *network.Conn, log *slog.Logger) string {
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	defer c.SetReadDeadline(time.Time{})
+	for {
+		name, err := protocol.Detect(c.Buffered())
+		if err == nil {
+			return name
+		}
+		if !errors.Is(err, protocol.ErrNeedMore) {
+			log.Info("protocol detection failed, closing connection", "remote", c.RemoteAddr().String(), "first_bytes", fmt.Sprintf("%q", first(c.Buffered(), 16)))
+			return ""
+		}
+		if err := c.Fill(); err != nil {
+			return ""
+		}
+	}
+}
+
+func first(b []byte, n int) []byte { return b[:min(len(b), n)] }
+
+// Start serves every listener and the admin API.
+func (s *Server) Start(ctx context.Context) {
+	s.started = time.Now()
+	for _, rl := range s.lns {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := rl.ln.Serve(ctx); err != nil {
+				s.log.Error("listener stopped", "listener", rl.cfg.Name, "err", err)
+			}
+		}()
+		s.log.Info("listening", "listener", rl.cfg.Name, "address", rl.ln.Addr().String(), "filter", rl.filter, "protocol", rl.protocol)
+	}
+	if s.admin != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := s.admin.Serve(); err != nil {
+				s.log.Error("admin API stopped", "err", err)
+			}
+		}()
+		s.log.Info("admin API listening", "address", s.admin.Addr().String())
+	}
+	s.ready.Store(true)
+}
+
+// Shutdown stops accepting, lets in-flight requests finish until ctx is
+// done, then closes what is left. It returns the number of connections cut.
+func (s *Server) Shutdown(ctx context.Context) int {
+	s.ready.Store(false)
+	var cut atomic.Int64
+	var wg sync.WaitGroup
+	for _, rl := range s.lns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cut.Add(int64(rl.ln.Shutdown(ctx)))
+		}()
+	}
+	wg.Wait()
+	if s.admin != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		s.admin.Shutdown(sctx)
+		cancel()
+	}
+	s.closeAll()
+	s.wg.Wait()
+	return int(cut.Load())
+}
+
+func (s *Server) closeAll() {
+	for _, rl := range s.lns {
+		if rl.ln != nil {
+			rl.ln.Close()
+		}
+	}
+	s.pools.Close()
+	for _, l := range s.logs {
+		l.Close()
+	}
+	s.logs = nil
+}
+
+// DrainTimeout is the configured drain timeout.
+func (s *Server) DrainTimeout() time.Duration { return s.cfg.DrainTimeout.Get(DefaultDrainTimeout) }
+
+// ListenerAddr returns the bound address of a listener by name (nil if none).
+func (s *Server) ListenerAddr(name string) net.Addr {
+	for _, rl := range s.lns {
+		if rl.cfg.Name == name {
+			return rl.ln.Addr()
+		}
+	}
+	return nil
+}
+
+// AdminAddr returns the admin API's bound address (nil when disabled).
+func (s *Server) AdminAddr() net.Addr {
+	if s.admin == nil {
+		return nil
+	}
+	return s.admin.Addr()
+}

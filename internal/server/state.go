@@ -1,0 +1,96 @@
+package server
+
+import (
+	"time"
+
+	"github.com/mosnctl/mosnctl/internal/admin"
+	"github.com/mosnctl/mosnctl/internal/buildinfo"
+	"github.com/mosnctl/mosnctl/internal/metrics"
+)
+
+// ConfigDump returns the running config.
+func (s *Server) ConfigDump() any { return s.cfg }
+
+// Ready reports whether every listener is serving.
+func (s *Server) Ready() bool { return s.ready.Load() }
+
+// Listeners describes the listeners and their counters.
+func (s *Server) Listeners() []admin.ListenerInfo {
+	out := make([]admin.ListenerInfo, 0, len(s.lns))
+	for _, rl := range s.lns {
+		li := admin.ListenerInfo{
+			Name: rl.cfg.Name, Address: rl.ln.Addr().String(), Protocol: rl.protocol, Filter: rl.filter,
+			ConnectionsActive: rl.ln.Counters.ConnsActive.Load(), ConnectionsTotal: rl.ln.Counters.ConnsTotal.Load(),
+			BytesIn: rl.ln.Counters.BytesIn.Load(), BytesOut: rl.ln.Counters.BytesOut.Load(),
+			RequestsActive: rl.stats.Active.Load(), RequestsTotal: rl.stats.Total(),
+			RequestsByClass: byClass(rl.stats),
+			LatencyP50Ms:    rl.stats.Duration.Quantile(0.5) * 1000,
+			LatencyP99Ms:    rl.stats.Duration.Quantile(0.99) * 1000,
+		}
+		out = append(out, li)
+	}
+	return out
+}
+
+func byClass(st *metrics.RequestStats) map[string]uint64 {
+	m := make(map[string]uint64, 6)
+	for i := range st.ByClass {
+		if v := st.ByClass[i].Load(); v > 0 {
+			m[metrics.ClassLabel(i)] = v
+		}
+	}
+	return m
+}
+
+// Clusters describes clusters and hosts with their counters.
+func (s *Server) Clusters() []admin.ClusterInfo {
+	var out []admin.ClusterInfo
+	for _, c := range s.clusters.Clusters() {
+		ctr := s.pools.ClusterCounters(c.Name)
+		ci := admin.ClusterInfo{
+			Name: c.Name, LBType: c.LBType,
+			ActiveRequests: c.ActiveRequests.Load(), Requests: c.Requests.Load(), Errors: c.Errors.Load(),
+			ConnectFailures: c.ConnectFailures.Load(), Timeouts: c.Timeouts.Load(),
+			ConnectionsActive: ctr.ConnsActive.Load(), ConnectionsTotal: ctr.ConnsTotal.Load(),
+			BytesIn: ctr.BytesIn.Load(), BytesOut: ctr.BytesOut.Load(),
+			Hosts: []admin.HostInfo{},
+		}
+		for _, h := range c.Hosts {
+			ci.Hosts = append(ci.Hosts, admin.HostInfo{
+				Address: h.Address, Weight: h.Weight, Healthy: h.Healthy(),
+				ActiveRequests: h.ActiveRequests.Load(), Requests: h.Requests.Load(), Errors: h.Errors.Load(),
+				ConnectFailures: h.ConnectFailures.Load(), Timeouts: h.Timeouts.Load(), Metadata: h.Metadata,
+			})
+		}
+		out = append(out, ci)
+	}
+	return out
+}
+
+// Stats sums the counters for pollers.
+func (s *Server) Stats() admin.Stats {
+	st := admin.Stats{Time: time.Now(), Version: buildinfo.Get().Version, RequestsByClass: map[string]uint64{}}
+	if !s.started.IsZero() {
+		st.UptimeSeconds = time.Since(s.started).Seconds()
+	}
+	var merged metrics.Histogram
+	for _, rl := range s.lns {
+		st.ConnectionsActive += rl.ln.Counters.ConnsActive.Load()
+		st.ConnectionsTotal += rl.ln.Counters.ConnsTotal.Load()
+		st.BytesIn += rl.ln.Counters.BytesIn.Load()
+		st.BytesOut += rl.ln.Counters.BytesOut.Load()
+		st.RequestsActive += rl.stats.Active.Load()
+		st.RequestsTotal += rl.stats.Total()
+		for k, v := range byClass(rl.stats) {
+			st.RequestsByClass[k] += v
+		}
+		merged.Merge(&rl.stats.Duration)
+	}
+	for _, c := range s.clusters.Clusters() {
+		st.UpstreamRequests += c.Requests.Load()
+		st.UpstreamErrors += c.Errors.Load()
+	}
+	st.LatencyP50Ms = merged.Quantile(0.5) * 1000
+	st.LatencyP99Ms = merged.Quantile(0.99) * 1000
+	return st
+}

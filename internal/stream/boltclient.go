@@ -1,0 +1,287 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mosnctl/mosnctl/internal/network"
+	"github.com/mosnctl/mosnctl/internal/protocol/bolt"
+)
+
+// BoltResult is told how a forwarded request ended: with the upstream's
+// response frame (raw, valid only during the call) or with a status the
+// proxy generated (timeout, connection closed).
+type BoltResult interface {
+	BoltResponse(raw []byte, f *bolt.Frame)
+	BoltFailed(status uint16)
+}
+
+// BoltClientConn is one multiplexed upstream Bolt connection. Requests from
+// many downstream connections share it; each gets a fresh request id here
+// and the response is matched back by that id.
+type BoltClientConn struct {
+	conn    *network.Conn
+	log     *slog.Logger
+	nextID  atomic.Uint32
+	wmu     sync.Mutex
+	wbuf    []byte
+	mu      sync.Mutex
+	pending map[uint32]*boltPending
+	dead    bool
+	done    chan struct{}
+}
+
+type boltPending struct {
+	cc     *BoltClientConn
+	id     uint32
+	result BoltResult
+	timer  *time.Timer
+}
+
+var pendingPool sync.Pool
+
+func (p *boltPending) fire() {
+	if p.cc.take(p.id, p) {
+		p.result.BoltFailed(bolt.StatusTimeout)
+	}
+}
+
+// DialBolt connects to addr and starts the response reader.
+func DialBolt(ctx context.Context, addr string, timeout time.Duration, counters *network.Counters, log *slog.Logger) (*BoltClientConn, error) {
+	c, err := network.Dial(ctx, addr, timeout, counters, 0)
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	cc := &BoltClientConn{conn: c, log: log, pending: make(map[uint32]*boltPending), done: make(chan struct{})}
+	go cc.readLoop()
+	return cc, nil
+}
+
+// Alive reports whether the connection still carries requests.
+func (cc *BoltClientConn) Alive() bool {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return !cc.dead
+}
+
+// Pending is the number of requests waiting for a response.
+func (cc *BoltClientConn) Pending() int {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return len(cc.pending)
+}
+
+// Send forwards the encoded request raw (not modified) with a new request id;
+// for a one-way request result may be nil and nothing waits. timeout bounds
+// the wait for the response.
+func (cc *BoltClientConn) Send(raw []byte, oneway bool, timeout time.Duration, result BoltResult) error {
+	id := cc.nextID.Add(1)
+	var p *boltPending
+	if !oneway {
+		p = cc.newPending(id, result)
+		cc.mu.Lock()
+		if cc.dead {
+			cc.mu.Unlock()
+			return errors.New("bolt: upstream connection closed")
+		}
+		cc.pending[id] = p
+		// Armed under mu: the reader and the timer both need mu to take p,
+		// so neither sees p half set up.
+		if p.timer == nil {
+			p.timer = time.AfterFunc(timeout, p.fire)
+		} else {
+			p.timer.Reset(timeout)
+		}
+		cc.mu.Unlock()
+	}
+	cc.wmu.Lock()
+	cc.wbuf = append(cc.wbuf[:0], raw...)
+	bolt.PutRequestID(cc.wbuf, id)
+	_, err := cc.conn.Write(cc.wbuf)
+	if cap(cc.wbuf) > 64<<10 {
+		cc.wbuf = nil
+	}
+	cc.wmu.Unlock()
+	if err != nil {
+		if p != nil && cc.take(id, p) {
+			p.stop()
+		}
+		cc.Close()
+		return err
+	}
+	return nil
+}
+
+func (cc *BoltClientConn) newPending(id uint32, r BoltResult) *boltPending {
+	p, _ := pendingPool.Get().(*boltPending)
+	if p == nil {
+		p = &boltPending{}
+	}
+	p.cc, p.id, p.result = cc, id, r
+	return p
+}
+
+// stop recycles p when its timer was stopped before firing; a timer that
+// already fired may still run fire, so such an entry is left to the GC.
+func (p *boltPending) stop() {
+	if p.timer == nil || p.timer.Stop() {
+		p.result = nil
+		pendingPool.Put(p)
+	}
+}
+
+// take removes id from the pending map if it still maps to p.
+func (cc *BoltClientConn) take(id uint32, p *boltPending) bool {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if q, ok := cc.pending[id]; ok && q == p {
+		delete(cc.pending, id)
+		return true
+	}
+	return false
+}
+
+func (cc *BoltClientConn) readLoop() {
+	defer close(cc.done)
+	var f bolt.Frame
+	c := cc.conn
+	for {
+		buf := c.Buffered()
+		f.Reset()
+		n, err := bolt.Decode(buf, &f, bolt.DefaultMaxFrameSize)
+		if errors.Is(err, bolt.ErrNeedMore) {
+			if len(buf) == 0 {
+				c.Release()
+			}
+			if ferr := c.Fill(); ferr != nil {
+				cc.fail(ferr)
+				return
+			}
+			continue
+		}
+		if err != nil {
+			cc.log.Warn("bolt: malformed frame from upstream, closing connection", "upstream", c.RemoteAddr().String(), "err", err)
+			cc.fail(err)
+			return
+		}
+		if !f.IsRequest() {
+			cc.mu.Lock()
+			p := cc.pending[f.RequestID]
+			delete(cc.pending, f.RequestID)
+			cc.mu.Unlock()
+			if p != nil {
+				p.result.BoltResponse(buf[:n], &f)
+				p.stop()
+			}
+		}
+		c.Discard(n)
+	}
+}
+
+// fail marks the connection dead and fails every pending request.
+func (cc *BoltClientConn) fail(err error) {
+	cc.mu.Lock()
+	cc.dead = true
+	pending := cc.pending
+	cc.pending = make(map[uint32]*boltPending)
+	cc.mu.Unlock()
+	cc.conn.Close()
+	for _, p := range pending {
+		p.result.BoltFailed(bolt.StatusConnectionClosed)
+		p.stop()
+	}
+	cc.conn.FreeBuffer()
+}
+
+// Close closes the connection; pending requests fail with
+// StatusConnectionClosed. It waits for the reader to finish.
+func (cc *BoltClientConn) Close() {
+	cc.mu.Lock()
+	cc.dead = true
+	cc.mu.Unlock()
+	cc.conn.Close()
+	<-cc.done
+}
+
+// BoltPool keeps a few multiplexed connections to one upstream host.
+type BoltPool struct {
+	addr     string
+	size     int
+	timeout  time.Duration
+	counters *network.Counters
+	log      *slog.Logger
+
+	mu     sync.Mutex
+	conns  []*BoltClientConn
+	next   uint32
+	closed bool
+}
+
+// NewBoltPool makes a pool of up to size connections (default 1: one
+// multiplexed connection carries thousands of requests per second).
+func NewBoltPool(addr string, size int, connectTimeout time.Duration, counters *network.Counters, log *slog.Logger) *BoltPool {
+	if size <= 0 {
+		size = 1
+	}
+	if connectTimeout <= 0 {
+		connectTimeout = 3 * time.Second
+	}
+	return &BoltPool{addr: addr, size: size, timeout: connectTimeout, counters: counters, log: log}
+}
+
+// Get returns a live connection, dialing when the pool is not full or holds
+// only dead ones.
+func (p *BoltPool) Get(ctx context.Context) (*BoltClientConn, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, ErrPoolClosed
+	}
+	live := p.conns[:0]
+	for _, cc := range p.conns {
+		if cc.Alive() {
+			live = append(live, cc)
+		}
+	}
+	clear(p.conns[len(live):])
+	p.conns = live
+	if len(p.conns) >= p.size {
+		p.next++
+		cc := p.conns[int(p.next)%len(p.conns)]
+		p.mu.Unlock()
+		return cc, nil
+	}
+	p.mu.Unlock()
+	cc, err := DialBolt(ctx, p.addr, p.timeout, p.counters, p.log)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		cc.Close()
+		return nil, ErrPoolClosed
+	}
+	p.conns = append(p.conns, cc)
+	p.mu.Unlock()
+	return cc, nil
+}
+
+// Close closes every connection.
+func (p *BoltPool) Close() {
+	p.mu.Lock()
+	p.closed = true
+	conns := p.conns
+	p.conns = nil
+	p.mu.Unlock()
+	for _, cc := range conns {
+		cc.Close()
+	}
+}
