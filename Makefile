@@ -1,0 +1,41 @@
+# Commands people repeat. `make test` is the README's test command.
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS  := -s -w -X github.com/mosnctl/mosnctl/internal/buildinfo.Version=$(VERSION) -X github.com/mosnctl/mosnctl/internal/buildinfo.Commit=$(COMMIT)
+FUZZTIME ?= 30s
+
+.PHONY: build boring test bench fuzz lint peers release-snapshot clean
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/mosnctl .
+
+# The boringcrypto variant tlsbench runs as its "boringcrypto" engine (cgo on).
+boring:
+	CGO_ENABLED=1 GOEXPERIMENT=boringcrypto $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/mosnctl-boring .
+
+test:
+	$(GO) test -race -timeout 20m ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/protocol/... ./internal/router ./internal/upstream ./internal/proxy ./internal/stream
+
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+lint:
+	gofmt -l . | (! grep .)
+	$(GO) vet ./...
+
+peers: build
+	../shared/bench/peers.sh --cmd "bin/mosnctl serve -c testdata/bench-http1.json --admin-address off" --port 2046
+
+release-snapshot:
+	goreleaser release --snapshot --clean
+
+clean:
+	rm -rf bin dist
