@@ -49,7 +49,8 @@ type Conn struct {
 	state    atomic.Int32
 	draining atomic.Bool
 	closed   atomic.Bool
-	bufs     net.Buffers // reused by Writev
+	bufs     net.Buffers // Writev's argument; WriteTo consumes it, so
+	iov      [4][]byte   // it is re-sliced from this array each time
 	onClose  func(*Conn)
 }
 
@@ -166,12 +167,13 @@ func (c *Conn) Write(b []byte) (int, error) {
 // Writev writes the pieces with one gathered write where the platform allows.
 // Not safe for concurrent use with itself; callers serialise writes.
 func (c *Conn) Writev(pieces ...[]byte) error {
-	c.bufs = append(c.bufs[:0], pieces...)
+	c.bufs = append(c.iov[:0], pieces...)
 	n, err := c.bufs.WriteTo(c.nc)
 	if n > 0 && c.counters != nil {
 		c.counters.BytesOut.Add(uint64(n))
 	}
-	clear(c.bufs[:cap(c.bufs)])
+	clear(c.iov[:]) // drop references to the caller's buffers
+	c.bufs = nil
 	return err
 }
 
