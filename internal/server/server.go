@@ -155,7 +155,7 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 		h1 := &proxy.HTTP1Proxy{Listener: lc.Name, Routes: table, Clusters: s.clusters, Pools: s.pools,
 			Stats: rl.stats, AccessLog: accessLog, Log: log}
 		h1opts := &stream.HTTP1Options{Limits: http1.Limits{}, IdleTimeout: lc.ConnectionIdleTimeout.Get(0),
-			ReadTimeout: lc.ReadTimeout.Get(0), Logger: log}
+			ReadTimeout: lc.ReadTimeout.Get(0), WriteTimeout: lc.WriteTimeout.Get(0), Logger: log}
 		bp := &proxy.BoltProxy{Listener: lc.Name, Routes: table, Clusters: s.clusters, Pools: s.pools,
 			Stats: rl.stats, AccessLog: accessLog, Log: log}
 		bopts := &stream.BoltOptions{IdleTimeout: lc.ConnectionIdleTimeout.Get(0), Logger: log}

@@ -18,6 +18,9 @@ type HTTP1Options struct {
 	Limits      http1.Limits
 	IdleTimeout time.Duration // keep-alive wait for the next request; default 60s
 	ReadTimeout time.Duration // a request head must be complete within it once started; default 30s
+	// WriteTimeout bounds writing one response to a client that does not
+	// read; 0 means none (a deadline costs a timer update per request).
+	WriteTimeout time.Duration
 	Logger      *slog.Logger
 }
 
@@ -197,6 +200,9 @@ func ServeHTTP1(ctx context.Context, c *network.Conn, h HTTP1Handler, opts *HTTP
 		c.Discard(n)
 		s.Body.Reset(c, framing, s.Req.ContentLength)
 
+		if opts.WriteTimeout > 0 {
+			c.SetWriteDeadline(s.Start.Add(opts.WriteTimeout))
+		}
 		h.ServeHTTP1(s)
 
 		if !s.keepAlive || c.Closed() {

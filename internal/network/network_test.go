@@ -1,0 +1,191 @@
+package network
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func pair(t *testing.T) (client net.Conn, server *Conn, counters *Counters) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	counters = &Counters{}
+	server = NewConn(<-accepted, counters, 64<<10)
+	t.Cleanup(func() { client.Close(); server.Close(); server.FreeBuffer() })
+	return client, server, counters
+}
+
+func TestConnBufferGrowsCompactsAndLimits(t *testing.T) {
+	client, c, counters := pair(t)
+	msg := bytes.Repeat([]byte("a"), 40<<10) // larger than the initial buffer
+	go client.Write(msg)
+	for len(c.Buffered()) < len(msg) {
+		if err := c.Fill(); err != nil {
+			t.Fatalf("fill: %v", err)
+		}
+	}
+	if !bytes.Equal(c.Buffered(), msg) {
+		t.Fatal("buffered bytes differ from what was sent")
+	}
+	c.Discard(len(msg) - 10)
+	go client.Write([]byte("0123456789"))
+	for len(c.Buffered()) < 20 {
+		if err := c.Fill(); err != nil {
+			t.Fatalf("fill: %v", err)
+		}
+	}
+	if got := string(c.Buffered()); got != "aaaaaaaaaa0123456789" {
+		t.Fatalf("after compaction: %q", got)
+	}
+	if counters.BytesIn.Load() != uint64(len(msg)+10) {
+		t.Errorf("bytes in = %d", counters.BytesIn.Load())
+	}
+	// A message over the limit (64 KiB here) fills the buffer: ErrBufferFull.
+	go client.Write(bytes.Repeat([]byte("b"), 80<<10))
+	var err error
+	for err == nil {
+		err = c.Fill()
+	}
+	if !errors.Is(err, ErrBufferFull) {
+		t.Fatalf("want ErrBufferFull, got %v", err)
+	}
+}
+
+func TestConnWritevAndRelease(t *testing.T) {
+	client, c, counters := pair(t)
+	if err := c.Writev([]byte("head "), []byte("body "), []byte("tail")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 14)
+	if _, err := io.ReadFull(client, buf); err != nil || string(buf) != "head body tail" {
+		t.Fatalf("got %q %v", buf, err)
+	}
+	if counters.BytesOut.Load() != 14 {
+		t.Errorf("bytes out = %d", counters.BytesOut.Load())
+	}
+	c.Release() // nothing buffered: the buffer goes back to the pool
+	if c.Buffered() != nil {
+		t.Error("idle connection still holds a buffer")
+	}
+}
+
+func TestListenerLimitAndShutdown(t *testing.T) {
+	ln, err := Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var busy atomic.Int32
+	release := make(chan struct{})
+	h := HandlerFunc(func(ctx context.Context, c *Conn) {
+		// Echo one line, then wait idle for the next; "slow" stays busy
+		// until released.
+		for {
+			c.SetIdle(true)
+			if err := c.Fill(); err != nil {
+				return
+			}
+			if !c.SetIdle(false) && len(c.Buffered()) == 0 {
+				return
+			}
+			line := string(c.Buffered())
+			c.Discard(len(line))
+			if strings.HasPrefix(line, "slow") {
+				busy.Add(1)
+				<-release
+			}
+			c.Write([]byte("ok:" + line))
+			if c.Draining() {
+				return
+			}
+		}
+	})
+	l := NewListener("t", ln, h, ListenerOptions{MaxConnections: 2})
+	go l.Serve(context.Background())
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		return c
+	}
+	idle, slow := dial(), dial()
+	defer idle.Close()
+	defer slow.Close()
+	io.WriteString(idle, "x")
+	buf := make([]byte, 64)
+	if n, err := idle.Read(buf); err != nil || string(buf[:n]) != "ok:x" {
+		t.Fatalf("idle conn: %q %v", buf[:n], err)
+	}
+	io.WriteString(slow, "slow")
+	for busy.Load() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	// A third connection is over the limit: closed at once.
+	third := dial()
+	if _, err := third.Read(buf); err == nil {
+		t.Fatal("connection over the limit was served")
+	}
+	third.Close()
+
+	done := make(chan int, 1)
+	go func() { done <- l.Shutdown(context.Background()) }()
+	// The idle connection is closed by the drain; the busy one finishes.
+	if _, err := idle.Read(buf); err == nil {
+		t.Fatal("idle connection not closed by the drain")
+	}
+	close(release)
+	if n, err := slow.Read(buf); err != nil || string(buf[:n]) != "ok:slow" {
+		t.Fatalf("busy connection during drain: %q %v", buf[:n], err)
+	}
+	if cut := <-done; cut != 0 {
+		t.Errorf("drain cut %d connections, want 0", cut)
+	}
+	if _, err := net.Dial("tcp", l.Addr().String()); err == nil {
+		t.Error("listener accepts after shutdown")
+	}
+}
+
+func TestShutdownCutsAtDeadline(t *testing.T) {
+	ln, err := Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{}, 1)
+	h := HandlerFunc(func(ctx context.Context, c *Conn) {
+		started <- struct{}{}
+		c.Fill() // busy (never marked idle) until the connection is cut
+	})
+	l := NewListener("t", ln, h, ListenerOptions{})
+	go l.Serve(context.Background())
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if cut := l.Shutdown(ctx); cut != 1 {
+		t.Fatalf("cut %d, want 1", cut)
+	}
+}
