@@ -28,6 +28,8 @@ type State interface {
 	Clusters() []ClusterInfo
 	Stats() Stats
 	Ready() bool
+	// Streams returns the streams in flight that q selects, in any order.
+	Streams(q StreamQuery) []StreamInfo
 }
 
 // ListenerInfo describes one listener.
@@ -58,6 +60,9 @@ type HostInfo struct {
 	ConnectFailures uint64         `json:"connect_failures"`
 	Timeouts        uint64         `json:"timeouts"`
 	Metadata        map[string]any `json:"metadata,omitempty"`
+	// Rates over the cluster's rate_window_seconds (0 on a first poll).
+	RPS             float64 `json:"rps"`
+	ErrorsPerSecond float64 `json:"errors_per_second"`
 }
 
 // ClusterInfo describes one cluster and its hosts.
@@ -74,6 +79,11 @@ type ClusterInfo struct {
 	BytesIn           uint64     `json:"upstream_bytes_in"`
 	BytesOut          uint64     `json:"upstream_bytes_out"`
 	Hosts             []HostInfo `json:"hosts"`
+	// Rates since an earlier poll of /api/v1/clusters, RateWindowSeconds
+	// ago (0: no earlier poll in the last minute, rates unknown).
+	RPS               float64 `json:"rps"`
+	ErrorsPerSecond   float64 `json:"errors_per_second"`
+	RateWindowSeconds float64 `json:"rate_window_seconds"`
 }
 
 // Stats is a cheap snapshot of counters meant for polling once a second;
@@ -103,6 +113,7 @@ type Server struct {
 	log      *slog.Logger
 	srv      *http.Server
 	ln       net.Listener
+	rates    rateHistory
 }
 
 // New builds the admin server; collectors are registered on a registry of
@@ -122,6 +133,7 @@ func New(state State, level *slog.LevelVar, log *slog.Logger, collectors ...prom
 	mux.HandleFunc("GET /api/v1/states", s.states)
 	mux.HandleFunc("GET /api/v1/listeners", s.listeners)
 	mux.HandleFunc("GET /api/v1/clusters", s.clusters)
+	mux.HandleFunc("GET /api/v1/streams", s.streams)
 	mux.HandleFunc("GET /api/v1/get_loglevel", s.getLogLevel)
 	mux.HandleFunc("POST /api/v1/update_loglevel", s.updateLogLevel)
 	mux.HandleFunc("GET /ready", s.ready)
@@ -132,7 +144,7 @@ func New(state State, level *slog.LevelVar, log *slog.Logger, collectors ...prom
 
 var endpoints = []string{
 	"/api/v1/version", "/api/v1/config_dump", "/api/v1/stats", "/api/v1/states",
-	"/api/v1/listeners", "/api/v1/clusters", "/api/v1/get_loglevel", "/api/v1/update_loglevel (POST)",
+	"/api/v1/listeners", "/api/v1/clusters", "/api/v1/streams", "/api/v1/get_loglevel", "/api/v1/update_loglevel (POST)",
 	"/metrics", "/ready",
 }
 
@@ -187,7 +199,11 @@ func (s *Server) listeners(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, ls)
 }
 
-func (s *Server) clusters(w http.ResponseWriter, _ *http.Request) { writeJSON(w, s.state.Clusters()) }
+func (s *Server) clusters(w http.ResponseWriter, _ *http.Request) {
+	cs := s.state.Clusters()
+	s.rates.annotate(time.Now(), cs)
+	writeJSON(w, cs)
+}
 
 // states reports MOSN's process state names.
 func (s *Server) states(w http.ResponseWriter, _ *http.Request) {

@@ -25,6 +25,7 @@ type BoltProxy struct {
 	Stats     *metrics.RequestStats
 	AccessLog *AccessLog
 	Log       *slog.Logger
+	Streams   *StreamTracker // nil: streams are not listed
 }
 
 // boltRequest is the router's view of a Bolt request: routing keys are
@@ -46,6 +47,10 @@ type boltCall struct {
 	start   time.Time
 	bytesIn int
 	service []byte // copied only when the access log is on
+	// e is the call's tracker entry, linked while the call is in flight;
+	// t points to it when tracking is on.
+	e trackedStream
+	t *trackedStream
 }
 
 var boltCalls = sync.Pool{New: func() any { return new(boltCall) }}
@@ -64,11 +69,22 @@ func (p *BoltProxy) ServeBolt(d *stream.BoltDownstream, f *bolt.Frame, raw []byt
 		svc, _ := f.Get("service")
 		c.service = append(c.service, svc...)
 	}
+	if ts := p.Streams; ts != nil {
+		c.t = &c.e
+		c.e.listener, c.e.protocol, c.e.conn = p.Listener, "bolt", d.Conn
+		c.e.requestID.Store(f.RequestID)
+		c.e.bytesIn.Store(int64(len(raw)))
+		c.e.start.Store(start.UnixNano())
+		ts.register(c.t, f.RequestID)
+		c.e.id.Store(ts.newID(c.t))
+		c.e.state.Store(uint32(StreamRouting))
+	}
 	route := p.Routes.Match(boltRequest{f})
 	if route == nil {
 		c.fail(oneway, bolt.StatusNoProcessor, flagNoRoute)
 		return
 	}
+	c.t.setRoute(route)
 	if route.Direct != nil {
 		status := bolt.StatusSuccess
 		if route.Direct.Status >= 400 {
@@ -82,6 +98,7 @@ func (p *BoltProxy) ServeBolt(d *stream.BoltDownstream, f *bolt.Frame, raw []byt
 		c.fail(oneway, bolt.StatusNoProcessor, flagNoRoute)
 		return
 	}
+	c.t.setCluster(c.cluster)
 	timeout := route.Timeout
 	if timeout <= 0 {
 		if f.Timeout > 0 {
@@ -97,6 +114,7 @@ func (p *BoltProxy) ServeBolt(d *stream.BoltDownstream, f *bolt.Frame, raw []byt
 			c.fail(oneway, bolt.StatusConnectionClosed, flagNoHealthy)
 			return
 		}
+		c.t.setHost(c.host)
 		cc, err := p.Pools.Bolt(c.cluster, c.host).Get(context.Background())
 		if err != nil {
 			c.host.ConnectFailures.Add(1)
@@ -111,6 +129,9 @@ func (p *BoltProxy) ServeBolt(d *stream.BoltDownstream, f *bolt.Frame, raw []byt
 		if oneway {
 			result = nil
 		}
+		// Waiting before Send: the answer may finish the call before Send
+		// returns.
+		c.t.setState(StreamWaiting)
 		if err := cc.Send(raw, oneway, timeout, result); err != nil {
 			c.host.ActiveRequests.Add(-1)
 			c.cluster.ActiveRequests.Add(-1)
@@ -168,6 +189,11 @@ func (c *boltCall) BoltFailed(status uint16) {
 
 func (c *boltCall) finish(class int, flag string) {
 	p := c.p
+	if c.t != nil {
+		// Unlinked before the call is reset and pooled: no snapshot reads
+		// it after this.
+		p.Streams.unregister(c.t)
+	}
 	d := time.Since(c.start)
 	p.Stats.Active.Add(-1)
 	p.Stats.Done(class, d)

@@ -43,6 +43,7 @@ type HTTP1Proxy struct {
 	AccessLog *AccessLog // nil: off
 	Limits    http1.Limits
 	Log       *slog.Logger
+	Streams   *StreamTracker // nil: streams are not listed
 }
 
 var (
@@ -71,12 +72,19 @@ type exchange struct {
 	host    *upstream.Host
 	flag    string
 	bytesIn int64
+	t       *trackedStream // nil: untracked
 }
 
-// ServeHTTP1 forwards one request.
-func (p *HTTP1Proxy) ServeHTTP1(s *stream.HTTP1ServerStream) {
+// ServeHTTP1 forwards one request of an untracked connection (ServeConn
+// tracks).
+func (p *HTTP1Proxy) ServeHTTP1(s *stream.HTTP1ServerStream) { p.serve(s, nil) }
+
+func (p *HTTP1Proxy) serve(s *stream.HTTP1ServerStream, t *trackedStream) {
 	p.Stats.Active.Add(1)
-	var x exchange
+	if t != nil {
+		p.Streams.begin(t, s.Start)
+	}
+	x := exchange{t: t}
 	var method, path []byte
 	if p.AccessLog != nil {
 		// Views into the read buffer die once the body is read: keep copies.
@@ -87,6 +95,7 @@ func (p *HTTP1Proxy) ServeHTTP1(s *stream.HTTP1ServerStream) {
 	if s.Status == 0 {
 		s.CloseAfter()
 	}
+	t.setState(StreamIdle)
 	d := time.Since(s.Start)
 	p.Stats.Active.Add(-1)
 	p.Stats.Done(s.Status, d)
@@ -111,6 +120,7 @@ func (p *HTTP1Proxy) forward(s *stream.HTTP1ServerStream, x *exchange) {
 		s.Respond(404, bodyNoRoute)
 		return
 	}
+	x.t.setRoute(route)
 	if route.Direct != nil {
 		s.Respond(route.Direct.Status, route.Direct.Body)
 		return
@@ -121,6 +131,7 @@ func (p *HTTP1Proxy) forward(s *stream.HTTP1ServerStream, x *exchange) {
 		s.Respond(503, bodyNoCluster)
 		return
 	}
+	x.t.setCluster(x.cluster)
 	isHead := string(s.Req.Method) == "HEAD"
 	head := p.encodeRequest(s, route)
 	defer s.KeepWriteBuffer(head)
@@ -138,6 +149,7 @@ func (p *HTTP1Proxy) forward(s *stream.HTTP1ServerStream, x *exchange) {
 			s.Respond(503, bodyNoHealthy)
 			return
 		}
+		x.t.setHost(x.host)
 		pool := p.Pools.HTTP1(x.cluster, x.host)
 		cc, reused, err := pool.Get(context.Background())
 		if err != nil {
@@ -268,13 +280,15 @@ func (p *HTTP1Proxy) roundTrip(s *stream.HTTP1ServerStream, x *exchange, pool *s
 		}
 		return p.upstreamFailed(s, x, err, false)
 	}
+	x.t.setBytesIn(x.bytesIn)
+	x.t.setState(StreamWaiting)
 	var pump *bodyPump
 	if !s.Body.Done() {
 		// The rest of the body streams on its own goroutine while this one
 		// waits for the response: an upstream that answers while it reads
 		// (an echo, an early 413) would otherwise deadlock with us.
 		bodyStreamed = true
-		pump = startPump(s, up, deadline)
+		pump = startPump(s, up, deadline, x.t)
 	}
 	defer pump.finish(s, up, x, true)
 
@@ -326,6 +340,8 @@ func (p *HTTP1Proxy) roundTrip(s *stream.HTTP1ServerStream, x *exchange, pool *s
 		s.CloseAfter()
 		return false
 	}
+	x.t.setBytesOut(s.BytesOut)
+	x.t.setState(StreamResponding)
 	for !cc.Body.Done() {
 		chunk, err := cc.Body.Next()
 		if err != nil {
@@ -346,6 +362,7 @@ func (p *HTTP1Proxy) roundTrip(s *stream.HTTP1ServerStream, x *exchange, pool *s
 			s.CloseAfter()
 			return false
 		}
+		x.t.setBytesOut(s.BytesOut)
 	}
 	if status >= 500 {
 		x.host.Errors.Add(1)
@@ -372,9 +389,9 @@ type bodyPump struct {
 	res  pumpResult
 }
 
-func startPump(s *stream.HTTP1ServerStream, up *network.Conn, deadline time.Time) *bodyPump {
+func startPump(s *stream.HTTP1ServerStream, up *network.Conn, deadline time.Time, t *trackedStream) *bodyPump {
 	p := &bodyPump{ch: make(chan pumpResult, 1)}
-	go func() { p.ch <- pumpBody(s, up, deadline) }()
+	go func() { p.ch <- pumpBody(s, up, deadline, t) }()
 	return p
 }
 
@@ -421,7 +438,7 @@ type pumpResult struct {
 }
 
 // pumpBody streams the rest of the request body upstream.
-func pumpBody(s *stream.HTTP1ServerStream, up *network.Conn, deadline time.Time) (r pumpResult) {
+func pumpBody(s *stream.HTTP1ServerStream, up *network.Conn, deadline time.Time, t *trackedStream) (r pumpResult) {
 	s.Conn.SetReadDeadline(deadline)
 	defer s.Conn.SetReadDeadline(time.Time{})
 	for !s.Body.Done() {
@@ -431,6 +448,7 @@ func pumpBody(s *stream.HTTP1ServerStream, up *network.Conn, deadline time.Time)
 			return r
 		}
 		r.n += int64(len(chunk))
+		t.addBytesIn(int64(len(chunk)))
 		if _, err := up.Write(chunk); err != nil {
 			r.err, r.upstream = err, true
 			return r

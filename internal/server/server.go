@@ -37,6 +37,9 @@ type Options struct {
 	// AdminAddr overrides the config's admin address ("" keeps it; "off"
 	// disables the admin API).
 	AdminAddr string
+	// NoStreamTracking turns off the list of streams in flight
+	// (/api/v1/streams answers an empty list); for measuring its cost.
+	NoStreamTracking bool
 }
 
 // Server is a running proxy built from one config snapshot.
@@ -45,6 +48,7 @@ type Server struct {
 	log      *slog.Logger
 	clusters *upstream.Manager
 	pools    *proxy.Pools
+	streams  *proxy.StreamTracker // nil when tracking is off
 	lns      []*runningListener
 	admin    *admin.Server
 	logs     []*proxy.AccessLog
@@ -69,6 +73,9 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 		log = slog.Default()
 	}
 	s := &Server{cfg: cfg, log: log, pools: proxy.NewPools(log)}
+	if !opts.NoStreamTracking {
+		s.streams = new(proxy.StreamTracker)
+	}
 	defer func() {
 		if err != nil {
 			s.closeAll()
@@ -153,13 +160,13 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 		rl.protocol = down
 		rl.stats = &metrics.RequestStats{Listener: lc.Name, Protocol: down}
 		h1 := &proxy.HTTP1Proxy{Listener: lc.Name, Routes: table, Clusters: s.clusters, Pools: s.pools,
-			Stats: rl.stats, AccessLog: accessLog, Log: log}
+			Stats: rl.stats, AccessLog: accessLog, Log: log, Streams: s.streams}
 		h1opts := &stream.HTTP1Options{Limits: http1.Limits{}, IdleTimeout: lc.ConnectionIdleTimeout.Get(0),
 			ReadTimeout: lc.ReadTimeout.Get(0), WriteTimeout: lc.WriteTimeout.Get(0), Logger: log}
 		bp := &proxy.BoltProxy{Listener: lc.Name, Routes: table, Clusters: s.clusters, Pools: s.pools,
-			Stats: rl.stats, AccessLog: accessLog, Log: log}
+			Stats: rl.stats, AccessLog: accessLog, Log: log, Streams: s.streams}
 		bopts := &stream.BoltOptions{IdleTimeout: lc.ConnectionIdleTimeout.Get(0), Logger: log}
-		serveHTTP1 := func(ctx context.Context, c *network.Conn) { stream.ServeHTTP1(ctx, c, h1, h1opts) }
+		serveHTTP1 := func(ctx context.Context, c *network.Conn) { h1.ServeConn(ctx, c, h1opts) }
 		serveBolt := func(ctx context.Context, c *network.Conn) { stream.ServeBolt(ctx, c, bp, bopts) }
 		switch down {
 		case config.ProtocolHTTP1:

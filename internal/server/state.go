@@ -6,6 +6,7 @@ import (
 	"github.com/mosnctl/mosnctl/internal/admin"
 	"github.com/mosnctl/mosnctl/internal/buildinfo"
 	"github.com/mosnctl/mosnctl/internal/metrics"
+	"github.com/mosnctl/mosnctl/internal/proxy"
 )
 
 // ConfigDump returns the running config.
@@ -93,4 +94,34 @@ func (s *Server) Stats() admin.Stats {
 	st.LatencyP50Ms = merged.Quantile(0.5) * 1000
 	st.LatencyP99Ms = merged.Quantile(0.99) * 1000
 	return st
+}
+
+// Streams lists the streams in flight that q selects.
+func (s *Server) Streams(q admin.StreamQuery) []admin.StreamInfo {
+	var state proxy.StreamState
+	if q.State != "" {
+		st, ok := proxy.ParseStreamState(q.State)
+		if !ok {
+			return []admin.StreamInfo{}
+		}
+		state = st
+	}
+	snap := s.streams.Snapshot(nil, func(ss *proxy.StreamSnapshot) bool {
+		return (q.Listener == "" || ss.Listener == q.Listener) && (q.Cluster == "" || ss.Cluster == q.Cluster) &&
+			(q.Host == "" || ss.Host == q.Host) && (q.Protocol == "" || ss.Protocol == q.Protocol) &&
+			(q.State == "" || ss.State == state) && (q.MinAge <= 0 || q.Now.Sub(ss.Start) >= q.MinAge)
+	})
+	out := make([]admin.StreamInfo, 0, len(snap))
+	for i := range snap {
+		ss := &snap[i]
+		si := admin.StreamInfo{ID: ss.ID, Protocol: ss.Protocol, Listener: ss.Listener, RequestID: ss.RequestID,
+			Route: proxy.RouteName(ss.Route), Cluster: ss.Cluster, Host: ss.Host, State: ss.State.String(),
+			Start: ss.Start, AgeMs: float64(q.Now.Sub(ss.Start)) / float64(time.Millisecond),
+			BytesIn: ss.BytesIn, BytesOut: ss.BytesOut}
+		if ss.Downstream != nil {
+			si.Downstream = ss.Downstream.String()
+		}
+		out = append(out, si)
+	}
+	return out
 }
