@@ -165,10 +165,15 @@ func ServeHTTP1(ctx context.Context, c *network.Conn, h HTTP1Handler, opts *HTTP
 				logReadError(log, c, err)
 				return
 			}
-			c.SetReadDeadline(time.Now().Add(readTimeout))
 		}
 		s.Req.Reset()
 		n, err := http1.ParseRequest(c.Buffered(), &s.Req, opts.Limits)
+		if errors.Is(err, http1.ErrNeedMore) {
+			// Only a head split over reads pays for a second deadline; the
+			// idle deadline set above otherwise stays (the body reader and
+			// the next idle wait set their own).
+			c.SetReadDeadline(time.Now().Add(readTimeout))
+		}
 		for errors.Is(err, http1.ErrNeedMore) {
 			if ferr := c.Fill(); ferr != nil {
 				if errors.Is(ferr, network.ErrBufferFull) {
@@ -190,7 +195,6 @@ func ServeHTTP1(ctx context.Context, c *network.Conn, h HTTP1Handler, opts *HTTP
 			c.Write(http1.AppendLocalResponse(s.wbuf[:0], status, []byte(http1.StatusText(status)+"\n"), false))
 			return
 		}
-		c.SetReadDeadline(time.Time{})
 		s.Start = time.Now()
 		s.Status, s.BytesOut = 0, 0
 		s.continueSent = false
