@@ -20,7 +20,7 @@ import (
 type Options struct {
 	Engines, Suites, Curves, Metrics []string
 	Duration, Timeout                time.Duration
-	Conns, Size, ServerCPU           int
+	Conns, Size, ServerCPU, Repeat   int
 	BoringBinary                     string
 	Output                           string
 	From                             string
@@ -49,6 +49,7 @@ binary (GOEXPERIMENT=boringcrypto build) unless --boring-binary says otherwise.`
 	f.StringSliceVar(&opts.Curves, "curve", nil, "key exchange: X25519, P-256 (default both)")
 	f.StringSliceVar(&opts.Metrics, "metric", nil, "metrics, or handshake, bulk, primitives (default all)")
 	f.DurationVar(&opts.Duration, "duration", time.Second, "measuring time of each cell")
+	f.IntVar(&opts.Repeat, "repeat", 1, "runs per cell; the median is reported (for busy machines)")
 	f.IntVar(&opts.Conns, "conns", 1, "concurrent client connections (openssl and bssl serve one at a time)")
 	f.IntVar(&opts.Size, "size", 16384, "bulk write size in bytes")
 	f.IntVar(&opts.ServerCPU, "server-cpu", -1, "CPU the server under test is pinned to (default the last one; the client gets the others)")
@@ -94,7 +95,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) error {
 	childArgs := []string{"tlsbench", "child"}
 	topts := tlsbench.Options{
 		Engines: opts.Engines, Suites: opts.Suites, Curves: opts.Curves, Metrics: opts.Metrics,
-		Duration: opts.Duration, Conns: opts.Conns, Size: opts.Size, ServerCPU: opts.ServerCPU, Timeout: opts.Timeout,
+		Duration: opts.Duration, Repeat: opts.Repeat, Conns: opts.Conns, Size: opts.Size, ServerCPU: opts.ServerCPU, Timeout: opts.Timeout,
 		Self:   tlsbench.Child{Path: exe, Args: childArgs},
 		Boring: tlsbench.Child{Path: boring, Args: childArgs},
 	}

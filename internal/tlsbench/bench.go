@@ -11,6 +11,7 @@
 package tlsbench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -27,6 +28,7 @@ type Options struct {
 	Engines, Suites, Curves, Metrics []string // empty: all
 
 	Duration  time.Duration // per cell; default 1s
+	Repeat    int           // runs per cell, the median is kept; default 1
 	Conns     int           // concurrent client connections; default 1
 	Size      int           // bulk record size; default 16384
 	ServerCPU int           // CPU the server under test is pinned to; -1: the last one
@@ -119,8 +121,8 @@ func makePlan(opts Options) (plan, error) {
 	if p.metrics, err = selectNames("metric", opts.Metrics, Metrics(), metricGroups()); err != nil {
 		return p, err
 	}
-	if opts.Duration < 0 || opts.Conns < 0 || opts.Size < 0 {
-		return p, errors.New("duration, conns and size must not be negative")
+	if opts.Duration < 0 || opts.Conns < 0 || opts.Size < 0 || opts.Repeat < 0 {
+		return p, errors.New("duration, conns, size and repeat must not be negative")
 	}
 	if opts.ServerCPU >= runtime.NumCPU() {
 		return p, fmt.Errorf("server cpu %d out of range: this host has cpus 0-%d", opts.ServerCPU, runtime.NumCPU()-1)
@@ -134,6 +136,9 @@ func withDefaults(opts Options) Options {
 	}
 	if opts.Conns == 0 {
 		opts.Conns = 1
+	}
+	if opts.Repeat == 0 {
+		opts.Repeat = 1
 	}
 	if opts.Size == 0 {
 		opts.Size = 16384
@@ -228,7 +233,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 						rep.Skipped = append(rep.Skipped, cell)
 						continue
 					}
-					row, err := runCell(ctx, opts, engines[name], name, s, c, m, certs[s.Cert], wwwDir, serverCPUs, clientCPUs)
+					row, err := runCellMedian(ctx, opts, engines[name], name, s, c, m, certs[s.Cert], wwwDir, serverCPUs, clientCPUs)
 					if err != nil {
 						cell.Error = err.Error()
 						rep.Errors = append(rep.Errors, cell)
@@ -303,6 +308,22 @@ func expandPrimitives(engine string, prims []primRow, suites []Suite, curves []C
 		}
 	}
 	return rows
+}
+
+// runCellMedian runs a cell opts.Repeat times and keeps the run with the
+// median value, so that one stall of a shared machine does not become the
+// number. Any failed run fails the cell.
+func runCellMedian(ctx context.Context, opts Options, e engine, name string, s Suite, c Curve, metric string, cert certFiles, wwwDir string, serverCPUs, clientCPUs []int) (Row, error) {
+	var rows []Row
+	for range opts.Repeat {
+		row, err := runCell(ctx, opts, e, name, s, c, metric, cert, wwwDir, serverCPUs, clientCPUs)
+		if err != nil {
+			return Row{}, err
+		}
+		rows = append(rows, row)
+	}
+	slices.SortFunc(rows, func(a, b Row) int { return cmp.Compare(a.Value, b.Value) })
+	return rows[len(rows)/2], nil
 }
 
 // runCell starts the engine's server for one cell, runs the common client

@@ -252,13 +252,18 @@ func (r *Report) lines(g groupKey) []lineKind {
 // (download, where the server encrypts; upload if download was not run).
 func (r *Report) verdicts(g groupKey, rows []Row, engines []string) []string {
 	var out []string
-	for _, v := range []struct{ label, metric, alt string }{
-		{"handshakes/s", MetricHandshakeFull, ""},
-		{"bulk MB/s", MetricBulkDownload, MetricBulkUpload},
+	for _, v := range []struct {
+		label, metric, alt string
+		perCPU             bool
+	}{
+		{"handshakes/s", MetricHandshakeFull, "", false},
+		{"handshakes per server cpu-s", MetricHandshakeFull, "", true},
+		{"bulk MB/s", MetricBulkDownload, MetricBulkUpload, false},
+		{"bulk MB per server cpu-s", MetricBulkDownload, MetricBulkUpload, true},
 	} {
-		vals := valuesOf(rows, v.metric)
+		vals := valuesOf(rows, v.metric, v.perCPU)
 		if len(vals) == 0 && v.alt != "" {
-			vals = valuesOf(rows, v.alt)
+			vals = valuesOf(rows, v.alt, v.perCPU)
 		}
 		if len(vals) == 0 {
 			continue
@@ -281,11 +286,24 @@ func (r *Report) verdicts(g groupKey, rows []Row, engines []string) []string {
 	return out
 }
 
-func valuesOf(rows []Row, metric string) map[string]float64 {
+// valuesOf maps engines to a metric's value, or with perCPU to what one
+// server CPU-second bought (handshakes, or MB), which a busy machine's
+// stalls disturb less than the rate.
+func valuesOf(rows []Row, metric string, perCPU bool) map[string]float64 {
 	vals := map[string]float64{}
 	for _, row := range rows {
-		if row.Metric == metric {
+		if row.Metric != metric {
+			continue
+		}
+		switch {
+		case !perCPU:
 			vals[row.Engine] = row.Value
+		case row.ServerCPU != nil && *row.ServerCPU > 0 && row.Count > 0:
+			n := float64(row.Count)
+			if row.Unit == "MB/s" {
+				n /= 1e6
+			}
+			vals[row.Engine] = n / *row.ServerCPU
 		}
 	}
 	return vals

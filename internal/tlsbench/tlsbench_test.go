@@ -385,6 +385,9 @@ func TestBoringcryptoChild(t *testing.T) {
 	if _, err := exec.LookPath("gcc"); err != nil {
 		t.Skip("boringcrypto needs cgo and a C compiler")
 	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("needs the go command to build the boringcrypto child")
+	}
 	bin := filepath.Join(t.TempDir(), "boringchild")
 	cmd := exec.CommandContext(testContext(t), "go", "build", "-o", bin, "./testdata/childmain")
 	cmd.Env = append(os.Environ(), "GOEXPERIMENT=boringcrypto", "CGO_ENABLED=1", "GOFLAGS=")
