@@ -50,7 +50,7 @@ binary (GOEXPERIMENT=boringcrypto build) unless --boring-binary says otherwise.`
 	f.StringSliceVar(&opts.Metrics, "metric", nil, "metrics, or handshake, bulk, primitives (default all)")
 	f.DurationVar(&opts.Duration, "duration", time.Second, "measuring time of each cell")
 	f.IntVar(&opts.Repeat, "repeat", 1, "runs per cell; the median is reported (for busy machines)")
-	f.IntVar(&opts.Conns, "conns", 1, "concurrent client connections (openssl and bssl serve one at a time)")
+	f.IntVar(&opts.Conns, "conns", 1, "concurrent client connections (openssl and bssl serve one at a time; their bulk cells use one)")
 	f.IntVar(&opts.Size, "size", 16384, "bulk write size in bytes")
 	f.IntVar(&opts.ServerCPU, "server-cpu", -1, "CPU the server under test is pinned to (default the last one; the client gets the others)")
 	f.StringVar(&opts.BoringBinary, "boring-binary", "", "GOEXPERIMENT=boringcrypto build of mosnctl (default mosnctl-boring beside this binary)")

@@ -355,10 +355,16 @@ func runCell(ctx context.Context, opts Options, e engine, name string, s Suite, 
 		// when the client has no AES hardware; this hides it from the client.
 		env = append(env, "GODEBUG=cpu.aes=off")
 	}
+	conns := opts.Conns
+	if (name == EngineOpenSSL || name == EngineBSSL) && (metric == MetricBulkUpload || metric == MetricBulkDownload) {
+		// s_server and bssl-tool server serve one connection at a time: a
+		// second bulk connection would wait out the whole cell in the backlog.
+		conns = 1
+	}
 	var res clientResult
 	err = runChildJSON(ctx, opts.Self, clientCPUs, env, opts.Duration+3*opts.Timeout+10*time.Second, &res,
 		"-mode", "client", "-addr", srv.addr, "-ca", cert.Cert, "-suite", s.Name, "-curve", c.Name, "-metric", metric,
-		"-duration", opts.Duration.String(), "-conns", strconv.Itoa(opts.Conns), "-size", strconv.Itoa(opts.Size),
+		"-duration", opts.Duration.String(), "-conns", strconv.Itoa(conns), "-size", strconv.Itoa(opts.Size),
 		"-timeout", opts.Timeout.String())
 	cpu1, cpuErr1 := srv.cpu()
 	if exit := srv.exitError(); exit != nil {
