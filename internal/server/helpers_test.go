@@ -49,6 +49,12 @@ func startProxy(t *testing.T, cfgJSON string) *proxyUnderTest {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
+	return startProxyConfig(t, cfg)
+}
+
+// startProxyConfig starts a server on an already loaded config.
+func startProxyConfig(t *testing.T, cfg *config.Config) *proxyUnderTest {
+	t.Helper()
 	logs := &syncLog{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s, err := New(cfg, Options{Logger: log, AdminAddr: "127.0.0.1:0"})
