@@ -39,6 +39,8 @@ type Options struct {
 	Service       string
 	Replay        string
 	Output        string
+	IO            string
+	Threads       int
 	Asserts       []string
 	Compare       string
 	MaxRegression string
@@ -99,6 +101,8 @@ h2c prior knowledge over plain TCP), bolt://host:port (with --service and
 	f.IntSliceVar(&opts.Weights, "weight", nil, "weights of the URLs, one per URL (e.g. --weight 3,1)")
 	f.StringVar(&opts.Replay, "replay", "", "replay the HTTP/1 or Bolt requests of a pcap capture")
 	f.StringVarP(&opts.Output, "output", "o", "table", "output format: table or json")
+	f.StringVar(&opts.IO, "io", "", "engine: epoll (event loops; closed loop over plain TCP on Linux, the default there) or goroutines")
+	f.IntVar(&opts.Threads, "threads", 0, "event loops (default GOMAXPROCS)")
 	f.StringArrayVar(&opts.Asserts, "assert", nil, "fail (exit 1) unless METRIC OP VALUE holds, e.g. 'p99<5ms', 'errors==0', 'rps>=20000'")
 	f.StringVar(&opts.Compare, "compare", "", "baseline result (-o json of an earlier run) to compare with")
 	f.StringVar(&opts.MaxRegression, "max-regression", "10%", "with --compare: largest allowed regression")
@@ -149,6 +153,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) error {
 		Rate: opts.Rate, Requests: opts.Requests, Duration: opts.Duration, Warmup: opts.Warmup,
 		Timeout: opts.Timeout, H2: opts.H2, Method: opts.Method, Headers: opts.Headers,
 		Insecure: opts.Insecure, Service: opts.Service, RPCMethod: opts.Method, Progress: opts.Progress,
+		IO: opts.IO, Threads: opts.Threads,
 	}
 	if opts.Body != "" {
 		cfg.Body = []byte(opts.Body)

@@ -120,3 +120,11 @@ func (c *boltConn) maxStreams() int                   { return c.p.streams }
 func (c *boltConn) usable() bool                      { return true }
 func (c *boltConn) abandon(uint32) bool               { return true } // a late answer is ignored by id
 func (c *boltConn) close()                            { c.nc.Close() }
+
+func (c *boltConn) conn() *net.Conn { return &c.nc }
+
+// pending reports whether a whole frame is already buffered (see h2Conn).
+func (c *boltConn) pending() bool {
+	n, err := bolt.FrameLen(c.rb.buffered(), 0)
+	return err == nil && len(c.rb.buffered()) >= n
+}

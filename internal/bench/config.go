@@ -48,6 +48,13 @@ type Config struct {
 	// the requests built from the fields above.
 	Replay []Request
 
+	// IO picks the engine: IOAuto (event loops where they apply: closed
+	// loop over plain TCP on Linux) or IOGoroutines (a goroutine per
+	// connection everywhere). Threads is the number of event loops
+	// (default GOMAXPROCS).
+	IO      string
+	Threads int
+
 	// Progress, when set, gets a progress line once a second.
 	Progress io.Writer
 
@@ -160,6 +167,12 @@ func (cfg *Config) validate() error {
 			cfg.Duration = 10 * time.Second
 		}
 	}
+	if cfg.IO != IOAuto && cfg.IO != IOGoroutines && cfg.IO != IOEventLoop {
+		return usageErrorf("unknown --io %q (want goroutines or epoll)", cfg.IO)
+	}
+	if cfg.Threads < 0 {
+		return usageErrorf("--threads must not be negative")
+	}
 	if cfg.Method == "" {
 		cfg.Method = "GET"
 		if len(cfg.Body) > 0 {
@@ -174,6 +187,13 @@ func (cfg *Config) validate() error {
 	}
 	return nil
 }
+
+// IO engines.
+const (
+	IOAuto       = ""
+	IOGoroutines = "goroutines"
+	IOEventLoop  = "epoll"
+)
 
 // usageError marks errors caused by bad input, so the command exits 2.
 type usageError struct{ msg string }

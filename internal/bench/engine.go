@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +17,12 @@ import (
 // caused by bad input (IsUsage) include an unreachable target found before
 // the run starts.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
+	return runConfig(ctx, cfg, true)
+}
+
+// runConfig is Run; tests turn the reachability probe off to see connect
+// errors counted.
+func runConfig(ctx context.Context, cfg Config, probe bool) (*Result, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -38,11 +45,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	// One connection before the run: an unreachable target is bad input,
 	// reported once, not a run full of connect errors.
-	probe, err := proto.dial(ctx)
-	if err != nil {
-		return nil, usageErrorf("cannot reach %s: %v", targets[0].addr, err)
+	if probe {
+		c, err := proto.dial(ctx)
+		if err != nil {
+			return nil, usageErrorf("cannot reach %s: %v", targets[0].addr, err)
+		}
+		c.close()
 	}
-	probe.close()
 
 	r := &runner{cfg: &cfg, proto: proto, nreq: len(reqs), weights: weights}
 	return r.run(ctx)
@@ -140,12 +149,22 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		r.workers[i] = newWorker(r, i)
 	}
 	var wg sync.WaitGroup
-	for _, w := range r.workers {
+	if loops := r.eventLoops(); loops > 0 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.run(ctx)
+			if err := r.runLoops(ctx, loops); err != nil {
+				r.stopped.Store(true)
+			}
 		}()
+	} else {
+		for _, w := range r.workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w.run(ctx)
+			}()
+		}
 	}
 	done := make(chan struct{})
 	var bg sync.WaitGroup
@@ -164,6 +183,21 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		elapsed = time.Nanosecond
 	}
 	return r.result(elapsed, ctx.Err() != nil), nil
+}
+
+// eventLoops says how many event loops run the connections, 0 for a
+// goroutine per connection: loops serve closed-loop load over plain TCP
+// on Linux (open loop needs per-connection timers, TLS its own reads).
+func (r *runner) eventLoops() int {
+	cfg := r.cfg
+	if !loopSupported || cfg.IO == IOGoroutines || cfg.Rate > 0 || cfg.TLS != nil {
+		return 0
+	}
+	n := cfg.Threads
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	return min(n, cfg.Conns)
 }
 
 // watch stops the run on cancellation (unblocking reads) and prints the
@@ -243,6 +277,12 @@ type worker struct {
 	timer *time.Timer
 	res   response
 	resp  []uint64 // per-status counts for codes < 600, folded into stats.status
+
+	// event loop state (loop_linux.go)
+	fdc     *fdConn
+	sending bool
+	active  bool
+	retryAt int64
 
 	liveDone atomic.Uint64
 	liveErrs atomic.Uint64
@@ -379,7 +419,7 @@ func (w *worker) run(ctx context.Context) {
 
 		// Send while there is room and (open loop) a send is due.
 		sent := false
-		for sending && len(w.fl) < c.maxStreams() && c.usable() {
+		for sending && len(w.fl) < c.maxStreams() && c.usable() && (len(w.fl) == 0 || !c.pending()) {
 			start := now
 			if open {
 				due := w.nextDue()

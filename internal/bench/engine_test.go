@@ -115,7 +115,24 @@ func TestExactCountsWithN(t *testing.T) {
 		{"tcp echo", Config{Targets: []string{"tcp://" + tcpAddr}, Conns: 3, Body: []byte("ping")}, "tcp", false},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		for _, io := range []string{IOGoroutines, IOEventLoop} {
+			tt := tt
+			tt.cfg.IO = io
+			t.Run(tt.name+" "+io, func(t *testing.T) {
+				exactCount(t, &cnt, tt.cfg, tt.protocol, tt.server)
+			})
+		}
+	}
+}
+
+func exactCount(t *testing.T, cnt *counter, cfg Config, protocol string, server bool) {
+	tt := struct {
+		cfg      Config
+		protocol string
+		server   bool
+	}{cfg, protocol, server}
+	{
+		{
 			cnt.n.Store(0)
 			tt.cfg.Requests = 1001
 			tt.cfg.Timeout = 10 * time.Second
@@ -135,7 +152,7 @@ func TestExactCountsWithN(t *testing.T) {
 			if res.Latency.P50 <= 0 || res.Latency.Max < res.Latency.P99 || res.Bytes == 0 {
 				t.Errorf("latency %+v bytes %d", res.Latency, res.Bytes)
 			}
-		})
+		}
 	}
 }
 
@@ -247,21 +264,6 @@ func TestErrorClassification(t *testing.T) {
 			io.WriteString(c, "SPDY/9 what\r\n\r\n")
 		}
 	})
-	// Accepts the pre-run probe, then stops listening: every later dial
-	// is refused.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused := ln.Addr().String()
-	go func() {
-		c, err := ln.Accept()
-		ln.Close()
-		if err == nil {
-			c.Close()
-		}
-	}()
-
 	tests := []struct {
 		name string
 		cfg  Config
@@ -275,19 +277,35 @@ func TestErrorClassification(t *testing.T) {
 		{"timeout", Config{Targets: []string{"http://" + silent}, Timeout: 100 * time.Millisecond}, func(e Errors) uint64 { return e.Timeout }, false},
 		{"timeout tcp", Config{Targets: []string{"tcp://" + silent}, Timeout: 100 * time.Millisecond}, func(e Errors) uint64 { return e.Timeout }, false},
 		{"protocol", Config{Targets: []string{"http://" + garbage}}, func(e Errors) uint64 { return e.Protocol }, false},
-		{"connect", Config{Targets: []string{"http://" + refused}}, func(e Errors) uint64 { return e.Connect }, false},
+		{"connect", Config{Targets: []string{"refused"}}, func(e Errors) uint64 { return e.Connect }, false},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			tt.cfg.Conns, tt.cfg.Requests = 1, 5
-			if tt.cfg.Timeout == 0 {
-				tt.cfg.Timeout = 10 * time.Second
-			}
-			res := run(t, tt.cfg)
-			if got := tt.want(res.Errors); got != 5 || res.Errors.Total != 5 || res.Requests != 5 {
-				t.Fatalf("errors %+v requests %d: want 5 of this kind and no other", res.Errors, res.Requests)
-			}
-		})
+		for _, io := range []string{IOGoroutines, IOEventLoop} {
+			t.Run(tt.name+" "+io, func(t *testing.T) {
+				cfg := tt.cfg
+				cfg.Conns, cfg.Requests, cfg.IO = 1, 5, io
+				if cfg.Timeout == 0 {
+					cfg.Timeout = 10 * time.Second
+				}
+				probe := true
+				if cfg.Targets[0] == "refused" {
+					// A closed port, and no probe to stop the run first.
+					ln, err := net.Listen("tcp", "127.0.0.1:0")
+					if err != nil {
+						t.Fatal(err)
+					}
+					cfg.Targets, probe = []string{"http://" + ln.Addr().String()}, false
+					ln.Close()
+				}
+				res, err := runConfig(t.Context(), cfg, probe)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := tt.want(res.Errors); got != 5 || res.Errors.Total != 5 || res.Requests != 5 {
+					t.Fatalf("errors %+v requests %d: want 5 of this kind and no other", res.Errors, res.Requests)
+				}
+			})
+		}
 	}
 }
 

@@ -400,3 +400,13 @@ func (c *h2Conn) finish(s *h2stream, res *response) bool {
 	c.remove(s.id)
 	return true
 }
+
+func (c *h2Conn) conn() *net.Conn { return &c.nc }
+
+// pending reports whether a whole frame is already buffered: the worker
+// reads it before writing, so the requests that replace several finished
+// streams go out in one write.
+func (c *h2Conn) pending() bool {
+	b := c.rb.buffered()
+	return len(b) >= 9 && len(b) >= 9+(int(b[0])<<16|int(b[1])<<8|int(b[2]))
+}

@@ -422,3 +422,7 @@ func asciiContainsFold(b []byte, s string) bool {
 }
 
 func isEOF(err error) bool { return classify(err) == errReset }
+
+func (c *h1Conn) conn() *net.Conn { return &c.nc }
+
+func (c *h1Conn) pending() bool { return false }

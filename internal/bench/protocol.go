@@ -41,6 +41,12 @@ type clientConn interface {
 	// whether the connection can still be used.
 	abandon(id uint32) bool
 	close()
+	// pending reports whether a complete response (or frame) is already
+	// buffered, so the worker handles it before writing new requests.
+	pending() bool
+	// conn is the socket, which the event loop swaps for its own
+	// non-blocking descriptor.
+	conn() *net.Conn
 }
 
 // response is what recv fills in for one completed request.

@@ -237,6 +237,8 @@ func TestReplayBolt(t *testing.T) {
 	// Sent alternately; the server answers each in its own goroutine, so
 	// only the counts are certain.
 	count := map[string]int{}
+	mu.Lock()
+	defer mu.Unlock()
 	for _, c := range contents {
 		count[c]++
 	}

@@ -70,3 +70,7 @@ func (c *tcpConn) maxStreams() int                   { return 1 }
 func (c *tcpConn) usable() bool                      { return true }
 func (c *tcpConn) abandon(uint32) bool               { return false }
 func (c *tcpConn) close()                            { c.nc.Close() }
+
+func (c *tcpConn) conn() *net.Conn { return &c.nc }
+
+func (c *tcpConn) pending() bool { return false }

@@ -1,0 +1,346 @@
+//go:build linux
+
+package bench
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// The event loop is the closed-loop engine for plain TCP targets on
+// Linux: a few goroutines, each owning a share of the connections on its
+// own edge-triggered epoll set, the way wrk works, but with fewer system
+// calls per request. Go's netpoller costs a read that fails with EAGAIN
+// before every park (its ready flag is reset when a read begins), plus a
+// goroutine switch per response; here a connection whose last read came
+// back short is known to be empty until epoll reports it again, so a
+// request costs one write and one read, and epoll_wait is shared by every
+// connection that became readable together.
+
+const loopSupported = true
+
+// errWouldBlock is what an fdConn read returns when the socket is empty;
+// parsers keep their state and the loop waits for epoll.
+var errWouldBlock = errors.New("bench: would block")
+
+// fdConn is a non-blocking socket owned by an event loop. It is a net.Conn
+// only so that the protocol clients can use it unchanged.
+type fdConn struct {
+	fd       int
+	readable bool // epoll reported input since the last short read
+}
+
+func (c *fdConn) Read(b []byte) (int, error) {
+	if !c.readable {
+		return 0, errWouldBlock
+	}
+	for {
+		r1, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(c.fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+		n := int(r1)
+		switch {
+		case e == syscall.EINTR:
+			continue
+		case e == syscall.EAGAIN:
+			c.readable = false
+			return 0, errWouldBlock
+		case e != 0:
+			return 0, os.NewSyscallError("read", e)
+		case n == 0:
+			return 0, io.EOF
+		}
+		if n < len(b) {
+			// Short read: the socket is empty now, and any byte that
+			// arrives later raises a new edge.
+			c.readable = false
+		}
+		return n, nil
+	}
+}
+
+func (c *fdConn) Write(b []byte) (int, error) {
+	written := 0
+	for written < len(b) {
+		p := b[written:]
+		r1, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(c.fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+		switch {
+		case e == syscall.EINTR:
+			continue
+		case e == syscall.EAGAIN:
+			// The send buffer is full (large bodies): wait for room here;
+			// rare enough not to need the loop's help.
+			pfd := [1]pollFd{{fd: int32(c.fd), events: pollOut}}
+			syscall.Syscall(syscall.SYS_POLL, uintptr(unsafe.Pointer(&pfd[0])), 1, 1000)
+			continue
+		case e != 0:
+			return written, os.NewSyscallError("write", e)
+		}
+		written += int(r1)
+	}
+	return written, nil
+}
+
+type pollFd struct {
+	fd      int32
+	events  int16
+	revents int16
+}
+
+const pollOut = 0x4
+
+func (c *fdConn) Close() error {
+	if c.fd < 0 {
+		return nil
+	}
+	err := syscall.Close(c.fd)
+	c.fd = -1
+	return err
+}
+
+func (c *fdConn) LocalAddr() net.Addr              { return nil }
+func (c *fdConn) RemoteAddr() net.Addr             { return nil }
+func (c *fdConn) SetDeadline(time.Time) error      { return nil }
+func (c *fdConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *fdConn) SetWriteDeadline(time.Time) error { return nil }
+
+// detach takes the socket out of Go's netpoller: the descriptor is
+// duplicated (the copy shares the non-blocking open file) and Go's is
+// closed, which also removes it from Go's epoll set.
+func detach(nc net.Conn) (*fdConn, error) {
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		return nil, errors.New("not a TCP connection")
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	fd := -1
+	var derr error
+	if err := rc.Control(func(s uintptr) {
+		fd, derr = syscall.Dup(int(s))
+	}); err != nil {
+		return nil, err
+	}
+	if derr != nil {
+		return nil, derr
+	}
+	syscall.CloseOnExec(fd)
+	tc.Close()
+	return &fdConn{fd: fd, readable: true}, nil
+}
+
+// eventLoop drives its workers' connections.
+type eventLoop struct {
+	r       *runner
+	epfd    int
+	workers []*worker
+	fds     map[int]*worker
+	active  int
+}
+
+// runLoops runs the closed-loop workers on n event loops.
+func (r *runner) runLoops(ctx context.Context, n int) error {
+	loops := make([]*eventLoop, n)
+	for i := range loops {
+		epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+		if err != nil {
+			for _, l := range loops[:i] {
+				syscall.Close(l.epfd)
+			}
+			return err
+		}
+		loops[i] = &eventLoop{r: r, epfd: epfd, fds: map[int]*worker{}}
+	}
+	for i, w := range r.workers {
+		l := loops[i%n]
+		l.workers = append(l.workers, w)
+	}
+	done := make(chan struct{}, n)
+	for _, l := range loops {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			l.run(ctx)
+		}()
+	}
+	for range loops {
+		<-done
+	}
+	return nil
+}
+
+func (l *eventLoop) run(ctx context.Context) {
+	defer syscall.Close(l.epfd)
+	r := l.r
+	for _, w := range l.workers {
+		w.sending = true
+		w.active = true
+		l.active++
+		l.service(ctx, w)
+	}
+	events := make([]syscall.EpollEvent, 256)
+	timeout := int64(r.cfg.Timeout)
+	nextScan := int64(0)
+	for l.active > 0 {
+		if r.stopped.Load() {
+			for _, w := range l.workers {
+				w.fl = w.fl[:0]
+				l.drop(w, errReset)
+			}
+			return
+		}
+		n, err := syscall.EpollWait(l.epfd, events, 5)
+		if err != nil && err != syscall.EINTR {
+			for _, w := range l.workers {
+				l.drop(w, errReset)
+			}
+			return
+		}
+		for i := 0; i < n; i++ {
+			w := l.fds[int(events[i].Fd)]
+			if w == nil || w.conn == nil {
+				continue
+			}
+			w.fdc.readable = true
+			l.service(ctx, w)
+		}
+		now := r.now()
+		if now < nextScan {
+			continue
+		}
+		nextScan = now + int64(2*time.Millisecond)
+		// Timeouts, redials after a failed connect, and the end of -d.
+		for _, w := range l.workers {
+			if !w.active {
+				continue
+			}
+			if timeout > 0 && len(w.fl) > 0 && now-w.fl[0].start >= timeout {
+				f := w.fl[0]
+				w.fl = w.fl[1:]
+				w.fail(f, errTimeout)
+				if !w.conn.abandon(f.id) {
+					l.drop(w, errTimeout)
+				}
+			}
+			if w.conn == nil && now < w.retryAt {
+				continue
+			}
+			l.service(ctx, w)
+		}
+	}
+}
+
+// drop closes w's connection, failing what is in flight with kind.
+func (l *eventLoop) drop(w *worker, kind errKind) {
+	if w.fdc != nil {
+		delete(l.fds, w.fdc.fd)
+	}
+	w.fdc = nil
+	w.dropConn(kind)
+}
+
+// service moves w's connection on as far as it can without blocking.
+func (l *eventLoop) service(ctx context.Context, w *worker) {
+	r := l.r
+	timeout := int64(r.cfg.Timeout)
+	for w.active {
+		now := r.now()
+		if w.conn == nil {
+			if !w.sending {
+				w.active = false
+				l.active--
+				return
+			}
+			if !l.connect(ctx, w, now) {
+				return
+			}
+		}
+		c := w.conn
+		sent := false
+		for w.sending && len(w.fl) < c.maxStreams() && c.usable() && (len(w.fl) == 0 || !c.pending()) {
+			ok, rec := w.ticket(now)
+			if !ok {
+				w.sending = false
+				break
+			}
+			id, err := c.send(w.pick())
+			if err != nil {
+				w.fl = append(w.fl, inflight{start: now, record: rec})
+				l.drop(w, classify(err))
+				break
+			}
+			w.fl = append(w.fl, inflight{id: id, start: now, record: rec})
+			sent = true
+		}
+		if w.conn == nil {
+			continue
+		}
+		if sent {
+			if err := c.flush(); err != nil {
+				l.drop(w, classify(err))
+				continue
+			}
+		}
+		if len(w.fl) == 0 {
+			if !c.usable() {
+				l.drop(w, errReset)
+				continue
+			}
+			if !w.sending {
+				l.drop(w, errReset)
+				continue
+			}
+			continue
+		}
+		err := c.recv(&w.res)
+		if err == errWouldBlock {
+			return
+		}
+		if err != nil {
+			l.drop(w, classify(err))
+			continue
+		}
+		w.complete(r.now(), timeout)
+	}
+}
+
+// connect dials a connection for w and moves it onto the loop's epoll set;
+// a failure is counted as a request and retried a little later.
+func (l *eventLoop) connect(ctx context.Context, w *worker, now int64) bool {
+	c, err := l.r.proto.dial(ctx)
+	var fc *fdConn
+	if err == nil {
+		nc := c.conn()
+		fc, err = detach(*nc)
+		if err != nil {
+			c.close()
+		} else {
+			*nc = fc
+		}
+	}
+	if err == nil {
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | -syscall.EPOLLET, Fd: int32(fc.fd)}
+		if err = syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, fc.fd, &ev); err != nil {
+			c.close()
+		}
+	}
+	if err != nil {
+		ok, rec := w.ticket(now)
+		if !ok {
+			w.sending = false
+			return false
+		}
+		w.fail(inflight{record: rec}, errConnect)
+		w.retryAt = now + int64(10*time.Millisecond)
+		return false
+	}
+	w.setConn(c)
+	w.fdc = fc
+	l.fds[fc.fd] = w
+	return true
+}
