@@ -15,6 +15,7 @@ import (
 	"github.com/mosnctl/mosnctl/cmd/hwprobe"
 	"github.com/mosnctl/mosnctl/cmd/serve"
 	"github.com/mosnctl/mosnctl/cmd/tlsbench"
+	"github.com/mosnctl/mosnctl/cmd/top"
 	"github.com/mosnctl/mosnctl/cmd/version"
 	"github.com/mosnctl/mosnctl/internal/cli"
 )
@@ -30,6 +31,7 @@ func newRoot() *cobra.Command {
 		bench.NewCommand(),
 		serve.NewCommand(),
 		tlsbench.NewCommand(),
+		top.NewCommand(),
 		hwprobe.NewCommand(),
 		version.NewCommand(),
 	)
