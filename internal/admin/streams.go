@@ -2,6 +2,7 @@ package admin
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"sort"
@@ -69,10 +70,15 @@ func parseStreamQuery(v url.Values, now time.Time) (q StreamQuery, limit int, so
 		d, derr := time.ParseDuration(s)
 		if derr != nil {
 			ms, merr := strconv.ParseFloat(s, 64)
-			if merr != nil || ms < 0 {
+			// !(ms >= 0) also refuses NaN; the cap keeps the conversion
+			// from overflowing into a negative duration.
+			if merr != nil || !(ms >= 0) || ms > float64(math.MaxInt64/int64(time.Millisecond)) {
 				return q, 0, "", fmt.Errorf("min_age %q: want a duration (500ms, 2s) or milliseconds", s)
 			}
 			d = time.Duration(ms * float64(time.Millisecond))
+		}
+		if d < 0 {
+			return q, 0, "", fmt.Errorf("min_age %q: must not be negative", s)
 		}
 		q.MinAge = d
 	}
