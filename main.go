@@ -16,6 +16,7 @@ import (
 	"github.com/mosnctl/mosnctl/cmd/serve"
 	"github.com/mosnctl/mosnctl/cmd/tlsbench"
 	"github.com/mosnctl/mosnctl/cmd/top"
+	"github.com/mosnctl/mosnctl/cmd/upgrade"
 	"github.com/mosnctl/mosnctl/cmd/version"
 	"github.com/mosnctl/mosnctl/internal/cli"
 )
@@ -31,6 +32,7 @@ func newRoot() *cobra.Command {
 		bench.NewCommand(),
 		serve.NewCommand(),
 		tlsbench.NewCommand(),
+		upgrade.NewCommand(),
 		top.NewCommand(),
 		hwprobe.NewCommand(),
 		version.NewCommand(),

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/mosnctl/mosnctl/internal/cli"
 	"github.com/mosnctl/mosnctl/internal/config"
 	"github.com/mosnctl/mosnctl/internal/server"
+	"github.com/mosnctl/mosnctl/internal/upgrade"
 )
 
 // Options are the flags of `mosnctl serve`.
@@ -28,6 +30,15 @@ type Options struct {
 	DrainTimeout time.Duration
 	// Ready, when set, is called once the proxy serves (tests use it).
 	Ready func(*server.Server)
+
+	// UpgradeSocket is where this process listens for `mosnctl upgrade`
+	// ("" derives it from the pid; "off" disables hot upgrade).
+	UpgradeSocket string
+	// UpgradeFrom, set by `mosnctl upgrade`, is the old process's upgrade
+	// socket: take its listeners (and config, without ConfigPath) and
+	// its connections. UpgradeStatusFD is the inherited progress pipe.
+	UpgradeFrom     string
+	UpgradeStatusFD int
 }
 
 // NewCommand builds the serve command. Flags can also come from MOSNCTL_*
@@ -45,6 +56,10 @@ func NewCommand() *cobra.Command {
 				AdminAddress: v.GetString("admin-address"),
 				LogLevel:     v.GetString("log-level"),
 				DrainTimeout: v.GetDuration("drain-timeout"),
+
+				UpgradeSocket:   v.GetString("upgrade-socket"),
+				UpgradeFrom:     v.GetString("upgrade-from"),
+				UpgradeStatusFD: v.GetInt("upgrade-status-fd"),
 			}
 			return Run(c.Context(), opts, c.OutOrStdout(), c.ErrOrStderr())
 		},
@@ -55,6 +70,11 @@ func NewCommand() *cobra.Command {
 	f.String("admin-address", "", "admin API address, overriding the config (\"off\" disables it)")
 	f.String("log-level", "info", "log level: debug, info, warn, error")
 	f.Duration("drain-timeout", 0, "how long in-flight requests may run after SIGTERM (default: config's drain_timeout or 30s)")
+	f.String("upgrade-socket", "", "unix socket `mosnctl upgrade` connects to (default $XDG_RUNTIME_DIR or $TMPDIR/mosnctl-<pid>.upgrade.sock; \"off\" disables hot upgrade)")
+	f.String("upgrade-from", "", "set by `mosnctl upgrade`: take over from the process listening on this upgrade socket")
+	f.Int("upgrade-status-fd", 0, "set by `mosnctl upgrade`: descriptor to report upgrade progress on")
+	f.MarkHidden("upgrade-from")
+	f.MarkHidden("upgrade-status-fd")
 	v.BindPFlags(f)
 	v.SetEnvPrefix("MOSNCTL")
 	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
@@ -70,27 +90,70 @@ func Run(ctx context.Context, opts Options, out, errOut io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: level}))
 
-	cfg, source, err := load(opts.ConfigPath, log)
+	var takeover *takeover
+	if opts.UpgradeFrom != "" {
+		var err error
+		if takeover, err = connectOld(ctx, opts, log); err != nil {
+			return err
+		}
+	}
+	cfg, raw, err := loadFor(opts.ConfigPath, takeover, log)
 	if err != nil {
+		takeover.fail(err)
 		return err
 	}
 	if opts.DrainTimeout > 0 {
 		cfg.DrainTimeout = &config.Duration{Duration: opts.DrainTimeout}
 	}
 	if opts.Check {
-		fmt.Fprintf(out, "%s: ok\n", source)
+		fmt.Fprintf(out, "%s: ok\n", raw.Source)
 		return nil
 	}
-	srv, err := server.New(cfg, server.Options{Logger: log, LogLevel: level, AdminAddr: opts.AdminAddress})
+	sopts := server.Options{Logger: log, LogLevel: level, AdminAddr: opts.AdminAddress}
+	if takeover != nil {
+		sopts.Inherit = takeover.t.Inherit
+	}
+	srv, err := server.New(cfg, sopts)
 	if err != nil {
+		takeover.fail(err)
 		return cli.Failed(err)
 	}
+	takeover.closeUnused()
 	srv.Start(ctx)
-	log.Info("mosnctl serving", "config", source, "pid", os.Getpid())
+	log.Info("mosnctl serving", "config", raw.Source, "pid", os.Getpid())
 	if opts.Ready != nil {
 		opts.Ready(srv)
 	}
-	<-ctx.Done()
+	// Taking over (when upgrading) runs beside serving; this process's own
+	// upgrade socket opens once it is complete.
+	sources := make(chan *upgrade.Source, 1)
+	go func() {
+		takeover.run(srv)
+		if src := listenUpgrade(opts.UpgradeSocket, srv, raw, log); src != nil {
+			go src.Serve(ctx)
+			sources <- src
+		}
+	}()
+	var src *upgrade.Source
+	var takenOver <-chan struct{}
+	for {
+		select {
+		case src = <-sources:
+			takenOver = src.TakenOver()
+			continue
+		case <-takenOver:
+			dctx, cancel := context.WithTimeout(context.Background(), srv.DrainTimeout())
+			defer cancel()
+			src.Handover(dctx)
+			log.Info("stopped: upgraded")
+			return nil
+		case <-ctx.Done():
+		}
+		break
+	}
+	if src != nil {
+		src.Close()
+	}
 	drain := srv.DrainTimeout()
 	log.Info("shutting down: draining in-flight requests", "timeout", drain)
 	dctx, cancel := context.WithTimeout(context.Background(), drain)
@@ -102,18 +165,40 @@ func Run(ctx context.Context, opts Options, out, errOut io.Writer) error {
 	return nil
 }
 
-// load reads the config file or the embedded default; a bad config is a
-// usage error (exit 2) naming the field.
-func load(path string, log *slog.Logger) (*config.Config, string, error) {
-	if path == "" {
-		return config.Default(), "embedded default config", nil
+// loadFor reads the config: the file when one is given, else the old
+// process's config when taking over from one, else the embedded default. A
+// bad config is a usage error (exit 2) naming the field.
+func loadFor(path string, t *takeover, log *slog.Logger) (*config.Config, upgrade.Config, error) {
+	raw := upgrade.Config{Data: config.DefaultJSON(), Format: "json", Source: "embedded default config"}
+	switch {
+	case path != "":
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, raw, cli.Usage(fmt.Errorf("config %s: read config: %w", path, err))
+		}
+		raw = upgrade.Config{Data: data, Format: formatOf(path), Source: path}
+	case t != nil:
+		raw = t.t.Config()
+	default:
+		return config.Default(), raw, nil
 	}
-	cfg, warnings, err := config.Load(path)
+	cfg, warnings, err := config.Parse(raw.Data, raw.Format)
 	if err != nil {
-		return nil, path, cli.Usage(fmt.Errorf("config %s: %w", path, err))
+		return nil, raw, cli.Usage(fmt.Errorf("config %s: %w", raw.Source, err))
 	}
 	for _, w := range warnings {
-		log.Warn(w, "config", path)
+		log.Warn(w, "config", raw.Source)
 	}
-	return cfg, path, nil
+	return cfg, raw, nil
+}
+
+// formatOf tells the config format by extension, as config.Load does.
+func formatOf(path string) string {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".yaml", ".yml":
+		return "yaml"
+	case ".json":
+		return "json"
+	}
+	return ""
 }

@@ -49,9 +49,12 @@ type Conn struct {
 	state    atomic.Int32
 	draining atomic.Bool
 	closed   atomic.Bool
-	bufs     net.Buffers // Writev's argument; WriteTo consumes it, so
-	iov      [4][]byte   // it is re-sliced from this array each time
-	onClose  func(*Conn)
+	// handedOff is set once the socket went to another process (upgrade).
+	handedOff atomic.Bool
+	ln        *Listener   // the accepting listener (nil for upstream conns): its handoff hook
+	bufs      net.Buffers // Writev's argument; WriteTo consumes it, so
+	iov       [4][]byte   // it is re-sliced from this array each time
+	onClose   func(*Conn)
 }
 
 // NewConn wraps nc; counters may be nil. maxBuf <= 0 means DefaultMaxBufferSize.

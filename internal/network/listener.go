@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -43,6 +44,10 @@ type Listener struct {
 	handler Handler
 	opts    ListenerOptions
 	log     *slog.Logger
+
+	// handoff is set during a hot upgrade (SetHandoff); nil otherwise, so
+	// the idle points pay one atomic load.
+	handoff atomic.Pointer[HandoffFunc]
 
 	mu    sync.Mutex
 	conns map[*Conn]struct{}
@@ -116,6 +121,7 @@ func (l *Listener) Serve(ctx context.Context) error {
 			tc.SetNoDelay(true)
 		}
 		c := NewConn(nc, &l.Counters, l.opts.MaxBufferSize)
+		c.ln = l
 		if !l.track(c) {
 			c.Close()
 			continue
@@ -137,7 +143,9 @@ func (l *Listener) track(c *Conn) bool {
 	return true
 }
 
-func (l *Listener) serveConn(ctx context.Context, c *Conn) {
+func (l *Listener) serveConn(ctx context.Context, c *Conn) { l.serveConnWith(ctx, c, l.handler) }
+
+func (l *Listener) serveConnWith(ctx context.Context, c *Conn, h Handler) {
 	defer l.wg.Done()
 	defer func() {
 		if r := recover(); r != nil {
@@ -150,7 +158,7 @@ func (l *Listener) serveConn(ctx context.Context, c *Conn) {
 		delete(l.conns, c)
 		l.mu.Unlock()
 	}()
-	l.handler.ServeConn(ctx, c)
+	h.ServeConn(ctx, c)
 }
 
 // Close stops accepting; live connections keep running.

@@ -40,6 +40,11 @@ type Options struct {
 	// NoStreamTracking turns off the list of streams in flight
 	// (/api/v1/streams answers an empty list); for measuring its cost.
 	NoStreamTracking bool
+	// Inherit supplies listening sockets received from the process being
+	// hot-upgraded: it is asked for every listener (and for the admin API,
+	// as AdminListenerName) and returns nil when it has no socket for it,
+	// which is then bound fresh.
+	Inherit func(name, network, address string) net.Listener
 }
 
 // Server is a running proxy built from one config snapshot.
@@ -55,6 +60,11 @@ type Server struct {
 	started  time.Time
 	ready    atomic.Bool
 	wg       sync.WaitGroup
+
+	// hot upgrade
+	inherit   func(name, network, address string) net.Listener
+	adminAddr string          // as configured
+	ctx       context.Context // Start's, for connections handed over later
 }
 
 type runningListener struct {
@@ -63,6 +73,9 @@ type runningListener struct {
 	filter   string
 	ln       *network.Listener
 	stats    *metrics.RequestStats
+	// byProtocol serves a connection handed over from an upgraded process
+	// whose protocol is already known (no detection).
+	byProtocol map[string]network.HandlerFunc
 }
 
 // New builds everything the config describes and binds every socket; it
@@ -72,7 +85,7 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: log, pools: proxy.NewPools(log)}
+	s := &Server{cfg: cfg, log: log, pools: proxy.NewPools(log), inherit: opts.Inherit, ctx: context.Background()}
 	if !opts.NoStreamTracking {
 		s.streams = new(proxy.StreamTracker)
 	}
@@ -108,13 +121,16 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 	if opts.AdminAddr != "" {
 		adminAddr = opts.AdminAddr
 	}
+	s.adminAddr = adminAddr
 	if adminAddr != "off" {
 		level := opts.LogLevel
 		if level == nil {
 			level = new(slog.LevelVar)
 		}
 		s.admin = admin.New(s, level, log, newCollector(s))
-		if err := s.admin.Listen(adminAddr); err != nil {
+		if ln := s.inherited(AdminListenerName, "tcp", adminAddr); ln != nil {
+			s.admin.UseListener(ln)
+		} else if err := s.admin.Listen(adminAddr); err != nil {
 			return nil, fmt.Errorf("admin: listen %s: %w", adminAddr, err)
 		}
 	}
@@ -168,6 +184,7 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 		bopts := &stream.BoltOptions{IdleTimeout: lc.ConnectionIdleTimeout.Get(0), Logger: log}
 		serveHTTP1 := func(ctx context.Context, c *network.Conn) { h1.ServeConn(ctx, c, h1opts) }
 		serveBolt := func(ctx context.Context, c *network.Conn) { stream.ServeBolt(ctx, c, bp, bopts) }
+		rl.byProtocol = map[string]network.HandlerFunc{protocol.HTTP1: serveHTTP1, protocol.Bolt: serveBolt}
 		switch down {
 		case config.ProtocolHTTP1:
 			handler = network.HandlerFunc(serveHTTP1)
@@ -205,9 +222,12 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 	default:
 		return nil, fmt.Errorf("%s.type: network filter %q is not supported yet", fpath, f.Type)
 	}
-	ln, err := network.Listen(lc.Network, lc.Address)
-	if err != nil {
-		return nil, fmt.Errorf("%s.address: %w", path, err)
+	ln := s.inherited(lc.Name, lc.Network, lc.Address)
+	if ln == nil {
+		var err error
+		if ln, err = network.Listen(lc.Network, lc.Address); err != nil {
+			return nil, fmt.Errorf("%s.address: %w", path, err)
+		}
 	}
 	rl.ln = network.NewListener(lc.Name, ln, handler, network.ListenerOptions{MaxConnections: lc.MaxConnections, Logger: s.log})
 	return rl, nil
@@ -237,6 +257,7 @@ func first(b []byte, n int) []byte { return b[:min(len(b), n)] }
 // Start serves every listener and the admin API.
 func (s *Server) Start(ctx context.Context) {
 	s.started = time.Now()
+	s.ctx = ctx
 	for _, rl := range s.lns {
 		s.wg.Add(1)
 		go func() {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/mosnctl/mosnctl/internal/network"
+	"github.com/mosnctl/mosnctl/internal/protocol"
 	"github.com/mosnctl/mosnctl/internal/protocol/bolt"
 )
 
@@ -102,12 +104,16 @@ func ServeBolt(ctx context.Context, c *network.Conn, h BoltHandler, opts *BoltOp
 			if len(buf) == 0 {
 				c.Release()
 				if !c.SetIdle(true) {
+					handoffBolt(d)
 					return
 				}
 			}
 			c.SetReadDeadline(time.Now().Add(idle))
 			ferr := c.Fill()
 			c.SetIdle(false)
+			if ferr != nil && c.Draining() && len(buf) == 0 && errors.Is(ferr, os.ErrDeadlineExceeded) && handoffBolt(d) {
+				return
+			}
 			if ferr != nil {
 				if len(buf) > 0 && !c.Draining() {
 					log.Info("bolt: connection closed inside a frame", "remote", c.RemoteAddr().String(), "buffered", len(buf), "err", ferr)
@@ -134,7 +140,19 @@ func ServeBolt(ctx context.Context, c *network.Conn, h BoltHandler, opts *BoltOp
 		}
 		c.Discard(n)
 		if c.Draining() {
+			handoffBolt(d)
 			return
 		}
 	}
+}
+
+// handoffBolt passes a draining connection to the upgraded process between
+// frames: no new frame is read, the answers in flight are written first,
+// then the socket goes over with whatever bytes of later frames were read.
+func handoffBolt(d *BoltDownstream) bool {
+	if !d.Conn.CanHandoff() {
+		return false
+	}
+	d.inflight.Wait()
+	return d.Conn.Handoff(protocol.Bolt)
 }

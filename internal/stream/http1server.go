@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mosnctl/mosnctl/internal/network"
+	"github.com/mosnctl/mosnctl/internal/protocol"
 	"github.com/mosnctl/mosnctl/internal/protocol/http1"
 )
 
@@ -151,14 +152,24 @@ func ServeHTTP1(ctx context.Context, c *network.Conn, h HTTP1Handler, opts *HTTP
 	s := &HTTP1ServerStream{Conn: c, wbuf: make([]byte, 0, 1024)}
 	idle, readTimeout := opts.idle(), opts.read()
 	for {
+		if c.Draining() && c.Handoff(protocol.HTTP1) {
+			// Between requests (pipelined bytes ride along): the socket
+			// went to the upgraded process.
+			return
+		}
 		if len(c.Buffered()) == 0 {
 			c.Release()
 			if !c.SetIdle(true) {
+				c.Handoff(protocol.HTTP1)
 				return
 			}
 			c.SetReadDeadline(time.Now().Add(idle))
 			err := c.Fill()
 			if !c.SetIdle(false) && err != nil {
+				if errors.Is(err, os.ErrDeadlineExceeded) {
+					// Woken by drain while idle: nothing was read.
+					c.Handoff(protocol.HTTP1)
+				}
 				return
 			}
 			if err != nil {
@@ -199,7 +210,9 @@ func ServeHTTP1(ctx context.Context, c *network.Conn, h HTTP1Handler, opts *HTTP
 		s.Status, s.BytesOut = 0, 0
 		s.continueSent = false
 		s.Scratch = s.Scratch[:0]
-		s.keepAlive = s.Req.KeepAlive && !c.Draining()
+		// A draining connection closes after this response unless it can be
+		// handed to an upgraded process, which keeps it alive.
+		s.keepAlive = s.Req.KeepAlive && (!c.Draining() || c.CanHandoff())
 		framing := s.Req.Framing()
 		c.Discard(n)
 		s.Body.Reset(c, framing, s.Req.ContentLength)
