@@ -157,7 +157,9 @@ func (t *Target) Fail(err error) {
 // starts handing over connections. An error means the old process is gone.
 func (t *Target) Ready() error {
 	if err := t.w.send(&message{Type: "ready", PID: os.Getpid()}, nil); err != nil {
-		return fmt.Errorf("old process (pid %d) went away before handover: %w", t.oldPID, err)
+		t.w.c.Close()
+		t.removeStaleSocket()
+		return fmt.Errorf("old process (pid %d) went away before handover; this process (pid %d) serves: %w", t.oldPID, os.Getpid(), err)
 	}
 	return nil
 }
