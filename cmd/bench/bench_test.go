@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mosnctl/mosnctl/internal/boltrpc"
 	"github.com/mosnctl/mosnctl/internal/cli"
 )
 
@@ -115,5 +116,36 @@ func TestJSONAndCompare(t *testing.T) {
 		if !strings.Contains(out, "compare") {
 			t.Errorf("table lacks the comparison:\n%s", out)
 		}
+	}
+}
+
+func TestBoltAndReplayFlags(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &boltrpc.Server{}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	payload := filepath.Join(t.TempDir(), "payload.bin")
+	os.WriteFile(payload, []byte("opaque hessian2 bytes"), 0o644)
+	bolt := "bolt://" + ln.Addr().String()
+
+	code, out, stderr := execute(t, "-o", "json", "-n", "50", "-c", "2", "--streams", "4",
+		"--service", "com.example.Echo:1.0", "-X", "echo", "--body-file", payload, "--assert", "errors==0", bolt)
+	if code != 0 || !strings.Contains(out, `"protocol": "bolt"`) || !strings.Contains(out, `"requests": 50`) {
+		t.Fatalf("bolt: exit %d\n%s%s", code, out, stderr)
+	}
+	if code, _, stderr := execute(t, "-n", "5", bolt); code != 2 || !strings.Contains(stderr, "--service and --method") {
+		t.Fatalf("bolt without --service: exit %d %q", code, stderr)
+	}
+
+	u := origin(t)
+	code, out, stderr = execute(t, "--replay", "../../internal/bench/testdata/http1.pcap", "-o", "json", u)
+	if code != 0 || !strings.Contains(out, `"requests": 4`) {
+		t.Fatalf("replay: exit %d\n%s%s", code, out, stderr)
+	}
+	if code, _, stderr := execute(t, "--replay", "/nonexistent.pcap", u); code != 2 || !strings.Contains(stderr, "replay") {
+		t.Fatalf("missing capture: exit %d %q", code, stderr)
 	}
 }

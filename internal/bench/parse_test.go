@@ -247,3 +247,37 @@ func BenchmarkEncodeH2Send(b *testing.B) {
 		c.nextID = 1
 	}
 }
+
+// TestHTTP1ClientDoesNotAllocate: a keep-alive request and its response
+// cost the client no allocation (allocations are counted, not timed).
+func TestHTTP1ClientDoesNotAllocate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a loopback origin")
+	}
+	u := rawOrigin(t)
+	cfg := Config{Targets: []string{u}, Conns: 1}
+	cfg.validate()
+	targets, _ := parseTargets(&cfg)
+	reqs, _ := buildRequests(&cfg, targets)
+	p, err := newHTTPProtocol(&cfg, targets, reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := p.dial(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	var res response
+	var h Histogram
+	allocs := testing.AllocsPerRun(500, func() {
+		c.send(0)
+		if err := c.recv(&res); err != nil || res.status != 200 {
+			t.Fatal(err, res.status)
+		}
+		h.Record(123456)
+	})
+	if allocs != 0 {
+		t.Fatalf("%.1f allocations per request, want 0", allocs)
+	}
+}
