@@ -103,6 +103,12 @@ type Stats struct {
 	UpstreamErrors    uint64            `json:"upstream_errors_total"`
 	LatencyP50Ms      float64           `json:"latency_p50_ms"`
 	LatencyP99Ms      float64           `json:"latency_p99_ms"`
+	// The latency histogram since start: bucket upper bounds and the
+	// cumulative count at each, the last count being the total (+Inf).
+	// Quantiles above are since start too; a poller takes the difference
+	// of two snapshots' counts for the quantiles of its interval.
+	LatencyBucketsMs []float64 `json:"latency_buckets_ms"`
+	LatencyCounts    []uint64  `json:"latency_cumulative_counts"`
 }
 
 // Server is the admin HTTP server.

@@ -93,6 +93,12 @@ func (s *Server) Stats() admin.Stats {
 	}
 	st.LatencyP50Ms = merged.Quantile(0.5) * 1000
 	st.LatencyP99Ms = merged.Quantile(0.99) * 1000
+	buckets, count, _ := merged.Snapshot()
+	for _, ub := range metrics.DurationBuckets {
+		st.LatencyBucketsMs = append(st.LatencyBucketsMs, ub*1000)
+		st.LatencyCounts = append(st.LatencyCounts, buckets[ub])
+	}
+	st.LatencyCounts = append(st.LatencyCounts, count)
 	return st
 }
 

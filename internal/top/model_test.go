@@ -115,6 +115,21 @@ func busySnapshot(i int) *Snapshot {
 	s.Stats.UpstreamErrors = 480 + 12*n
 	s.Stats.LatencyP50Ms = 0.42 + 0.01*float64(i)
 	s.Stats.LatencyP99Ms = 8.7 + float64(i%4)
+	// Each poll adds 1000 requests under 0.5ms, 400 under 1ms, 88 under
+	// 25ms and a few (more every third poll) under 250ms.
+	s.Stats.LatencyBucketsMs = []float64{0.5, 1, 25, 250}
+	per := make([]uint64, 4)
+	for j := 0; j <= i; j++ {
+		for k, c := range []uint64{1000, 400, 88, 12 + uint64(j%3)*6} {
+			per[k] += c
+		}
+	}
+	var cum uint64
+	for _, c := range per {
+		cum += c
+		s.Stats.LatencyCounts = append(s.Stats.LatencyCounts, cum)
+	}
+	s.Stats.LatencyCounts = append(s.Stats.LatencyCounts, cum)
 	s.Listeners = []admin.ListenerInfo{
 		{Name: "ingress", Address: "0.0.0.0:2045", Protocol: "Http1", Filter: "proxy", ConnectionsActive: 120,
 			RequestsActive: 29, RequestsTotal: 1_000_000 + 1400*n, RequestsByClass: map[string]uint64{"2xx": 1_000_000 + 1388*n, "5xx": 400 + 12*n},
@@ -329,5 +344,24 @@ func TestFetchCmdUsesConfig(t *testing.T) {
 	msg, ok := m.Init()().(snapshotMsg)
 	if !ok || msg.snap != want || !msg.at.Equal(t0) || msg.err != nil {
 		t.Errorf("Init's command returned %+v", msg)
+	}
+}
+
+// TestViewAnySize resizes a busy model through small and odd sizes on
+// every tab: nothing panics and, from 20 columns up, nothing overflows.
+func TestViewAnySize(t *testing.T) {
+	m := busyModel(80, 24)
+	for tab := Tab(0); tab < numTabs; tab++ {
+		m.tab = tab
+		for _, w := range []int{0, 1, 7, 20, 33, 59, 81, 140} {
+			for _, h := range []int{0, 1, 3, 5, 8, 24, 61} {
+				mm := send(m, tea.WindowSizeMsg{Width: w, Height: h})
+				mm = keys(mm, "G", "up")
+				view := mm.View()
+				if w >= 20 && h >= 1 {
+					checkFits(t, view, w, h)
+				}
+			}
+		}
 	}
 }

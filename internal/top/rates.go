@@ -12,7 +12,8 @@ type point struct {
 	rps, eps           float64 // requests and 5xx responses per second
 	rateKnown          bool
 	conns, streams     float64
-	p50, p99           float64
+	p50, p99           float64 // ms: of the last interval when latencyKnown, else since start
+	latencyOfInterval  bool
 	bytesIn, bytesOut  float64 // per second
 	upstreamErrsPerSec float64
 }
@@ -82,8 +83,48 @@ func (m *Model) overviewPoint() point {
 		p.bytesIn = perSecond(s.BytesIn, o.BytesIn, secs)
 		p.bytesOut = perSecond(s.BytesOut, o.BytesOut, secs)
 		p.upstreamErrsPerSec = perSecond(s.UpstreamErrors, o.UpstreamErrors, secs)
+		p50, ok50 := intervalQuantile(s, o, 0.5)
+		p99, ok99 := intervalQuantile(s, o, 0.99)
+		p.latencyOfInterval = true
+		p.p50, p.p99 = 0, 0 // no request finished in the interval
+		if ok50 && ok99 {
+			p.p50, p.p99 = p50, p99
+		}
 	}
 	return p
+}
+
+// intervalQuantile estimates the q-quantile, in ms, of the requests that
+// finished between two polls, from the difference of their cumulative
+// latency histograms (interpolating inside the bucket, as Prometheus'
+// histogram_quantile does). ok is false when none finished or the
+// histograms do not line up (an older proxy sends none).
+func intervalQuantile(cur, old *admin.Stats, q float64) (ms float64, ok bool) {
+	n := len(cur.LatencyCounts)
+	if n == 0 || n != len(old.LatencyCounts) || len(cur.LatencyBucketsMs) != n-1 {
+		return 0, false
+	}
+	total := float64(cur.LatencyCounts[n-1]) - float64(old.LatencyCounts[n-1])
+	if total <= 0 {
+		return 0, false
+	}
+	rank := q * total
+	prev := 0.0
+	for i := 0; i < n; i++ {
+		cum := float64(cur.LatencyCounts[i]) - float64(old.LatencyCounts[i])
+		if cum >= rank && cum > prev {
+			lo := 0.0
+			if i > 0 {
+				lo = cur.LatencyBucketsMs[i-1]
+			}
+			if i == n-1 {
+				return lo, true // beyond the last bound: its lower edge is all we know
+			}
+			return lo + (cur.LatencyBucketsMs[i]-lo)*(rank-prev)/(cum-prev), true
+		}
+		prev = cum
+	}
+	return 0, false
 }
 
 // listenerRates returns a listener's requests/s and 5xx/s since the last

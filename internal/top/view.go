@@ -209,7 +209,8 @@ func (m *Model) helpBody(w int) []string {
 		lines = append(lines, "  "+l)
 	}
 	lines = append(lines, "",
-		fit("  Rates are counter differences between two polls, by the proxy's clock.", w, false),
+		fit("  Rates and latency are of the last poll interval (by the proxy's clock);", w, false),
+		fit("  before a second poll, latency is since the proxy started.", w, false),
 		fit("  Streams lists requests in flight, the oldest first: stuck ones stand out.", w, false),
 		fit("  Press ? or esc to go back.", w, false))
 	return lines
@@ -233,8 +234,8 @@ func (m *Model) overviewBody(w int) []string {
 		metric("errors/s (5xx)", formatRate(p.eps, known), func(p *point) float64 { return p.eps }),
 		metric("connections", fmt.Sprint(s.ConnectionsActive), func(p *point) float64 { return p.conns }),
 		metric("streams", fmt.Sprint(s.RequestsActive), func(p *point) float64 { return p.streams }),
-		metric("latency p50", formatMs(s.LatencyP50Ms), func(p *point) float64 { return p.p50 }),
-		metric("latency p99", formatMs(s.LatencyP99Ms), func(p *point) float64 { return p.p99 }),
+		metric("latency p50", formatMs(p.p50), func(p *point) float64 { return p.p50 }),
+		metric("latency p99", formatMs(p.p99), func(p *point) float64 { return p.p99 }),
 		metric("bytes in/s", bytesRate(p.bytesIn, known), nil),
 		metric("bytes out/s", bytesRate(p.bytesOut, known), nil),
 		"",
