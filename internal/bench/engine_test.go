@@ -345,3 +345,19 @@ func TestCancelStopsRun(t *testing.T) {
 		t.Fatalf("err %v interrupted %v", err, res != nil && res.Interrupted)
 	}
 }
+
+func TestWarmupIsNotRecorded(t *testing.T) {
+	var cnt counter
+	u := startHTTP(t, cnt.handler(200, "ok"))
+	for _, io := range []string{IOGoroutines, IOEventLoop} {
+		cnt.n.Store(0)
+		res := run(t, Config{Targets: []string{u}, Conns: 2, Requests: 100, Warmup: 300 * time.Millisecond, IO: io})
+		if res.Requests != 100 || res.Latency.P50 <= 0 {
+			t.Fatalf("%s: requests %d", io, res.Requests)
+		}
+		// The origin also answered the warmup requests.
+		if cnt.n.Load() <= 100 {
+			t.Errorf("%s: origin saw %d requests; the warmup sent none", io, cnt.n.Load())
+		}
+	}
+}
