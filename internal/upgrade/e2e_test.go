@@ -59,11 +59,15 @@ func proxyConfig(httpOrigin, boltOrigin string) string {
   "servers": [{
     "routers": [
       {"router_config_name": "web", "virtual_hosts": [{"name": "v", "domains": ["*"], "routers": [{"match": {"prefix": "/"}, "route": {"cluster_name": "origin"}}]}]},
-      {"router_config_name": "rpc", "virtual_hosts": [{"name": "v", "domains": ["*"], "routers": [{"match": {"headers": [{"name": "service", "value": "echo"}]}, "route": {"cluster_name": "echo"}}]}]}
+      {"router_config_name": "rpc", "virtual_hosts": [{"name": "v", "domains": ["*"], "routers": [{"match": {"headers": [{"name": "service", "value": "echo"}]}, "route": {"cluster_name": "echo"}}]}]},
+      {"router_config_name": "mixed", "virtual_hosts": [{"name": "v", "domains": ["*"], "routers": [
+        {"match": {"headers": [{"name": "service", "value": "echo"}]}, "route": {"cluster_name": "echo"}},
+        {"match": {"prefix": "/"}, "route": {"cluster_name": "origin"}}]}]}
     ],
     "listeners": [
       {"name": "web", "address": "127.0.0.1:0", "filter_chains": [{"filters": [{"type": "proxy", "config": {"downstream_protocol": "Http1", "router_config_name": "web"}}]}]},
-      {"name": "rpc", "address": "127.0.0.1:0", "filter_chains": [{"filters": [{"type": "proxy", "config": {"downstream_protocol": "bolt", "router_config_name": "rpc"}}]}]}
+      {"name": "rpc", "address": "127.0.0.1:0", "filter_chains": [{"filters": [{"type": "proxy", "config": {"downstream_protocol": "bolt", "router_config_name": "rpc"}}]}]},
+      {"name": "auto", "address": "127.0.0.1:0", "filter_chains": [{"filters": [{"type": "proxy", "config": {"downstream_protocol": "Auto", "router_config_name": "mixed"}}]}]}
     ]
   }],
   "cluster_manager": {"clusters": [
@@ -319,11 +323,13 @@ func (l *load) boltClient(ctx context.Context, id int, addr string, callers int)
 // load: no request fails, no connection drops, every connection is handed
 // over, the old process exits 0 and the new one serves.
 func TestUpgradeUnderLoad(t *testing.T) {
-	const httpClients, boltClients, boltCallers = 20, 3, 4
+	// HTTP/1 and Bolt clients on their own listeners, and a few more of
+	// each on a listener that detects the protocol.
+	const httpClients, boltClients, boltCallers, autoHTTP, autoBolt = 20, 3, 4, 4, 1
 	dir := t.TempDir()
 	httpOrigin, boltOrigin, _ := startOrigins(t)
 	old := startServe(t, dir, proxyConfig(httpOrigin, boltOrigin))
-	web, rpc := listenerAddr(t, old, "web"), listenerAddr(t, old, "rpc")
+	web, rpc, auto := listenerAddr(t, old, "web"), listenerAddr(t, old, "rpc"), listenerAddr(t, old, "auto")
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -335,6 +341,14 @@ func TestUpgradeUnderLoad(t *testing.T) {
 	for i := 0; i < boltClients; i++ {
 		l.wg.Add(1)
 		go l.boltClient(ctx, i, rpc, boltCallers)
+	}
+	for i := 0; i < autoHTTP; i++ {
+		l.wg.Add(1)
+		go l.http1Client(ctx, 100+i, auto)
+	}
+	for i := 0; i < autoBolt; i++ {
+		l.wg.Add(1)
+		go l.boltClient(ctx, 100+i, auto, boltCallers)
 	}
 	time.Sleep(time.Second)
 	before := l.ok.Load()
@@ -370,7 +384,7 @@ func TestUpgradeUnderLoad(t *testing.T) {
 	if res.NewPID == old.pid || res.Serving != res.NewPID || !res.OldExited {
 		t.Errorf("result %+v", res)
 	}
-	if want := httpClients + boltClients; res.Migrated != want || res.Cut != 0 || res.Refused != 0 {
+	if want := httpClients + boltClients + autoHTTP + autoBolt; res.Migrated != want || res.Cut != 0 || res.Refused != 0 {
 		t.Errorf("migrated %d (want %d), cut %d, refused %d, finished in old %d", res.Migrated, want, res.Cut, res.Refused, res.Finished)
 	}
 	if err := get(web); err != nil {
@@ -413,6 +427,8 @@ func TestUpgradeFailures(t *testing.T) {
 		}
 	}
 	roundTrip("before")
+	hang := filepath.Join(dir, "hang.sh")
+	os.WriteFile(hang, []byte("#!/bin/sh\nexec sleep 60\n"), 0o755)
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(`{"servers": [{"listeners": [{"name": "web", "adress": "127.0.0.1:0"}]}]}`), 0o644)
 
@@ -423,10 +439,11 @@ func TestUpgradeFailures(t *testing.T) {
 	}{
 		{"binary exits at once", []string{"--binary", "/bin/false"}, []string{"/bin/false", "exited (exit status 1) before it was ready", "keeps serving unchanged"}},
 		{"config does not validate", []string{"--config", bad}, []string{"exited (exit status 2) before it was ready", "adress", `did you mean "address"`, "keeps serving unchanged"}},
+		{"new process never ready", []string{"--binary", hang, "--timeout", "1s"}, []string{"not ready within 1s", "killed new process", "keeps serving unchanged"}},
 		{"config file missing", []string{"--config", filepath.Join(dir, "missing.json")}, []string{"--config", "no such file"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, errOut, code := runUpgrade(t, nil, append([]string{"--pid", fmt.Sprint(old.pid), "--timeout", "20s"}, tc.args...)...)
+			_, errOut, code := runUpgrade(t, nil, append([]string{"--pid", fmt.Sprint(old.pid)}, tc.args...)...)
 			t.Logf("upgrade said: %s", errOut)
 			if code != 1 {
 				t.Errorf("exit %d, want 1; stderr %s", code, errOut)
@@ -539,5 +556,64 @@ func TestOldKilledDuringHandover(t *testing.T) {
 			t.Fatalf("upgrade sockets %v, want only %s", s, want)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestReloadConfig: upgrade with --config and the same binary is a config
+// reload; a connection kept alive across it sees the new routes.
+func TestReloadConfig(t *testing.T) {
+	dir := t.TempDir()
+	httpOrigin, boltOrigin, _ := startOrigins(t)
+	cfg := proxyConfig(httpOrigin, boltOrigin)
+	old := startServe(t, dir, cfg)
+	web := listenerAddr(t, old, "web")
+	newCfg := strings.Replace(cfg, `"routers": [{"match": {"prefix": "/"}, "route": {"cluster_name": "origin"}}]`,
+		`"routers": [{"match": {"prefix": "/version"}, "direct_response": {"status": 200, "body": "v2"}}, {"match": {"prefix": "/"}, "route": {"cluster_name": "origin"}}]`, 1)
+	if newCfg == cfg {
+		t.Fatal("test config did not change")
+	}
+	newPath := filepath.Join(dir, "v2.json")
+	os.WriteFile(newPath, []byte(newCfg), 0o644)
+
+	c, err := net.Dial("tcp", web)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	version := func() string {
+		t.Helper()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, "GET /version HTTP/1.1\r\nHost: proxy\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("kept-alive connection: %v", err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return string(b)
+	}
+	if v := version(); v != "ok" {
+		t.Fatalf("before reload: %q", v)
+	}
+	out, errOut, code := runUpgrade(t, nil, "--pid", fmt.Sprint(old.pid), "--config", newPath)
+	if code != 0 {
+		t.Fatalf("reload: exit %d: %s\n%s", code, errOut, out)
+	}
+	var newPID int
+	if m := regexp.MustCompile(`new pid +(\d+)`).FindStringSubmatch(out); m != nil {
+		fmt.Sscan(m[1], &newPID)
+	}
+	if newPID == 0 {
+		t.Fatalf("no new pid in the summary:\n%s", out)
+	}
+	t.Cleanup(func() { stopProcess(t, newPID) })
+	for _, want := range []string{"connections migrated   1", "config                 " + newPath, "old process exited     true"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	if v := version(); v != "v2" {
+		t.Errorf("after reload, same connection: %q", v)
 	}
 }

@@ -301,6 +301,13 @@ func (p *oldProcess) serveArgs() []string {
 			out = append(out, a)
 			continue
 		}
+		if strings.HasPrefix(a, "-c") && !strings.HasPrefix(a, "--") {
+			// -c FILE, -c=FILE or -cFILE
+			if a == "-c" && i+1 < len(args) {
+				i++
+			}
+			continue
+		}
 		switch name {
 		case "c", "config", "upgrade-from", "upgrade-status-fd", "check":
 			if !hasValue && name != "check" && i+1 < len(args) {
