@@ -67,7 +67,8 @@ func proxyConfig(httpOrigin, boltOrigin string) string {
     "listeners": [
       {"name": "web", "address": "127.0.0.1:0", "filter_chains": [{"filters": [{"type": "proxy", "config": {"downstream_protocol": "Http1", "router_config_name": "web"}}]}]},
       {"name": "rpc", "address": "127.0.0.1:0", "filter_chains": [{"filters": [{"type": "proxy", "config": {"downstream_protocol": "bolt", "router_config_name": "rpc"}}]}]},
-      {"name": "auto", "address": "127.0.0.1:0", "filter_chains": [{"filters": [{"type": "proxy", "config": {"downstream_protocol": "Auto", "router_config_name": "mixed"}}]}]}
+      {"name": "auto", "address": "127.0.0.1:0", "filter_chains": [{"filters": [{"type": "proxy", "config": {"downstream_protocol": "Auto", "router_config_name": "mixed"}}]}]},
+      {"name": "tcp", "address": "127.0.0.1:0", "filter_chains": [{"filters": [{"type": "tcp_proxy", "config": {"cluster": "echo"}}]}]}
     ]
   }],
   "cluster_manager": {"clusters": [
@@ -174,10 +175,12 @@ func runUpgrade(t *testing.T, onLine func(string), args ...string) (stdout, stde
 	cmd.Stderr = &errb
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err) // may run off the test goroutine: no Fatal
+		return "", "", -1
 	}
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		t.Error(err)
+		return "", "", -1
 	}
 	var outb strings.Builder
 	sc := bufio.NewScanner(out)
@@ -192,7 +195,8 @@ func runUpgrade(t *testing.T, onLine func(string), args ...string) (stdout, stde
 	if errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatal(err)
+		t.Error(err)
+		code = -1
 	}
 	return outb.String(), errb.String(), code
 }
@@ -596,7 +600,36 @@ func TestReloadConfig(t *testing.T) {
 	if v := version(); v != "ok" {
 		t.Fatalf("before reload: %q", v)
 	}
-	out, errOut, code := runUpgrade(t, nil, "--pid", fmt.Sprint(old.pid), "--config", newPath)
+	// A tcp_proxy connection is not handed over: it keeps working in the
+	// old process until its client closes it, which the handover waits for.
+	tcp, err := boltrpc.Dial(context.Background(), listenerAddr(t, old, "tcp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tcp.Close()
+	call := func(when string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := tcp.Call(ctx, &boltrpc.Request{Service: "echo", Content: []byte(when)}); err != nil {
+			t.Fatalf("tcp_proxy call %s: %v", when, err)
+		}
+	}
+	call("before")
+	type upgraded struct {
+		out, errOut string
+		code        int
+	}
+	result := make(chan upgraded, 1)
+	go func() {
+		out, errOut, code := runUpgrade(t, nil, "--pid", fmt.Sprint(old.pid), "--config", newPath)
+		result <- upgraded{out, errOut, code}
+	}()
+	waitLog(t, old, `stopped accepting`)
+	call("during the handover")
+	tcp.Close()
+	r := <-result
+	out, errOut, code := r.out, r.errOut, r.code
 	if code != 0 {
 		t.Fatalf("reload: exit %d: %s\n%s", code, errOut, out)
 	}
@@ -608,7 +641,7 @@ func TestReloadConfig(t *testing.T) {
 		t.Fatalf("no new pid in the summary:\n%s", out)
 	}
 	t.Cleanup(func() { stopProcess(t, newPID) })
-	for _, want := range []string{"connections migrated   1", "config                 " + newPath, "old process exited     true"} {
+	for _, want := range []string{"connections migrated   1", "finished in old        1", "config                 " + newPath, "old process exited     true"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
