@@ -34,7 +34,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "mosnctl")
-	build := exec.Command("go", "build", "-o", binary, "github.com/mosnctl/mosnctl")
+	args := []string{"build", "-o", binary}
+	if raceBuild {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "github.com/mosnctl/mosnctl")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build mosnctl:", err)
@@ -132,6 +136,11 @@ func startServe(t *testing.T, dir, cfg string) *serveProc {
 	go func() { p.exited <- cmd.Wait() }()
 	t.Cleanup(func() {
 		cmd.Process.Kill()
+		// Cleanups run last-in first-out: this one sees the upgraded
+		// processes stopped too, their logs in the same file.
+		if b, _ := os.ReadFile(logPath); strings.Contains(string(b), "DATA RACE") {
+			t.Error("race detector report in a serve process")
+		}
 		if t.Failed() {
 			b, _ := os.ReadFile(logPath)
 			t.Logf("serve log:\n%s", b)
