@@ -49,7 +49,7 @@ func TestTableGolden(t *testing.T) {
 	}
 	printSummary(&out, &upgrade.Result{OldPID: 100, NewPID: 200, Serving: 200, Binary: "/usr/bin/mosnctl", Config: "config of pid 100",
 		Listeners: []upgrade.ListenerReport{{Name: "web", Inherited: true}, {Name: "@admin", Inherited: true}},
-		ReadyMs: 31.7, HandoverMs: 4.25, Migrated: 28, Finished: 1, OldExited: true})
+		ReadyMs:   31.7, HandoverMs: 4.25, Migrated: 28, Finished: 1, OldExited: true})
 	golden := filepath.Join("testdata", "table.golden")
 	if *update {
 		os.WriteFile(golden, out.Bytes(), 0o644)
