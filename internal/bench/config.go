@@ -60,6 +60,10 @@ type Config struct {
 
 	// TLS is used for https targets; nil builds one from Insecure.
 	TLS *tls.Config
+
+	// grace is how long a -d run waits past its end for what is in flight
+	// (and open loop for late sends) when Timeout is 0; tests shorten it.
+	grace time.Duration
 }
 
 // Request is one request in protocol-neutral form. HTTP fields are used by

@@ -134,6 +134,9 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		r.endAt = r.measureAt + int64(cfg.Duration)
 		grace := cfg.Timeout
 		if grace <= 0 {
+			grace = cfg.grace
+		}
+		if grace <= 0 {
 			grace = 5 * time.Second
 		}
 		r.graceAt = r.endAt + int64(grace)
@@ -499,6 +502,9 @@ func (w *worker) run(ctx context.Context) {
 				want = due
 			}
 		}
+		if r.graceAt > 0 && (want == 0 || r.graceAt < want) {
+			want = r.graceAt // a -d run does not wait for ever on a silent server
+		}
 		if want == 0 {
 			if w.dl != 0 {
 				_ = c.setReadDeadline(time.Time{})
@@ -516,6 +522,10 @@ func (w *worker) run(ctx context.Context) {
 			kind := classify(err)
 			if r.stopped.Load() {
 				w.fl = w.fl[:0]
+				return
+			}
+			if kind == errTimeout && r.graceAt > 0 && now >= r.graceAt {
+				w.fl = w.fl[:0] // past the end and its grace: not counted
 				return
 			}
 			if kind == errTimeout {

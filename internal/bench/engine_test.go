@@ -361,3 +361,16 @@ func TestWarmupIsNotRecorded(t *testing.T) {
 		}
 	}
 }
+
+func TestDurationEndsOnSilentServer(t *testing.T) {
+	// No timeout, a server that never answers: a -d run still ends, after
+	// the end plus the grace period, and counts nothing it did not see.
+	silent := startTCP(t, func(c net.Conn) { io.Copy(io.Discard, c) })
+	for _, io := range []string{IOGoroutines, IOEventLoop} {
+		cfg := Config{Targets: []string{"http://" + silent}, Conns: 2, Duration: 50 * time.Millisecond, IO: io, grace: 100 * time.Millisecond}
+		res, err := Run(t.Context(), cfg)
+		if err != nil || res.Responses != 0 || res.Errors.Total != 0 {
+			t.Fatalf("%s: err %v responses %d errors %+v", io, err, res.Responses, res.Errors)
+		}
+	}
+}

@@ -235,6 +235,16 @@ func (l *eventLoop) run(ctx context.Context) {
 			if !w.active {
 				continue
 			}
+			if r.graceAt > 0 && now >= r.graceAt {
+				// Past the end of a -d run and its grace: what is still in
+				// flight is not counted.
+				w.fl = w.fl[:0]
+				w.sending = false
+				l.drop(w, errReset)
+				w.active = false
+				l.active--
+				continue
+			}
 			if timeout > 0 && len(w.fl) > 0 && now-w.fl[0].start >= timeout {
 				f := w.fl[0]
 				w.fl = w.fl[1:]
