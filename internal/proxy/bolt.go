@@ -74,10 +74,8 @@ func (p *BoltProxy) ServeBolt(d *stream.BoltDownstream, f *bolt.Frame, raw []byt
 		c.e.listener, c.e.protocol, c.e.conn = p.Listener, "bolt", d.Conn
 		c.e.requestID.Store(f.RequestID)
 		c.e.bytesIn.Store(int64(len(raw)))
-		c.e.start.Store(start.UnixNano())
 		ts.register(c.t, f.RequestID)
-		c.e.id.Store(ts.newID(c.t))
-		c.e.state.Store(uint32(StreamRouting))
+		ts.begin(c.t, start)
 	}
 	route := p.Routes.Match(boltRequest{f})
 	if route == nil {

@@ -56,7 +56,10 @@ const (
 // It is built to cost almost nothing while nobody asks: an entry is linked
 // into a shard's list under that shard's lock once per HTTP/1 connection (or
 // once per Bolt request, which already takes locks on its way upstream), and
-// the request path only stores into the entry's atomics. Listing walks the
+// the request path only stores into the entry's atomics: the id and state
+// share one word, and route, cluster, host and byte counts are stored only
+// when they differ from the last request's (a keep-alive connection mostly
+// repeats them), so a plain GET costs about seven stores. Listing walks the
 // shards under their locks and reads the atomics; nothing is copied on the
 // request path. A nil *StreamTracker tracks nothing.
 type StreamTracker struct {
@@ -75,6 +78,11 @@ type trackerShard struct {
 // request at a time) or one Bolt request. Fields set before register are
 // read-only while linked; the rest are atomics because the owning
 // goroutine writes them while a snapshot may read them.
+//
+// Fields are not cleared between requests: a snapshot shows route, cluster
+// and host only from StreamConnecting on, bytes in from StreamWaiting and
+// bytes out from StreamResponding, the states in which the current request
+// has set them.
 type trackedStream struct {
 	prev, next *trackedStream // guarded by the shard's mu
 	shard      uint8
@@ -83,17 +91,20 @@ type trackedStream struct {
 	listener string
 	protocol string
 	conn     *network.Conn
+	id       uint64 // the current request's id; only the owner uses it
 
-	id        atomic.Uint64
+	idState   atomic.Uint64 // id<<stateBits | state
 	requestID atomic.Uint32 // Bolt's downstream request id
-	state     atomic.Uint32
-	start     atomic.Int64 // unix nanoseconds
+	start     atomic.Int64  // unix nanoseconds
 	route     atomic.Pointer[router.Route]
 	cluster   atomic.Pointer[upstream.Cluster]
 	host      atomic.Pointer[upstream.Host]
 	bytesIn   atomic.Int64
 	bytesOut  atomic.Int64
 }
+
+// stateBits is the width of the state in idState.
+const stateBits = 3
 
 // register links e into shard i. Fixed fields must be set before.
 func (t *StreamTracker) register(e *trackedStream, i uint32) {
@@ -134,49 +145,49 @@ func (t *StreamTracker) newID(e *trackedStream) uint64 {
 	return t.shards[e.shard].ids.Add(1)<<trackerShardBits | uint64(e.shard)
 }
 
-// begin starts a new request on e. The state is stored last so a snapshot
-// that sees it active sees the request's start too.
+// begin starts a new request on e. The start is stored before the state
+// so that a snapshot that sees the request active sees its start too.
 func (t *StreamTracker) begin(e *trackedStream, start time.Time) {
-	e.id.Store(t.newID(e))
+	e.id = t.newID(e)
 	e.start.Store(start.UnixNano())
-	e.route.Store(nil)
-	e.cluster.Store(nil)
-	e.host.Store(nil)
-	e.bytesIn.Store(0)
-	e.bytesOut.Store(0)
-	e.state.Store(uint32(StreamRouting))
+	e.setState(StreamRouting)
 }
 
 // The setters below are no-ops on a nil entry (tracking off), so the request
-// path calls them unconditionally.
+// path calls them unconditionally. Loads are plain moves on the common
+// platforms while stores are fenced: compare first, store on change.
 
 func (e *trackedStream) setState(s StreamState) {
 	if e != nil {
-		e.state.Store(uint32(s))
+		e.idState.Store(e.id<<stateBits | uint64(s))
 	}
 }
 
 func (e *trackedStream) setRoute(r *router.Route) {
-	if e != nil {
+	if e != nil && e.route.Load() != r {
 		e.route.Store(r)
 	}
 }
 
 func (e *trackedStream) setCluster(c *upstream.Cluster) {
-	if e != nil {
+	if e != nil && e.cluster.Load() != c {
 		e.cluster.Store(c)
 	}
 }
 
+// setHost records the picked host and enters StreamConnecting, from which
+// route, cluster and host are shown.
 func (e *trackedStream) setHost(h *upstream.Host) {
 	if e != nil {
-		e.host.Store(h)
-		e.state.Store(uint32(StreamConnecting))
+		if e.host.Load() != h {
+			e.host.Store(h)
+		}
+		e.setState(StreamConnecting)
 	}
 }
 
 func (e *trackedStream) setBytesIn(n int64) {
-	if e != nil {
+	if e != nil && e.bytesIn.Load() != n {
 		e.bytesIn.Store(n)
 	}
 }
@@ -188,7 +199,7 @@ func (e *trackedStream) addBytesIn(n int64) {
 }
 
 func (e *trackedStream) setBytesOut(n int64) {
-	if e != nil {
+	if e != nil && e.bytesOut.Load() != n {
 		e.bytesOut.Store(n)
 	}
 }
@@ -219,21 +230,31 @@ func (t *StreamTracker) Snapshot(dst []StreamSnapshot, keep func(*StreamSnapshot
 		sh := &t.shards[i]
 		sh.mu.Lock()
 		for e := sh.head; e != nil; e = e.next {
-			st := StreamState(e.state.Load())
+			is := e.idState.Load()
+			st := StreamState(is & (1<<stateBits - 1))
 			if st == StreamIdle {
 				continue
 			}
-			s := StreamSnapshot{ID: e.id.Load(), Protocol: e.protocol, Listener: e.listener,
-				RequestID: e.requestID.Load(), Route: e.route.Load(), State: st,
-				Start: time.Unix(0, e.start.Load()), BytesIn: e.bytesIn.Load(), BytesOut: e.bytesOut.Load()}
+			s := StreamSnapshot{ID: is >> stateBits, Protocol: e.protocol, Listener: e.listener,
+				RequestID: e.requestID.Load(), State: st, Start: time.Unix(0, e.start.Load())}
 			if e.conn != nil {
 				s.Downstream = e.conn.RemoteAddr()
 			}
-			if c := e.cluster.Load(); c != nil {
-				s.Cluster = c.Name
+			// Only what the current request has set (see trackedStream).
+			if st >= StreamConnecting {
+				s.Route = e.route.Load()
+				if c := e.cluster.Load(); c != nil {
+					s.Cluster = c.Name
+				}
+				if h := e.host.Load(); h != nil {
+					s.Host = h.Address
+				}
 			}
-			if h := e.host.Load(); h != nil {
-				s.Host = h.Address
+			if st >= StreamWaiting {
+				s.BytesIn = e.bytesIn.Load()
+			}
+			if st >= StreamResponding {
+				s.BytesOut = e.bytesOut.Load()
 			}
 			if keep == nil || keep(&s) {
 				dst = append(dst, s)

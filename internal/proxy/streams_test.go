@@ -48,8 +48,14 @@ func TestStreamTrackerLifecycle(t *testing.T) {
 	}
 	s := byListener["in"]
 	if s.State != StreamWaiting || s.Route != route || s.Cluster != "origin" || s.Host != "10.0.0.1:80" ||
-		s.BytesIn != 15 || s.BytesOut != 7 || !s.Start.Equal(start) || s.Protocol != "HTTP/1.1" {
-		t.Errorf("HTTP/1 stream = %+v", s)
+		s.BytesIn != 15 || s.BytesOut != 0 || !s.Start.Equal(start) || s.Protocol != "HTTP/1.1" {
+		t.Errorf("HTTP/1 stream = %+v (bytes out are shown from responding on)", s)
+	}
+	a.setState(StreamResponding)
+	for _, s := range tr.Snapshot(nil, nil) {
+		if s.Listener == "in" && (s.BytesOut != 7 || s.ID != byListener["in"].ID) {
+			t.Errorf("responding: %+v", s)
+		}
 	}
 	if bs := byListener["rpc"]; bs.State != StreamRouting || bs.Cluster != "" || bs.ID == s.ID {
 		t.Errorf("bolt stream = %+v (other id %d)", bs, s.ID)
@@ -60,12 +66,20 @@ func TestStreamTrackerLifecycle(t *testing.T) {
 		t.Errorf("filtered snapshot = %+v", only)
 	}
 
-	// A new request on the connection clears what the last one set.
+	// A new request on the connection does not show what the last one set
+	// until it has set its own.
 	a.setState(StreamIdle)
 	tr.begin(&a, start.Add(2*time.Second))
 	for _, s := range tr.Snapshot(nil, nil) {
-		if s.Listener == "in" && (s.Route != nil || s.Cluster != "" || s.BytesIn != 0) {
-			t.Errorf("begin kept old fields: %+v", s)
+		if s.Listener == "in" && (s.Route != nil || s.Cluster != "" || s.Host != "" || s.BytesIn != 0 || s.BytesOut != 0) {
+			t.Errorf("a new request shows the last one's fields: %+v", s)
+		}
+	}
+	other := &upstream.Host{Address: "10.0.0.2:80"}
+	a.setHost(other)
+	for _, s := range tr.Snapshot(nil, nil) {
+		if s.Listener == "in" && (s.State != StreamConnecting || s.Host != "10.0.0.2:80" || s.BytesIn != 0) {
+			t.Errorf("connecting: %+v", s)
 		}
 	}
 
