@@ -46,8 +46,9 @@ const (
 )
 
 type row struct {
-	cells []string
-	style rowStyle
+	cells  []string
+	style  rowStyle
+	stream *admin.StreamInfo // Streams rows: for the detail line
 }
 
 // Streams older than these stand out.
@@ -67,8 +68,15 @@ func (m *Model) bodyHeight() int {
 	return max(h, 0)
 }
 
-// tableHeight is how many rows a table shows under its header.
-func (m *Model) tableHeight() int { return max(m.bodyHeight()-1, 0) }
+// tableHeight is how many rows a table shows under its header (and, on
+// Streams, above the selected stream's detail line).
+func (m *Model) tableHeight() int {
+	h := m.bodyHeight() - 1
+	if m.tab == TabStreams && !m.noCursor {
+		h--
+	}
+	return max(h, 0)
+}
 
 // View draws the screen: exactly height lines of at most width cells.
 func (m Model) View() string {
@@ -314,7 +322,30 @@ func (m *Model) tableBody(w int) []string {
 			lines = append(lines, "  "+st.Render(text))
 		}
 	}
+	if t == TabStreams && !m.noCursor {
+		// Narrow screens drop columns: the selected stream in full.
+		for len(lines) < h+1 {
+			lines = append(lines, "")
+		}
+		if c := m.cursor[t]; c < len(rows) && rows[c].stream != nil {
+			lines = append(lines, m.styles.dim.Render(fit(streamDetail(rows[c].stream), w, false)))
+		}
+	}
 	return lines
+}
+
+// streamDetail is one line with what narrow columns drop first: id,
+// protocol, downstream, Bolt request id, exact start and bytes.
+func streamDetail(s *admin.StreamInfo) string {
+	d := fmt.Sprintf(" #%d %s %s", s.ID, s.Protocol, s.Downstream)
+	if s.RequestID != 0 {
+		d += fmt.Sprintf(" req %d", s.RequestID)
+	}
+	d += fmt.Sprintf(" · since %s · in %d out %d", s.Start.Format("15:04:05.000"), s.BytesIn, s.BytesOut)
+	if s.Route != "" {
+		d += fmt.Sprintf(" · %s -> %s %s", s.Route, s.Cluster, s.Host)
+	}
+	return d
 }
 
 func (m *Model) columns(t Tab) []column {
@@ -568,7 +599,7 @@ func (m *Model) streamRows() []row {
 		case age >= streamWarnAge:
 			st = rowWarn
 		}
-		rows = append(rows, row{style: st, cells: []string{fmt.Sprint(s.ID), formatAge(age), s.State, s.Protocol,
+		rows = append(rows, row{style: st, stream: s, cells: []string{fmt.Sprint(s.ID), formatAge(age), s.State, s.Protocol,
 			s.Listener, s.Route, s.Cluster, s.Host, s.Downstream, formatBytes(float64(s.BytesIn)), formatBytes(float64(s.BytesOut))}})
 	}
 	return rows
