@@ -13,8 +13,8 @@ import (
 // gives it.
 type headView struct{ r *http1.Request }
 
-func (v headView) Host() []byte                       { return v.r.Host }
-func (v headView) Path() []byte                       { return v.r.Path() }
+func (v headView) Host() []byte                      { return v.r.Host }
+func (v headView) Path() []byte                      { return v.r.Path() }
 func (v headView) Header(name string) ([]byte, bool) { return v.r.Header(name) }
 
 func benchTable(b *testing.B) *router.Table {

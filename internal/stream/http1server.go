@@ -22,7 +22,7 @@ type HTTP1Options struct {
 	// WriteTimeout bounds writing one response to a client that does not
 	// read; 0 means none (a deadline costs a timer update per request).
 	WriteTimeout time.Duration
-	Logger      *slog.Logger
+	Logger       *slog.Logger
 }
 
 func (o *HTTP1Options) idle() time.Duration {
