@@ -5,8 +5,10 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -48,6 +50,11 @@ type StreamList struct {
 	Streams []StreamInfo `json:"streams"`
 }
 
+// StreamStates are the states a listed stream can be in, in the order a
+// request goes through them (the proxy names them; a server test keeps the
+// two lists equal).
+var StreamStates = []string{"routing", "connecting", "waiting", "responding"}
+
 // Limits of /api/v1/streams.
 const (
 	DefaultStreamLimit = 100
@@ -81,6 +88,9 @@ func parseStreamQuery(v url.Values, now time.Time) (q StreamQuery, limit int, so
 			return q, 0, "", fmt.Errorf("min_age %q: must not be negative", s)
 		}
 		q.MinAge = d
+	}
+	if q.State != "" && !slices.Contains(StreamStates, q.State) {
+		return q, 0, "", fmt.Errorf("state %q: want one of %s", q.State, strings.Join(StreamStates, ", "))
 	}
 	sortBy = v.Get("sort")
 	switch sortBy {

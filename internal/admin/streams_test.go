@@ -30,6 +30,8 @@ func TestParseStreamQuery(t *testing.T) {
 		{"min_age=1e300", 0, "", 0, true},
 		{"min_age=-2s", 0, "", 0, true},
 		{"sort=host", 0, "", 0, true},
+		{"state=stuck", 0, "", 0, true},
+		{"state=idle", 0, "", 0, true},
 	}
 	for _, tt := range tests {
 		v, err := url.ParseQuery(tt.query)

@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/mosnctl/mosnctl/internal/admin"
 	"github.com/mosnctl/mosnctl/internal/config"
 	"github.com/mosnctl/mosnctl/internal/protocol/http1"
+	"github.com/mosnctl/mosnctl/internal/proxy"
 )
 
 // TestAdminStreamsHTTP1 holds requests at a slow origin and finds them in
@@ -78,7 +80,7 @@ func TestAdminStreamsHTTP1(t *testing.T) {
 	if list.Total != 0 {
 		t.Errorf("min_age=1h: %+v", list)
 	}
-	for _, bad := range []string{"limit=0", "limit=x", "min_age=soon", "sort=name"} {
+	for _, bad := range []string{"limit=0", "limit=x", "min_age=soon", "sort=name", "state=stuck"} {
 		resp, err := http.Get(adminURL + "/api/v1/streams?" + bad)
 		if err != nil {
 			t.Fatal(err)
@@ -87,6 +89,21 @@ func TestAdminStreamsHTTP1(t *testing.T) {
 		if resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("%s: status %d, want 400", bad, resp.StatusCode)
 		}
+	}
+}
+
+// TestStreamStateNames keeps the admin API's list of states (which it
+// validates ?state= against) equal to the proxy's names.
+func TestStreamStateNames(t *testing.T) {
+	var names []string
+	for s := proxy.StreamRouting; s <= proxy.StreamResponding; s++ {
+		names = append(names, s.String())
+	}
+	if !slices.Equal(names, admin.StreamStates) {
+		t.Errorf("proxy states %v, admin.StreamStates %v", names, admin.StreamStates)
+	}
+	if _, ok := proxy.ParseStreamState(proxy.StreamState(proxy.StreamResponding + 1).String()); ok {
+		t.Error("a state past responding has a name: add it to admin.StreamStates")
 	}
 }
 
