@@ -82,7 +82,9 @@ type Model struct {
 
 	snap, prev *Snapshot // the latest good poll and the one before
 	hist       history
-	restarted  bool // the latest poll showed the proxy restarted
+	// restartedAt is the proxy's clock at the first poll after it was seen
+	// to restart (zero: not seen); noted for a minute.
+	restartedAt time.Time
 
 	err      error // the latest poll's failure; nil after a success
 	errSince time.Time
@@ -164,6 +166,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case snapshotMsg:
 		m.inflight = false
 		m.now = msg.at
+		if m.paused {
+			// The screen stays as it was; unpausing polls again.
+			return m, nil
+		}
 		if msg.err != nil {
 			if m.err == nil {
 				m.errSince = msg.at
@@ -194,10 +200,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (m *Model) applySnapshot(s *Snapshot) {
 	m.err, m.failures, m.errSince = nil, 0, time.Time{}
 	m.polls++
-	m.restarted = false
 	if m.snap != nil && (s.Stats.UptimeSeconds < m.snap.Stats.UptimeSeconds ||
 		s.Stats.RequestsTotal < m.snap.Stats.RequestsTotal) {
-		m.restarted = true
+		m.restartedAt = s.Stats.Time
 		m.snap = nil
 		m.hist = history{}
 	}

@@ -284,10 +284,16 @@ func TestUpdateKeys(t *testing.T) {
 	if !m.paused {
 		t.Error("p did not pause")
 	}
-	// A tick while paused polls nothing.
+	// A tick while paused polls nothing, and a poll that was under way
+	// does not change the screen.
 	next, cmd := m.Update(tickMsg{at: t0, seq: m.tickSeq})
 	if cmd != nil || next.(Model).inflight {
 		t.Error("paused model polled")
+	}
+	frozen := m.View()
+	next, cmd = m.Update(snapAt(busySnapshot(12)))
+	if cmd != nil || next.(Model).View() != frozen {
+		t.Error("a paused screen changed or scheduled a poll")
 	}
 	m = keys(m, "p")
 	if m.paused || !m.inflight {
@@ -363,5 +369,21 @@ func TestViewAnySize(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func TestRestartNoteLastsAMinute(t *testing.T) {
+	m := busyModel(80, 24)
+	restart := busySnapshot(11).Stats.Time.Add(time.Second)
+	m = send(m, snapAt(emptySnapshot(restart, 1)), snapAt(emptySnapshot(restart.Add(time.Second), 2)))
+	if !strings.Contains(m.View(), "proxy restarted 14:02:15") {
+		t.Errorf("restart note gone after one poll:\n%s", m.View())
+	}
+	if m.prev == nil || len(m.hist.points) != 2 {
+		t.Errorf("history after a restart: prev %v, %d points", m.prev != nil, len(m.hist.points))
+	}
+	m = send(m, snapAt(emptySnapshot(restart.Add(2*time.Minute), 122)))
+	if strings.Contains(m.View(), "restarted") {
+		t.Errorf("restart note still shown two minutes later:\n%s", m.View())
 	}
 }

@@ -157,8 +157,8 @@ func (m *Model) infoLine(w int) string {
 	if m.filtering {
 		return fit(" filter: "+string(m.input)+"_   (enter applies, esc cancels)", w, false)
 	}
-	if m.restarted {
-		parts = append(parts, "proxy restarted: rates start over")
+	if !m.restartedAt.IsZero() && m.snap != nil && m.snap.Stats.Time.Sub(m.restartedAt) < historyWindow {
+		parts = append(parts, "proxy restarted "+m.restartedAt.Format("15:04:05")+": history starts over")
 	}
 	if keys := sortKeys[t]; len(keys) > 0 {
 		parts = append(parts, "sort: "+keys[m.sortBy[t]])
