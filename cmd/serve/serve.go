@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -127,9 +128,10 @@ func Run(ctx context.Context, opts Options, out, errOut io.Writer) error {
 	// Taking over (when upgrading) runs beside serving; this process's own
 	// upgrade socket opens once it is complete.
 	sources := make(chan *upgrade.Source, 1)
+	first := srv
 	go func() {
-		takeover.run(srv)
-		if src := listenUpgrade(opts.UpgradeSocket, srv, raw, log); src != nil {
+		takeover.run(first)
+		if src := listenUpgrade(opts.UpgradeSocket, first, raw, log); src != nil {
 			go src.Serve(ctx)
 			sources <- src
 		}
@@ -143,10 +145,34 @@ func Run(ctx context.Context, opts Options, out, errOut io.Writer) error {
 			continue
 		case <-takenOver:
 			dctx, cancel := context.WithTimeout(context.Background(), srv.DrainTimeout())
-			defer cancel()
-			src.Handover(dctx)
-			log.Info("stopped: upgraded")
-			return nil
+			var again *server.Server
+			_, resumed := src.Handover(dctx, func(inherit func(name, network, address string) net.Listener) error {
+				o := sopts
+				o.Inherit = inherit
+				s, err := server.New(cfg, o)
+				if err != nil {
+					return err
+				}
+				s.Start(ctx)
+				again = s
+				return nil
+			})
+			cancel()
+			if !resumed {
+				log.Info("stopped: upgraded")
+				return nil
+			}
+			// The new process died during the handover: serve on, and
+			// accept the next upgrade.
+			srv, src, takenOver = again, nil, nil
+			log.Info("mosnctl serving again", "config", raw.Source, "pid", os.Getpid())
+			go func() {
+				if src := listenUpgrade(opts.UpgradeSocket, again, raw, log); src != nil {
+					go src.Serve(ctx)
+					sources <- src
+				}
+			}()
+			continue
 		case <-ctx.Done():
 		}
 		break

@@ -414,6 +414,7 @@ func TestUpgradeUnderLoad(t *testing.T) {
 // config leaves the old one serving unchanged, with its upgrade socket
 // still usable; upgrade exits 1 saying why.
 func TestUpgradeFailures(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	httpOrigin, boltOrigin, _ := startOrigins(t)
 	old := startServe(t, dir, proxyConfig(httpOrigin, boltOrigin))
@@ -527,6 +528,7 @@ func serveChildren(t *testing.T, pid int) []string {
 // passed its listeners. The new process keeps serving on them, removes the
 // dead process's socket file, and upgrade exits 1 saying what happened.
 func TestOldKilledDuringHandover(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	httpOrigin, boltOrigin, slowStarted := startOrigins(t)
 	old := startServe(t, dir, proxyConfig(httpOrigin, boltOrigin))
@@ -575,6 +577,7 @@ func TestOldKilledDuringHandover(t *testing.T) {
 // TestReloadConfig: upgrade with --config and the same binary is a config
 // reload; a connection kept alive across it sees the new routes.
 func TestReloadConfig(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	httpOrigin, boltOrigin, _ := startOrigins(t)
 	cfg := proxyConfig(httpOrigin, boltOrigin)
@@ -657,5 +660,70 @@ func TestReloadConfig(t *testing.T) {
 	}
 	if v := version(); v != "v2" {
 		t.Errorf("after reload, same connection: %q", v)
+	}
+}
+
+// TestNewKilledDuringHandover: the new process dies (SIGKILL) after it
+// reported ready, while the old one still drains a slow request. The old
+// process serves again on the same sockets, finishes the slow request,
+// accepts a later upgrade, and upgrade exits 1 saying what happened.
+func TestNewKilledDuringHandover(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	httpOrigin, boltOrigin, slowStarted := startOrigins(t)
+	old := startServe(t, dir, proxyConfig(httpOrigin, boltOrigin))
+	web := listenerAddr(t, old, "web")
+	slow, err := net.Dial("tcp", web)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	io.WriteString(slow, "GET /slow HTTP/1.1\r\nHost: proxy\r\n\r\n")
+	<-slowStarted
+
+	var newPID int
+	_, errOut, code := runUpgrade(t, func(line string) {
+		if strings.Contains(line, "serving; pid") {
+			fmt.Sscanf(line, "new process %d", &newPID)
+			syscall.Kill(newPID, syscall.SIGKILL)
+		}
+	}, "--pid", fmt.Sprint(old.pid), "--timeout", "20s")
+	t.Logf("upgrade said: %s", errOut)
+	if newPID == 0 {
+		t.Fatalf("the new process never got ready: exit %d %s", code, errOut)
+	}
+	if code != 1 || !strings.Contains(errOut, "during the handover") || !strings.Contains(errOut, fmt.Sprintf("pid %d serves again", old.pid)) {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+	waitLog(t, old, `msg="mosnctl serving again"`)
+	if err := get(web); err != nil {
+		t.Fatalf("old process does not serve again: %v", err)
+	}
+	slow.SetDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(slow), nil)
+	if err != nil {
+		t.Fatalf("slow request in flight in the old process: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if string(b) != "ok" {
+		t.Errorf("slow request: %d %q", resp.StatusCode, b)
+	}
+	waitLog(t, old, fmt.Sprintf(`msg="upgrade socket listening" path=\S+mosnctl-%d[\s\S]*msg="upgrade socket listening" path=\S+mosnctl-%d`, old.pid, old.pid))
+	if s := sockets(t, dir); len(s) != 1 || s[0] != fmt.Sprintf("mosnctl-%d.upgrade.sock", old.pid) {
+		t.Errorf("upgrade sockets %v, want only the old process's", s)
+	}
+	// Nothing was left half-done: the next upgrade works.
+	out, errOut, code := runUpgrade(t, nil, "--pid", fmt.Sprint(old.pid), "-o", "json")
+	if code != 0 {
+		t.Fatalf("second upgrade: exit %d: %s", code, errOut)
+	}
+	var res Result
+	json.Unmarshal([]byte(out), &res)
+	t.Cleanup(func() { stopProcess(t, res.NewPID) })
+	if err := get(web); err != nil {
+		t.Errorf("after the second upgrade: %v", err)
+	}
+	if err := <-old.exited; err != nil {
+		t.Errorf("old process exit: %v", err)
 	}
 }

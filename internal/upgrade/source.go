@@ -183,15 +183,71 @@ func peerCred(c *net.UnixConn) (*syscall.Ucred, error) {
 	return cred, cerr
 }
 
+// Resume rebuilds serving in the old process from duplicates of its
+// listening sockets (inherit is server.Options.Inherit) when the new process
+// dies during the handover.
+type Resume func(inherit func(name, network, address string) net.Listener) error
+
 // Handover runs after TakenOver: it stops accepting, hands idle and
 // finished HTTP/1 and Bolt connections to the new process, lets the others
 // finish until ctx ends (then cuts them), and tells the new process the
-// counts. The caller exits afterwards.
-func (s *Source) Handover(ctx context.Context) Counts {
+// counts. The caller exits afterwards, unless the new process died before
+// the handover was over: then resume was called to serve again on the same
+// sockets (resumed reports whether it succeeded) and the caller goes on.
+func (s *Source) Handover(ctx context.Context, resume Resume) (n Counts, resumed bool) {
 	<-s.done
 	var migrated atomic.Int64
 	var failed sync.Once
 	w := s.peer
+	// Duplicates of the listening sockets, kept until the handover is over
+	// so that this process can serve again if the new one dies.
+	saved := map[string]*os.File{}
+	var infos []server.ListenerSocket
+	for _, ls := range s.srv.Sockets() {
+		if f, err := listenerFile(ls.Listener); err == nil {
+			saved[ls.Name] = f
+			infos = append(infos, ls)
+		}
+	}
+	defer func() {
+		for _, f := range saved {
+			f.Close()
+		}
+	}()
+	var finished atomic.Bool
+	resumeDone := make(chan bool, 1)
+	go func() {
+		// The new process sends nothing after ready: a read returns only
+		// when it closes the connection, i.e. exits.
+		var m message
+		for {
+			fds, err := w.recv(&m)
+			closeFDs(fds)
+			if err != nil {
+				break
+			}
+		}
+		if finished.Load() || resume == nil {
+			resumeDone <- false
+			return
+		}
+		s.log.Error("upgrade: new process died during the handover; serving again here", "new_pid", s.peerPID)
+		err := resume(func(name, network, address string) net.Listener {
+			for _, ls := range infos {
+				if ls.Name == name && ls.Network == network && (ls.Address == address || ls.Bound == address) {
+					if ln, err := net.FileListener(saved[name]); err == nil {
+						return ln
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			s.log.Error("upgrade: could not serve again", "err", err)
+		}
+		resumeDone <- err == nil
+	}()
+
 	s.srv.SetHandoff(func(c *network.Conn, listener, protocol string) bool {
 		buffered := c.Buffered()
 		if len(buffered) > MaxHandoverBytes {
@@ -220,16 +276,21 @@ func (s *Source) Handover(ctx context.Context) Counts {
 	active := s.srv.ActiveConnections()
 	s.log.Info("upgrade: new process ready; stopped accepting, handing over connections", "new_pid", s.peerPID, "connections", active)
 	cut := s.srv.Shutdown(ctx)
-	n := Counts{Migrated: int(migrated.Load()), Cut: cut}
+	n = Counts{Migrated: int(migrated.Load()), Cut: cut}
 	n.Finished = max(int(active)-n.Migrated-n.Cut, 0)
 	n.HandoverMs = ms(time.Since(s.readyAt))
+	finished.Store(true)
 	if err := w.send(&message{Type: "done", PID: os.Getpid(), Counts: &n}, nil); err != nil {
 		s.log.Warn("upgrade: telling the new process we are done failed", "err", err)
 	}
 	w.c.Close()
+	if resumed = <-resumeDone; resumed {
+		s.log.Warn("upgrade: handover abandoned; this process serves again", "migrated_and_lost", n.Migrated, "finished", n.Finished, "cut", n.Cut)
+		return n, true
+	}
 	s.log.Info("upgrade: handover finished", "migrated", n.Migrated, "finished_in_old", n.Finished, "cut", n.Cut,
 		"took", time.Since(s.readyAt).Round(time.Millisecond))
-	return n
+	return n, false
 }
 
 // errIsClosed reports whether err means the peer went away.

@@ -190,6 +190,13 @@ func Spawn(ctx context.Context, opts SpawnOptions, progress func(Event)) (*Resul
 			if why == "" {
 				why = "no reason given"
 			}
+			if !ready.IsZero() {
+				// It died after taking over: the old process, still
+				// draining, serves again on the same sockets.
+				res.Serving = opts.PID
+				res.Error = fmt.Sprintf("new process %s (pid %d) exited (%v) during the handover", res.Binary, res.NewPID, exitText(status))
+				return res, fmt.Errorf("upgrade pid %d: %s; pid %d serves again (connections already handed over were lost)", opts.PID, res.Error, opts.PID)
+			}
 			res.Error = fmt.Sprintf("new process %s (pid %d) exited (%v) before it was ready: %s", res.Binary, res.NewPID, exitText(status), why)
 			return res, fmt.Errorf("upgrade pid %d: %s; pid %d keeps serving unchanged", opts.PID, res.Error, opts.PID)
 		case <-timer.C:

@@ -241,10 +241,11 @@ func (t *Target) adopt(srv *server.Server, fd int, m *message) error {
 }
 
 // removeStaleSocket removes the old process's upgrade socket file when the
-// old process died without removing it.
+// old process died without removing it. A connect test would not do: while
+// a killed process is torn down its listening socket may still take
+// connections.
 func (t *Target) removeStaleSocket() {
-	if c, err := net.Dial("unixpacket", t.path); err == nil {
-		c.Close()
+	if !waitGone(t.oldPID, 5*time.Second) {
 		return
 	}
 	if fi, err := os.Lstat(t.path); err == nil && fi.Mode()&os.ModeSocket != 0 {
