@@ -177,6 +177,8 @@ func TestOnceJSONFindsStreamsInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+	// The proxy marks /fast finished just after the client has its answer.
+	waitStreams(t, p.admin(), 5)
 
 	var out bytes.Buffer
 	if err := Run(context.Background(), Options{Admin: p.admin(), Interval: time.Second, Once: true, Output: "json", StreamLimit: 100}, &out); err != nil {
@@ -237,24 +239,30 @@ func TestOnceJSONFindsStreamsInFlight(t *testing.T) {
 
 	// Once answered, they are gone.
 	p.releaseOnce()
-	deadline := time.Now().Add(5 * time.Second)
-	c, err := top.NewClient(p.admin(), time.Second)
+	waitStreams(t, p.admin(), 0)
+}
+
+// waitStreams polls the admin API until it lists n streams.
+func waitStreams(t *testing.T, adminAddr string, n int) {
+	t.Helper()
+	c, err := top.NewClient(adminAddr, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	deadline := time.Now().Add(5 * time.Second)
 	for {
 		s, err := c.Fetch(context.Background(), top.StreamsQuery{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.Streams.Total == 0 {
-			break
+		if s.Streams.Total == n {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("streams still listed after their answers: %+v", s.Streams.Streams)
+			t.Fatalf("want %d streams listed, have %d: %+v", n, s.Streams.Total, s.Streams.Streams)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
