@@ -48,11 +48,6 @@ func Connect(ctx context.Context, path string, log *slog.Logger) (*Target, error
 		uc.Close()
 		return nil, fmt.Errorf("receive listeners from the old process: %w", err)
 	}
-	if m.Type == "abort" {
-		closeFDs(fds)
-		uc.Close()
-		return nil, fmt.Errorf("old process refused: %s", m.Error)
-	}
 	want := len(m.Listeners)
 	if m.Stdio {
 		want += 2

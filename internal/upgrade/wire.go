@@ -23,7 +23,7 @@ const (
 
 // message is every message of the protocol; Type says which fields count.
 type message struct {
-	Type string `json:"type"` // hello, ready, failed, conn, done, abort
+	Type string `json:"type"` // hello, ready, failed, conn, done
 
 	PID int `json:"pid,omitempty"`
 	// hello: one descriptor per listener, in order, and the config to run
@@ -42,7 +42,7 @@ type message struct {
 	Buffered []byte `json:"buffered,omitempty"`
 	// done: what the old process did with its connections.
 	Counts *Counts `json:"counts,omitempty"`
-	// failed, abort
+	// failed
 	Error string `json:"error,omitempty"`
 }
 

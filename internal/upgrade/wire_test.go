@@ -140,3 +140,30 @@ func FuzzServeArgs(f *testing.F) {
 		}
 	})
 }
+
+// FuzzWireRecv: whatever packets the peer sends, recv returns a message or
+// an error, never panics, and never leaks or invents descriptors.
+func FuzzWireRecv(f *testing.F) {
+	f.Fuzz(func(t *testing.T, first, second []byte) {
+		a, b := wirePair(t)
+		for _, p := range [][]byte{first, second} {
+			if len(p) > packetSize+1 {
+				p = p[:packetSize+1]
+			}
+			if _, _, err := a.c.WriteMsgUnix(p, nil, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a.c.Close()
+		var m message
+		for range 3 {
+			fds, err := b.recv(&m)
+			if len(fds) != 0 {
+				t.Fatalf("%d descriptors from packets without any", len(fds))
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
+}
