@@ -661,6 +661,24 @@ func TestReloadConfig(t *testing.T) {
 	if v := version(); v != "v2" {
 		t.Errorf("after reload, same connection: %q", v)
 	}
+
+	// The upgraded process upgrades again (its command line carries the
+	// upgrade plumbing, which must not leak into the next one); without
+	// --config the next process runs the config it is given over the
+	// socket, the reloaded one.
+	out, errOut, code = runUpgrade(t, nil, "--pid", fmt.Sprint(newPID), "-o", "json")
+	if code != 0 {
+		t.Fatalf("second upgrade: exit %d: %s", code, errOut)
+	}
+	var res Result
+	json.Unmarshal([]byte(out), &res)
+	t.Cleanup(func() { stopProcess(t, res.NewPID) })
+	if res.Migrated != 1 || !res.OldExited {
+		t.Errorf("second upgrade: %+v", res)
+	}
+	if v := version(); v != "v2" {
+		t.Errorf("after the second upgrade, same connection: %q", v)
+	}
 }
 
 // TestNewKilledDuringHandover: the new process dies (SIGKILL) after it
