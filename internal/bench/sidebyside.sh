@@ -77,4 +77,10 @@ for name in wrk mosnctl-http1 h2load mosnctl-h2c; do
 	per=$(awk -v d="$duration" '{print $2*1e6/($1*d)}' "$work/$name" | median)
 	printf '%-14s %12.0f %12.2f %14.2f\n' "$name" "$rps" "$cpu" "$per"
 done
+# Paired ratios (each round's mosnctl run against the peer run just
+# before it) cancel much of the drift of a shared machine.
+ratio() { paste "$work/$1" "$work/$2" | awk -v d="$duration" -v k="$3" '{ if (k == "rps") print $3/$1; else print ($4/($3*d))/($2/($1*d)) }' | median; }
+echo
+printf 'paired medians: HTTP/1.1 mosnctl/wrk req/s %.2f, CPU per request %.2f; h2c mosnctl/h2load req/s %.2f, CPU per request %.2f\n' \
+	"$(ratio wrk mosnctl-http1 rps)" "$(ratio wrk mosnctl-http1 cpu)" "$(ratio h2load mosnctl-h2c rps)" "$(ratio h2load mosnctl-h2c cpu)"
 echo "(medians of $rounds alternating rounds of ${duration}s; HTTP/1.1 -c $conns, h2c -c $h2conns x $streams streams, $threads thread(s) each)"
