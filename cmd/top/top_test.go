@@ -207,8 +207,8 @@ func TestOnceJSONFindsStreamsInFlight(t *testing.T) {
 			s.State != "waiting" || s.Downstream == "" || s.BytesIn == 0 && s.Protocol == "bolt" {
 			t.Errorf("stream = %+v, want route %q cluster %q host %q listener %q waiting", s, w.route, w.cluster, w.host, w.listener)
 		}
-		if s.Protocol == "bolt" && s.RequestID == 0 {
-			t.Errorf("bolt stream without its request id: %+v", s)
+		if s.Protocol == "bolt" && (s.RequestID == 0 || s.Service != "com.example.EchoService:1.0") {
+			t.Errorf("bolt stream without its request id or service: %+v", s)
 		}
 		if i > 0 && s.Start.Before(snap.Streams.Streams[i-1].Start) {
 			t.Errorf("streams not oldest first: %v before %v", snap.Streams.Streams[i-1].Start, s.Start)

@@ -19,6 +19,7 @@ type StreamInfo struct {
 	Listener   string    `json:"listener"`
 	Downstream string    `json:"downstream"`
 	RequestID  uint32    `json:"request_id,omitempty"` // Bolt's downstream request id
+	Service    string    `json:"service,omitempty"`    // Bolt's service header
 	Route      string    `json:"route"`
 	Cluster    string    `json:"cluster"`
 	Host       string    `json:"host"`

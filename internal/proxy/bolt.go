@@ -65,13 +65,13 @@ func (p *BoltProxy) ServeBolt(d *stream.BoltDownstream, f *bolt.Frame, raw []byt
 	}
 	c := boltCalls.Get().(*boltCall)
 	*c = boltCall{p: p, d: d, id: f.RequestID, codec: f.Codec, start: start, bytesIn: len(raw), service: c.service[:0]}
-	if p.AccessLog != nil {
+	if p.AccessLog != nil || p.Streams != nil {
 		svc, _ := f.Get("service")
 		c.service = append(c.service, svc...)
 	}
 	if ts := p.Streams; ts != nil {
 		c.t = &c.e
-		c.e.listener, c.e.protocol, c.e.conn = p.Listener, "bolt", d.Conn
+		c.e.listener, c.e.protocol, c.e.conn, c.e.service = p.Listener, "bolt", d.Conn, c.service
 		c.e.requestID.Store(f.RequestID)
 		c.e.bytesIn.Store(int64(len(raw)))
 		ts.register(c.t, f.RequestID)

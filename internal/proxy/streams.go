@@ -91,6 +91,7 @@ type trackedStream struct {
 	listener string
 	protocol string
 	conn     *network.Conn
+	service  []byte // Bolt's service header
 	id       uint64 // the current request's id; only the owner uses it
 
 	idState   atomic.Uint64 // id<<stateBits | state
@@ -211,6 +212,7 @@ type StreamSnapshot struct {
 	Listener   string
 	Downstream net.Addr
 	RequestID  uint32 // Bolt only
+	Service    string // Bolt only
 	Route      *router.Route
 	Cluster    string
 	Host       string
@@ -236,7 +238,7 @@ func (t *StreamTracker) Snapshot(dst []StreamSnapshot, keep func(*StreamSnapshot
 				continue
 			}
 			s := StreamSnapshot{ID: is >> stateBits, Protocol: e.protocol, Listener: e.listener,
-				RequestID: e.requestID.Load(), State: st, Start: time.Unix(0, e.start.Load())}
+				RequestID: e.requestID.Load(), Service: string(e.service), State: st, Start: time.Unix(0, e.start.Load())}
 			if e.conn != nil {
 				s.Downstream = e.conn.RemoteAddr()
 			}

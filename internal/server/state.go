@@ -120,7 +120,7 @@ func (s *Server) Streams(q admin.StreamQuery) []admin.StreamInfo {
 	out := make([]admin.StreamInfo, 0, len(snap))
 	for i := range snap {
 		ss := &snap[i]
-		si := admin.StreamInfo{ID: ss.ID, Protocol: ss.Protocol, Listener: ss.Listener, RequestID: ss.RequestID,
+		si := admin.StreamInfo{ID: ss.ID, Protocol: ss.Protocol, Listener: ss.Listener, RequestID: ss.RequestID, Service: ss.Service,
 			Route: proxy.RouteName(ss.Route), Cluster: ss.Cluster, Host: ss.Host, State: ss.State.String(),
 			Start: ss.Start, AgeMs: float64(q.Now.Sub(ss.Start)) / float64(time.Millisecond),
 			BytesIn: ss.BytesIn, BytesOut: ss.BytesOut}

@@ -161,6 +161,7 @@ func busySnapshot(i int) *Snapshot {
 		}
 		if k >= 29 {
 			st.Protocol, st.Listener, st.Route, st.Cluster, st.Host, st.RequestID = "bolt", "rpc", "rpc *", "rpc-backend", "10.0.2.21:12200", uint32(k)
+			st.Service = "com.example.Echo:1.0"
 		}
 		s.Streams.Streams = append(s.Streams.Streams, st)
 	}

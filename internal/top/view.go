@@ -341,6 +341,9 @@ func streamDetail(s *admin.StreamInfo) string {
 	if s.RequestID != 0 {
 		d += fmt.Sprintf(" req %d", s.RequestID)
 	}
+	if s.Service != "" {
+		d += " " + s.Service
+	}
 	d += fmt.Sprintf(" · since %s · in %d out %d", s.Start.Format("15:04:05.000"), s.BytesIn, s.BytesOut)
 	if s.Route != "" {
 		d += fmt.Sprintf(" · %s -> %s %s", s.Route, s.Cluster, s.Host)
@@ -588,7 +591,7 @@ func (m *Model) streamRows() []row {
 	var rows []row
 	for i := range ss {
 		s := &ss[i]
-		if !matches(m.activeFilter(TabStreams), s.Protocol, s.Listener, s.Downstream, s.Route, s.Cluster, s.Host, s.State) {
+		if !matches(m.activeFilter(TabStreams), s.Protocol, s.Listener, s.Downstream, s.Route, s.Cluster, s.Host, s.State, s.Service) {
 			continue
 		}
 		age := time.Duration(s.AgeMs * float64(time.Millisecond))
