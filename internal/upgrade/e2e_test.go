@@ -575,7 +575,8 @@ func TestOldKilledDuringHandover(t *testing.T) {
 }
 
 // TestReloadConfig: upgrade with --config and the same binary is a config
-// reload; a connection kept alive across it sees the new routes.
+// reload; a connection kept alive across it sees the new routes, also when
+// its listener was renamed.
 func TestReloadConfig(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -585,7 +586,9 @@ func TestReloadConfig(t *testing.T) {
 	web := listenerAddr(t, old, "web")
 	newCfg := strings.Replace(cfg, `"routers": [{"match": {"prefix": "/"}, "route": {"cluster_name": "origin"}}]`,
 		`"routers": [{"match": {"prefix": "/version"}, "direct_response": {"status": 200, "body": "v2"}}, {"match": {"prefix": "/"}, "route": {"cluster_name": "origin"}}]`, 1)
-	if newCfg == cfg {
+	// The listener is renamed too: it keeps its socket and connections.
+	newCfg = strings.Replace(newCfg, `{"name": "web", "address"`, `{"name": "www", "address"`, 1)
+	if newCfg == cfg || !strings.Contains(newCfg, `"www"`) {
 		t.Fatal("test config did not change")
 	}
 	newPath := filepath.Join(dir, "v2.json")

@@ -25,9 +25,10 @@ type Target struct {
 }
 
 type inherited struct {
-	info listenerInfo
-	ln   net.Listener
-	used bool
+	info    listenerInfo
+	ln      net.Listener
+	used    bool
+	takenBy string // the new config's listener that took it
 }
 
 // Connect dials the old process's upgrade socket and receives its
@@ -92,15 +93,23 @@ func (t *Target) Config() Config { return t.cfg }
 // Inherit is server.Options.Inherit: it returns the old process's socket
 // for a listener of the same name and network whose configured address is
 // the same as the old one's (or names the address the old one is bound
-// to); nil otherwise, and the listener is bound fresh.
+// to); failing that, an unclaimed socket of another name at that address
+// (a renamed listener). nil otherwise: the listener is bound fresh.
 func (t *Target) Inherit(name, network, address string) net.Listener {
-	for i := range t.sockets {
-		s := &t.sockets[i]
-		if s.used || s.info.Name != name || s.info.Network != network {
-			continue
-		}
-		if address == s.info.Address || address == s.info.Bound {
-			s.used = true
+	match := func(s *inherited, sameName bool) bool {
+		return !s.used && s.info.Network == network && (s.info.Name == name) == sameName &&
+			(address == s.info.Address || address == s.info.Bound)
+	}
+	for _, sameName := range []bool{true, false} {
+		for i := range t.sockets {
+			s := &t.sockets[i]
+			if !match(s, sameName) {
+				continue
+			}
+			if !sameName && (name == server.AdminListenerName || s.info.Name == server.AdminListenerName) {
+				continue
+			}
+			s.used, s.takenBy = true, name
 			return s.ln
 		}
 	}
@@ -228,7 +237,13 @@ func (t *Target) adopt(srv *server.Server, fd int, m *message) error {
 	if err != nil {
 		return err
 	}
-	if err := srv.ServeHandedOff(m.Listener, m.Protocol, nc, m.Buffered); err != nil {
+	listener := m.Listener
+	for _, s := range t.sockets {
+		if s.info.Name == m.Listener && s.used {
+			listener = s.takenBy // the same socket, maybe renamed
+		}
+	}
+	if err := srv.ServeHandedOff(listener, m.Protocol, nc, m.Buffered); err != nil {
 		nc.Close()
 		return err
 	}
