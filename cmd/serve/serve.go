@@ -127,20 +127,17 @@ func Run(ctx context.Context, opts Options, out, errOut io.Writer) error {
 	}
 	// Taking over (when upgrading) runs beside serving; this process's own
 	// upgrade socket opens once it is complete.
-	sources := make(chan *upgrade.Source, 1)
+	sockets := &upgradeSockets{ch: make(chan *upgrade.Source, 1)}
 	first := srv
 	go func() {
 		takeover.run(first)
-		if src := listenUpgrade(opts.UpgradeSocket, first, raw, log); src != nil {
-			go src.Serve(ctx)
-			sources <- src
-		}
+		sockets.open(ctx, opts.UpgradeSocket, first, raw, log)
 	}()
 	var src *upgrade.Source
 	var takenOver <-chan struct{}
 	for {
 		select {
-		case src = <-sources:
+		case src = <-sockets.ch:
 			takenOver = src.TakenOver()
 			continue
 		case <-takenOver:
@@ -166,20 +163,13 @@ func Run(ctx context.Context, opts Options, out, errOut io.Writer) error {
 			// accept the next upgrade.
 			srv, src, takenOver = again, nil, nil
 			log.Info("mosnctl serving again", "config", raw.Source, "pid", os.Getpid())
-			go func() {
-				if src := listenUpgrade(opts.UpgradeSocket, again, raw, log); src != nil {
-					go src.Serve(ctx)
-					sources <- src
-				}
-			}()
+			go sockets.open(ctx, opts.UpgradeSocket, again, raw, log)
 			continue
 		case <-ctx.Done():
 		}
 		break
 	}
-	if src != nil {
-		src.Close()
-	}
+	sockets.stop(src)
 	drain := srv.DrainTimeout()
 	log.Info("shutting down: draining in-flight requests", "timeout", drain)
 	dctx, cancel := context.WithTimeout(context.Background(), drain)

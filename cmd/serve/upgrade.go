@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"sync"
 
 	"github.com/mosnctl/mosnctl/internal/cli"
 	"github.com/mosnctl/mosnctl/internal/server"
@@ -91,4 +92,41 @@ func listenUpgrade(path string, srv *server.Server, raw upgrade.Config, log *slo
 	}
 	log.Info("upgrade socket listening", "path", path)
 	return src
+}
+
+// upgradeSockets opens this process's upgrade socket beside serving and
+// makes sure that, once serving stops, none is left open (its file stays
+// behind when the process exits with it open).
+type upgradeSockets struct {
+	mu      sync.Mutex
+	stopped bool
+	ch      chan *upgrade.Source // one at a time: Run takes it before the next open
+}
+
+func (u *upgradeSockets) open(ctx context.Context, path string, srv *server.Server, raw upgrade.Config, log *slog.Logger) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.stopped {
+		return
+	}
+	if src := listenUpgrade(path, srv, raw, log); src != nil {
+		go src.Serve(ctx)
+		u.ch <- src
+	}
+}
+
+// stop closes current and any socket opened but not yet taken; no socket
+// opens afterwards.
+func (u *upgradeSockets) stop(current *upgrade.Source) {
+	u.mu.Lock()
+	u.stopped = true
+	u.mu.Unlock()
+	select {
+	case src := <-u.ch:
+		src.Close()
+	default:
+	}
+	if current != nil {
+		current.Close()
+	}
 }
