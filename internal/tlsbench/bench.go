@@ -13,6 +13,7 @@ package tlsbench
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
@@ -251,11 +252,16 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 				return rep, err
 			}
 			progress(name + " primitives")
-			prims, err := engines[name].primitives(ctx, opts.Duration, serverCPUs, need)
-			if err != nil {
-				rep.Errors = append(rep.Errors, CellError{Engine: name, Metric: "primitives", Error: err.Error()})
+			var runs [][]primRow
+			for range opts.Repeat {
+				prims, err := engines[name].primitives(ctx, opts.Duration, serverCPUs, need)
+				if err != nil {
+					rep.Errors = append(rep.Errors, CellError{Engine: name, Metric: "primitives", Error: err.Error()})
+					break
+				}
+				runs = append(runs, prims)
 			}
-			rep.Results = append(rep.Results, expandPrimitives(name, prims, p.suites, p.curves, primMetrics)...)
+			rep.Results = append(rep.Results, expandPrimitives(name, medianPrimitives(runs), p.suites, p.curves, primMetrics)...)
 		}
 	}
 	return rep, nil
@@ -275,6 +281,29 @@ func notMeasurable(engine string, s Suite, metric string) string {
 		return "bssl-tool server copies application data 512 bytes at a time; see the AEAD primitives (bssl-tool speed) instead"
 	}
 	return ""
+}
+
+// medianPrimitives keeps, per algorithm and metric, the median over runs.
+func medianPrimitives(runs [][]primRow) []primRow {
+	type key struct{ alg, metric string }
+	byKey := map[key][]primRow{}
+	var order []key
+	for _, run := range runs {
+		for _, p := range run {
+			k := key{p.Alg, p.Metric}
+			if _, ok := byKey[k]; !ok {
+				order = append(order, k)
+			}
+			byKey[k] = append(byKey[k], p)
+		}
+	}
+	out := make([]primRow, 0, len(order))
+	for _, k := range order {
+		ps := byKey[k]
+		slices.SortFunc(ps, func(a, b primRow) int { return cmp.Compare(a.Value, b.Value) })
+		out = append(out, ps[len(ps)/2])
+	}
+	return out
 }
 
 // expandPrimitives files each primitive under every selected suite that uses
@@ -334,7 +363,7 @@ func runCell(ctx context.Context, opts Options, e engine, name string, s Suite, 
 	if metric == MetricBulkDownload {
 		spec.bulk = bulkSource
 	}
-	if name == EngineBSSL && metric == MetricHandshakeResumed && s.Version == 0x0304 {
+	if name == EngineBSSL && metric == MetricHandshakeResumed && s.Version == tls.VersionTLS13 {
 		// bssl-tool server sends its TLS 1.3 session tickets only together
 		// with application data; with stdin from /dev/zero it writes a
 		// 512-byte record or two per connection, and the tickets go with it.
@@ -350,7 +379,7 @@ func runCell(ctx context.Context, opts Options, e engine, name string, s Suite, 
 	defer srv.stop()
 	cpu0, cpuErr := srv.cpu()
 	var env []string
-	if s.Version == 0x0304 && s.AEAD == AEADChaCha {
+	if s.Version == tls.VersionTLS13 && s.AEAD == AEADChaCha {
 		// crypto/tls offers ChaCha20 first, and servers then pick it, only
 		// when the client has no AES hardware; this hides it from the client.
 		env = append(env, "GODEBUG=cpu.aes=off")

@@ -3,6 +3,7 @@ package tlsbench
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"math"
 	"os"
@@ -147,7 +148,7 @@ func (e *toolEngine) serverArgs(spec serverSpec, port string) []string {
 	if e.name == EngineOpenSSL {
 		args := []string{"s_server", "-quiet", "-accept", "127.0.0.1:" + port, "-cert", spec.cert.Cert, "-key", spec.cert.Key,
 			"-groups", spec.curve.Name}
-		if s.Version == 0x0304 {
+		if s.Version == tls.VersionTLS13 {
 			args = append(args, "-tls1_3", "-ciphersuites", s.OpenSSL)
 		} else {
 			args = append(args, "-tls1_2", "-cipher", s.OpenSSL)
@@ -160,12 +161,12 @@ func (e *toolEngine) serverArgs(spec serverSpec, port string) []string {
 		return args
 	}
 	v := "tls1.2"
-	if s.Version == 0x0304 {
+	if s.Version == tls.VersionTLS13 {
 		v = "tls1.3"
 	}
 	args := []string{"server", "-accept", port, "-loop", "-cert", spec.cert.Cert, "-key", spec.cert.Key,
 		"-curves", spec.curve.Name, "-min-version", v, "-max-version", v}
-	if s.Version != 0x0304 {
+	if s.Version != tls.VersionTLS13 {
 		args = append(args, "-cipher", s.OpenSSL)
 	}
 	return args

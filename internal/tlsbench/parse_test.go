@@ -191,3 +191,15 @@ func TestWriteTableGolden(t *testing.T) {
 		t.Errorf("table differs from %s (run with -update):\n%s", golden, buf.Bytes())
 	}
 }
+
+func TestMedianPrimitives(t *testing.T) {
+	runs := [][]primRow{
+		{{Alg: "X25519", Metric: MetricECDHE, Value: 1}, {Alg: AEADChaCha, Metric: MetricSeal16K, Value: 30}},
+		{{Alg: "X25519", Metric: MetricECDHE, Value: 9}, {Alg: AEADChaCha, Metric: MetricSeal16K, Value: 10}},
+		{{Alg: "X25519", Metric: MetricECDHE, Value: 5}},
+	}
+	got := medianPrimitives(runs)
+	if len(got) != 2 || got[0].Value != 5 || got[1].Value != 30 {
+		t.Fatalf("got %+v, want X25519 5 and ChaCha 30 (upper median of two)", got)
+	}
+}
