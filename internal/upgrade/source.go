@@ -273,6 +273,13 @@ func (s *Source) Handover(ctx context.Context, resume Resume) (n Counts, resumed
 		migrated.Add(1)
 		return true
 	})
+	for _, ls := range infos {
+		if ul, ok := ls.Listener.(*net.UnixListener); ok {
+			// Its path now belongs to the new process: closing our
+			// descriptor must not remove it.
+			ul.SetUnlinkOnClose(false)
+		}
+	}
 	active := s.srv.ActiveConnections()
 	s.log.Info("upgrade: new process ready; stopped accepting, handing over connections", "new_pid", s.peerPID, "connections", active)
 	cut := s.srv.Shutdown(ctx)

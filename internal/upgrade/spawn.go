@@ -68,8 +68,11 @@ func Spawn(ctx context.Context, opts SpawnOptions, progress func(Event)) (*Resul
 	if res.Socket == "" {
 		res.Socket = old.socket()
 	}
+	if res.Socket == "off" {
+		return res, fmt.Errorf("upgrade pid %d: it runs with hot upgrade off (--upgrade-socket off)", opts.PID)
+	}
 	if fi, err := os.Stat(res.Socket); err != nil || fi.Mode()&os.ModeSocket == 0 {
-		return res, fmt.Errorf("upgrade pid %d: no upgrade socket at %s (is it `mosnctl serve`, started with --upgrade-socket elsewhere or off?)", opts.PID, res.Socket)
+		return res, fmt.Errorf("upgrade pid %d: no upgrade socket at %s (is it a running `mosnctl serve`? give --socket if it listens elsewhere)", opts.PID, res.Socket)
 	}
 	res.Binary = opts.Binary
 	if res.Binary == "" {

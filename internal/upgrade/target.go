@@ -135,10 +135,14 @@ func (t *Target) Listeners() []ListenerReport {
 }
 
 // CloseUnused closes the inherited sockets the new server did not take.
+// The ones it took are now its own: a unix socket's file is removed when
+// this process closes it, as when it had bound it.
 func (t *Target) CloseUnused() {
 	for _, s := range t.sockets {
 		if !s.used {
 			s.ln.Close()
+		} else if ul, ok := s.ln.(*net.UnixListener); ok {
+			ul.SetUnlinkOnClose(true)
 		}
 	}
 }
