@@ -46,7 +46,7 @@ unchanged and upgrade exits 1 with the reason.`,
 		},
 	}
 	f := c.Flags()
-	f.IntVar(&opts.PID, "pid", 0, "pid of the running `mosnctl serve` (required)")
+	f.IntVar(&opts.PID, "pid", 0, "pid of the running mosnctl serve (required)")
 	f.StringVar(&opts.Binary, "binary", "", "new executable (default: the running one's)")
 	f.StringVarP(&opts.Config, "config", "c", "", "config for the new process (default: the running config)")
 	f.StringVar(&opts.Socket, "socket", "", "the running process's upgrade socket (default: found from its flags and environment)")
