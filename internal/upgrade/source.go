@@ -2,7 +2,6 @@ package upgrade
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -78,10 +77,7 @@ func (s *Source) Path() string { return s.path }
 func (s *Source) TakenOver() <-chan struct{} { return s.takenOver }
 
 // Close stops listening and removes the socket file.
-func (s *Source) Close() error {
-	err := s.ln.Close() // unlinks the path
-	return err
-}
+func (s *Source) Close() error { return s.ln.Close() }
 
 // Serve answers upgrade requests until one succeeds, ctx ends or Close is
 // called. A request that fails (the new process dies or refuses the config)
@@ -298,10 +294,4 @@ func (s *Source) Handover(ctx context.Context, resume Resume) (n Counts, resumed
 	s.log.Info("upgrade: handover finished", "migrated", n.Migrated, "finished_in_old", n.Finished, "cut", n.Cut,
 		"took", time.Since(s.readyAt).Round(time.Millisecond))
 	return n, false
-}
-
-// errIsClosed reports whether err means the peer went away.
-func errIsClosed(err error) bool {
-	return errors.Is(err, errEOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, syscall.ECONNRESET)
 }
