@@ -153,18 +153,33 @@ func TestMetricsExposeRequests(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(b), "proxy hop") {
 		t.Fatalf("default config: %d %q", resp.StatusCode, b)
 	}
-	resp, err = http.Get("http://" + srv.AdminAddr().String() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{
+	wants := []string{
 		`mosn_downstream_requests_total{listener="proxy",protocol="Http1",response_class="2xx"} 1`,
 		`mosn_upstream_requests_total{cluster="local_service",host="127.0.0.1:2046"} 1`,
 		`mosn_downstream_request_duration_seconds_count{listener="proxy",protocol="Http1"} 1`,
 		`mosn_downstream_connections_total{listener="proxy"} 1`,
-	} {
+	}
+	// The proxy counts a request just after the client has its answer:
+	// poll briefly instead of racing it.
+	var m []byte
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err = http.Get("http://" + srv.AdminAddr().String() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		missing := 0
+		for _, want := range wants {
+			if !strings.Contains(string(m), want) {
+				missing++
+			}
+		}
+		if missing == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	for _, want := range wants {
 		if !strings.Contains(string(m), want) {
 			t.Errorf("metrics lack %s", want)
 		}
