@@ -141,6 +141,10 @@ type eventLoop struct {
 	epfd    int
 	file    *os.File // epfd, for Go's netpoller
 	rc      syscall.RawConn
+	pollFn  func(uintptr) bool
+	events  []syscall.EpollEvent
+	polled  int
+	pollErr error
 	workers []*worker
 	fds     map[int]*worker
 	active  int
@@ -291,14 +295,25 @@ func (l *eventLoop) wait(events []syscall.EpollEvent) (int, error) {
 		return n, err
 	}
 	_ = l.file.SetReadDeadline(time.Now().Add(5 * time.Millisecond))
-	err = l.rc.Read(func(uintptr) bool {
-		n, err = epollPoll(l.epfd, events)
-		return n != 0 || err != nil
-	})
+	if l.pollFn == nil {
+		l.pollFn = l.pollReady // one closure per loop, not per wait
+	}
+	l.events = events
+	err = l.rc.Read(l.pollFn)
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return 0, nil
 	}
-	return n, err
+	if err == nil {
+		err = l.pollErr
+	}
+	return l.polled, err
+}
+
+// pollReady is wait's callback for the netpoller: done once events are
+// there (or epoll failed), otherwise park until the descriptor is ready.
+func (l *eventLoop) pollReady(uintptr) bool {
+	l.polled, l.pollErr = epollPoll(l.epfd, l.events)
+	return l.polled != 0 || l.pollErr != nil
 }
 
 // drop closes w's connection, failing what is in flight with kind.

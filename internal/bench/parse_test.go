@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -296,5 +297,28 @@ func BenchmarkRun(b *testing.B) {
 				b.Fatal(err, res.Responses)
 			}
 		})
+	}
+}
+
+// TestEngineAllocationsPerRequest: a whole run allocates for its setup
+// only, not per request, in either engine (the origin allocates nothing
+// per request either). Allocations are counted, not timed.
+func TestEngineAllocationsPerRequest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a loopback origin")
+	}
+	u := rawOrigin(t)
+	const n = 20000
+	for _, io := range []string{IOEventLoop, IOGoroutines} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		res, err := Run(context.Background(), Config{Targets: []string{u}, Conns: 4, Requests: n, IO: io})
+		runtime.ReadMemStats(&after)
+		if err != nil || res.Responses != n {
+			t.Fatal(err)
+		}
+		if perReq := float64(after.Mallocs-before.Mallocs) / n; perReq > 0.05 {
+			t.Errorf("%s: %.3f allocations per request (%d in all), want setup only", io, perReq, after.Mallocs-before.Mallocs)
+		}
 	}
 }
