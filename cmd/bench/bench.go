@@ -102,7 +102,7 @@ h2c prior knowledge over plain TCP), bolt://host:port (with --service and
 	f.StringVar(&opts.Replay, "replay", "", "replay the HTTP/1 or Bolt requests of a pcap capture")
 	f.StringVarP(&opts.Output, "output", "o", "table", "output format: table or json")
 	f.StringVar(&opts.IO, "io", "", "engine: epoll (event loops; closed loop over plain TCP on Linux, the default there) or goroutines")
-	f.IntVar(&opts.Threads, "threads", 0, "event loops (default GOMAXPROCS)")
+	f.IntVar(&opts.Threads, "threads", 0, "event loops (default half the cores, at least 1)")
 	f.StringArrayVar(&opts.Asserts, "assert", nil, "fail (exit 1) unless METRIC OP VALUE holds, e.g. 'p99<5ms', 'errors==0', 'rps>=20000'")
 	f.StringVar(&opts.Compare, "compare", "", "baseline result (-o json of an earlier run) to compare with")
 	f.StringVar(&opts.MaxRegression, "max-regression", "10%", "with --compare: largest allowed regression")

@@ -51,7 +51,7 @@ type Config struct {
 	// IO picks the engine: IOAuto (event loops where they apply: closed
 	// loop over plain TCP on Linux) or IOGoroutines (a goroutine per
 	// connection everywhere). Threads is the number of event loops
-	// (default GOMAXPROCS).
+	// (default half of GOMAXPROCS, at least 1).
 	IO      string
 	Threads int
 
