@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -144,6 +145,11 @@ func New(state State, level *slog.LevelVar, log *slog.Logger, collectors ...prom
 	mux.HandleFunc("POST /api/v1/update_loglevel", s.updateLogLevel)
 	mux.HandleFunc("GET /ready", s.ready)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// Go's profiler, for "where does the proxy spend its CPU" on a live
+	// process; the admin API binds loopback unless configured otherwise.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10}
 	return s
 }
@@ -151,7 +157,7 @@ func New(state State, level *slog.LevelVar, log *slog.Logger, collectors ...prom
 var endpoints = []string{
 	"/api/v1/version", "/api/v1/config_dump", "/api/v1/stats", "/api/v1/states",
 	"/api/v1/listeners", "/api/v1/clusters", "/api/v1/streams", "/api/v1/get_loglevel", "/api/v1/update_loglevel (POST)",
-	"/metrics", "/ready",
+	"/metrics", "/ready", "/debug/pprof/",
 }
 
 // Listen binds addr.

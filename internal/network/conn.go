@@ -49,6 +49,7 @@ type Conn struct {
 	state    atomic.Int32
 	draining atomic.Bool
 	closed   atomic.Bool
+	readDeadline time.Time // last set by SetReadDeadline (reading goroutine only)
 	// handedOff is set once the socket went to another process (upgrade).
 	handedOff atomic.Bool
 	ln        *Listener   // the accepting listener (nil for upstream conns): its handoff hook
@@ -181,7 +182,21 @@ func (c *Conn) Writev(pieces ...[]byte) error {
 }
 
 // SetReadDeadline sets the read deadline; zero clears it.
-func (c *Conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(t) }
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	c.readDeadline = t
+	return c.nc.SetReadDeadline(t)
+}
+
+// ExtendReadDeadline moves the read deadline to t unless the one in force
+// already lies within slack before t. Keep-alive loops call it for every
+// message: re-arming the runtime timer once per slack instead of once per
+// message, at the price of a deadline firing up to slack early.
+func (c *Conn) ExtendReadDeadline(t time.Time, slack time.Duration) error {
+	if d := c.readDeadline; !d.IsZero() && !d.After(t) && t.Sub(d) <= slack {
+		return nil
+	}
+	return c.SetReadDeadline(t)
+}
 
 // SetWriteDeadline sets the write deadline; zero clears it.
 func (c *Conn) SetWriteDeadline(t time.Time) error { return c.nc.SetWriteDeadline(t) }

@@ -292,7 +292,9 @@ func (p *HTTP1Proxy) roundTrip(s *stream.HTTP1ServerStream, x *exchange, pool *s
 	}
 	defer pump.finish(s, up, x, true)
 
-	up.SetReadDeadline(deadline)
+	// The route timeout may fire up to 1% early (at most 100ms), so a busy
+	// keep-alive connection re-arms its timer rarely, not per request.
+	up.ExtendReadDeadline(deadline, min(time.Until(deadline)/100, 100*time.Millisecond))
 	n, err := cc.ReadResponseHead(p.Limits)
 	for err == nil && cc.Resp.Status < 200 && cc.Resp.Status != 101 {
 		// Interim responses (103 Early Hints...) are relayed as they are.
@@ -418,7 +420,7 @@ func (p *bodyPump) finish(s *stream.HTTP1ServerStream, up *network.Conn, x *exch
 	}
 	if !p.done {
 		if abort {
-			s.Conn.SetReadDeadline(time.Unix(1, 0))
+			s.Conn.NetConn().SetReadDeadline(time.Unix(1, 0)) // not the wrapper: the pump goroutine owns it
 			up.Close()
 		}
 		p.res, p.done = <-p.ch, true

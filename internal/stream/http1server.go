@@ -163,7 +163,7 @@ func ServeHTTP1(ctx context.Context, c *network.Conn, h HTTP1Handler, opts *HTTP
 				c.Handoff(protocol.HTTP1)
 				return
 			}
-			c.SetReadDeadline(time.Now().Add(idle))
+			c.ExtendReadDeadline(time.Now().Add(idle), time.Second)
 			err := c.Fill()
 			if !c.SetIdle(false) && err != nil {
 				if errors.Is(err, os.ErrDeadlineExceeded) {
