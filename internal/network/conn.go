@@ -41,14 +41,14 @@ const (
 // with Discard and ask for more with Fill. Methods other than Write/Writev
 // and Close must be called from the one goroutine that reads.
 type Conn struct {
-	nc       net.Conn
-	bb       *bytebufferpool.ByteBuffer
-	r, w     int
-	maxBuf   int
-	counters *Counters
-	state    atomic.Int32
-	draining atomic.Bool
-	closed   atomic.Bool
+	nc           net.Conn
+	bb           *bytebufferpool.ByteBuffer
+	r, w         int
+	maxBuf       int
+	counters     *Counters
+	state        atomic.Int32
+	draining     atomic.Bool
+	closed       atomic.Bool
 	readDeadline time.Time // last set by SetReadDeadline (reading goroutine only)
 	// handedOff is set once the socket went to another process (upgrade).
 	handedOff atomic.Bool
