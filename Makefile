@@ -5,7 +5,7 @@ COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS  := -s -w -X github.com/mosnctl/mosnctl/internal/buildinfo.Version=$(VERSION) -X github.com/mosnctl/mosnctl/internal/buildinfo.Commit=$(COMMIT)
 FUZZTIME ?= 30s
 
-.PHONY: build boring test bench fuzz lint peers release-snapshot clean
+.PHONY: build boring test bench fuzz lint peers tlsbench tlsbench-smoke release-check release-snapshot clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/mosnctl .
@@ -33,6 +33,17 @@ lint:
 
 peers: build
 	../shared/bench/peers.sh --cmd "bin/mosnctl serve -c testdata/bench-http1.json --admin-address off" --port 2046
+
+# Every suite and engine, 2 s a cell, median of 3 (run it on a quiet host).
+tlsbench: build boring
+	bin/mosnctl tlsbench --duration 2s --repeat 3
+
+# What CI runs: one suite, every engine, 1 s a cell.
+tlsbench-smoke: build boring
+	bin/mosnctl tlsbench --suite ECDHE-ECDSA-AES256-GCM-SHA384 --curve X25519 --duration 1s
+
+release-check:
+	goreleaser check
 
 release-snapshot:
 	goreleaser release --snapshot --clean
