@@ -43,7 +43,7 @@ type proxyUnderTest struct {
 
 // startProxy parses cfgJSON (listeners on 127.0.0.1:0), starts the server
 // and shuts it down at the end of the test.
-func startProxy(t *testing.T, cfgJSON string) *proxyUnderTest {
+func startProxy(t testing.TB, cfgJSON string) *proxyUnderTest {
 	t.Helper()
 	cfg, _, err := config.Parse([]byte(cfgJSON), "json")
 	if err != nil {
@@ -53,7 +53,7 @@ func startProxy(t *testing.T, cfgJSON string) *proxyUnderTest {
 }
 
 // startProxyConfig starts a server on an already loaded config.
-func startProxyConfig(t *testing.T, cfg *config.Config) *proxyUnderTest {
+func startProxyConfig(t testing.TB, cfg *config.Config) *proxyUnderTest {
 	t.Helper()
 	logs := &syncLog{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -15,7 +15,6 @@ import (
 	"github.com/mosnctl/mosnctl/internal/admin"
 	"github.com/mosnctl/mosnctl/internal/boltrpc"
 	"github.com/mosnctl/mosnctl/internal/config"
-	"github.com/mosnctl/mosnctl/internal/protocol/http1"
 	"github.com/mosnctl/mosnctl/internal/proxy"
 )
 
@@ -149,38 +148,7 @@ func BenchmarkProxyHTTP1Tracking(b *testing.B) {
 				defer cancel()
 				s.Shutdown(ctx)
 			}()
-			c, err := net.Dial("tcp", s.ListenerAddr("in").String())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
-			req := []byte("GET /bench HTTP/1.1\r\nHost: bench\r\nUser-Agent: bench\r\n\r\n")
-			buf := make([]byte, 16<<10)
-			var resp http1.Response
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := c.Write(req); err != nil {
-					b.Fatal(err)
-				}
-				n := 0
-				for {
-					m, err := c.Read(buf[n:])
-					if err != nil {
-						b.Fatal(err)
-					}
-					n += m
-					h, err := http1.ParseResponse(buf[:n], &resp, http1.Limits{})
-					if err == http1.ErrNeedMore {
-						continue
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
-					if n == h+int(resp.ContentLength) {
-						break
-					}
-				}
-			}
+			benchKeepAliveGETs(b, s.ListenerAddr("in").String())
 		})
 	}
 }
