@@ -55,10 +55,19 @@ func TestAdminStreamsHTTP1(t *testing.T) {
 
 	adminURL := "http://" + p.AdminAddr().String()
 	var list admin.StreamList
-	// The proxy marks /fast finished just after the client has its answer.
-	waitFor(t, "the 2 slow requests alone listed", func() bool {
+	// The proxy marks /fast finished just after the client has its answer,
+	// and a slow request "waiting" just after the origin already has it.
+	waitFor(t, "the 2 slow requests alone listed, both waiting", func() bool {
 		getJSON(t, adminURL+"/api/v1/streams", &list)
-		return list.Total == 2
+		if list.Total != 2 {
+			return false
+		}
+		for _, s := range list.Streams {
+			if s.State != "waiting" {
+				return false
+			}
+		}
+		return true
 	})
 	if len(list.Streams) != 2 {
 		t.Fatalf("streams = %+v, want the 2 slow requests", list)
