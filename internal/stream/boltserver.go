@@ -101,6 +101,10 @@ func ServeBolt(ctx context.Context, c *network.Conn, h BoltHandler, opts *BoltOp
 		f.Reset()
 		n, err := bolt.Decode(buf, &f, maxFrame)
 		if errors.Is(err, bolt.ErrNeedMore) {
+			// The deadline goes before the idle mark: a drain that finds the
+			// connection idle kicks it with a past deadline, which must not
+			// be overwritten afterwards.
+			c.SetReadDeadline(time.Now().Add(idle))
 			if len(buf) == 0 {
 				c.Release()
 				if !c.SetIdle(true) {
@@ -108,7 +112,6 @@ func ServeBolt(ctx context.Context, c *network.Conn, h BoltHandler, opts *BoltOp
 					return
 				}
 			}
-			c.SetReadDeadline(time.Now().Add(idle))
 			ferr := c.Fill()
 			c.SetIdle(false)
 			if ferr != nil && c.Draining() && len(buf) == 0 && errors.Is(ferr, os.ErrDeadlineExceeded) && handoffBolt(d) {

@@ -159,11 +159,14 @@ func ServeHTTP1(ctx context.Context, c *network.Conn, h HTTP1Handler, opts *HTTP
 		}
 		if len(c.Buffered()) == 0 {
 			c.Release()
+			// The deadline goes first: a drain that finds this connection
+			// idle kicks it with a past deadline, which must not be
+			// overwritten afterwards.
+			c.ExtendReadDeadline(time.Now().Add(idle), time.Second)
 			if !c.SetIdle(true) {
 				c.Handoff(protocol.HTTP1)
 				return
 			}
-			c.ExtendReadDeadline(time.Now().Add(idle), time.Second)
 			err := c.Fill()
 			if !c.SetIdle(false) && err != nil {
 				if errors.Is(err, os.ErrDeadlineExceeded) {
