@@ -183,7 +183,7 @@ func (p *HTTP1Proxy) encodeRequest(s *stream.HTTP1ServerStream, route *router.Ro
 	if len(route.RequestHeadersToRemove) > 0 || route.HostRewrite != "" {
 		kept := req.Headers[:0]
 		for _, h := range req.Headers {
-			if route.HostRewrite != "" && equalFold(h.Name, "host") {
+			if route.HostRewrite != "" && http1.EqualFold(h.Name, "host") {
 				h.Value = []byte(route.HostRewrite)
 			}
 			if !nameIn(h.Name, route.RequestHeadersToRemove) {
@@ -209,31 +209,11 @@ func (p *HTTP1Proxy) encodeRequest(s *stream.HTTP1ServerStream, route *router.Ro
 	return http1.AppendRequestHead(s.WriteBuffer(), req, s.Extra)
 }
 
-// equalFold compares an ASCII header name with s, ignoring case.
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		if lower(b[i]) != lower(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func lower(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 32
-	}
-	return c
-}
-
 // removeHeader drops every header named name, in place.
 func removeHeader(hs []http1.Header, name []byte) []http1.Header {
 	kept := hs[:0]
 	for _, h := range hs {
-		if !equalFold(h.Name, string(name)) {
+		if !http1.EqualFold(h.Name, string(name)) {
 			kept = append(kept, h)
 		}
 	}
@@ -242,7 +222,7 @@ func removeHeader(hs []http1.Header, name []byte) []http1.Header {
 
 func nameIn(name []byte, list [][]byte) bool {
 	for _, n := range list {
-		if equalFold(name, string(n)) {
+		if http1.EqualFold(name, string(n)) {
 			return true
 		}
 	}

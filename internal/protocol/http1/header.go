@@ -200,3 +200,8 @@ func indexCTL(b []byte, i int) int {
 	}
 	return len(b)
 }
+
+// EqualFold reports whether the header name b equals s under ASCII case
+// folding, without allocating: for callers matching header names (the
+// proxy's header edits).
+func EqualFold(b []byte, s string) bool { return equalFold(b, s) }
