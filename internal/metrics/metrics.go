@@ -19,7 +19,6 @@ var DurationBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0
 type Histogram struct {
 	counts [17]atomic.Uint64 // one per bucket plus +Inf
 	sumNs  atomic.Uint64
-	count  atomic.Uint64
 }
 
 // Observe records one duration.
@@ -31,7 +30,6 @@ func (h *Histogram) Observe(d time.Duration) {
 	}
 	h.counts[i].Add(1)
 	h.sumNs.Add(uint64(d))
-	h.count.Add(1)
 }
 
 // Snapshot returns cumulative bucket counts (Prometheus style), the total
@@ -125,5 +123,4 @@ func (h *Histogram) Merge(o *Histogram) {
 		h.counts[i].Add(o.counts[i].Load())
 	}
 	h.sumNs.Add(o.sumNs.Load())
-	h.count.Add(o.count.Load())
 }

@@ -55,7 +55,6 @@ type Conn struct {
 	ln        *Listener   // the accepting listener (nil for upstream conns): its handoff hook
 	bufs      net.Buffers // Writev's argument; WriteTo consumes it, so
 	iov       [4][]byte   // it is re-sliced from this array each time
-	onClose   func(*Conn)
 }
 
 // NewConn wraps nc; counters may be nil. maxBuf <= 0 means DefaultMaxBufferSize.
@@ -143,20 +142,6 @@ func (c *Conn) Release() {
 		c.bb = nil
 		c.r, c.w = 0, 0
 	}
-}
-
-// Read implements io.Reader, serving buffered bytes first.
-func (c *Conn) Read(p []byte) (int, error) {
-	if c.r < c.w {
-		n := copy(p, c.bb.B[c.r:c.w])
-		c.Discard(n)
-		return n, nil
-	}
-	n, err := c.nc.Read(p)
-	if n > 0 && c.counters != nil {
-		c.counters.BytesIn.Add(uint64(n))
-	}
-	return n, err
 }
 
 // Write writes b.
@@ -248,9 +233,6 @@ func (c *Conn) Close() error {
 	err := c.nc.Close()
 	if c.counters != nil {
 		c.counters.ConnsActive.Add(-1)
-	}
-	if c.onClose != nil {
-		c.onClose(c)
 	}
 	return err
 }

@@ -6,7 +6,6 @@ package protocol
 
 import (
 	"errors"
-	"sort"
 
 	"github.com/mosnctl/mosnctl/internal/protocol/bolt"
 )
@@ -39,28 +38,23 @@ const (
 // Detector recognises a protocol from a connection's first bytes.
 type Detector func(b []byte) Match
 
-var detectors = map[string]Detector{
-	HTTP1: detectHTTP1,
-	Bolt:  detectBolt,
-}
-
-// Names lists the protocols that can be detected.
-func Names() []string {
-	names := make([]string, 0, len(detectors))
-	for n := range detectors {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+// detectors is the registry, in the order detection tries them: Bolt's
+// first byte is a control character no HTTP method starts with.
+var detectors = []struct {
+	name   string
+	detect Detector
+}{
+	{Bolt, detectBolt},
+	{HTTP1, detectHTTP1},
 }
 
 // Detect picks the protocol of a connection from its first bytes.
 func Detect(b []byte) (string, error) {
 	needMore := false
-	for _, name := range []string{Bolt, HTTP1} {
-		switch detectors[name](b) {
+	for _, d := range detectors {
+		switch d.detect(b) {
 		case Yes:
-			return name, nil
+			return d.name, nil
 		case NeedMore:
 			needMore = true
 		}

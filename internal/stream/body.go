@@ -33,9 +33,6 @@ func (b *Body) Reset(conn *network.Conn, framing http1.Framing, length int64) {
 // Done reports whether the whole body has been handed out.
 func (b *Body) Done() bool { return b.done }
 
-// Framing is the body's framing.
-func (b *Body) Framing() http1.Framing { return b.framing }
-
 // Buffered returns the body bytes already buffered, consuming them, without
 // reading the connection. Empty when nothing is buffered or the body is done.
 func (b *Body) Buffered() ([]byte, error) {

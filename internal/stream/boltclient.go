@@ -71,13 +71,6 @@ func (cc *BoltClientConn) Alive() bool {
 	return !cc.dead
 }
 
-// Pending is the number of requests waiting for a response.
-func (cc *BoltClientConn) Pending() int {
-	cc.mu.Lock()
-	defer cc.mu.Unlock()
-	return len(cc.pending)
-}
-
 // Send forwards the encoded request raw (not modified) with a new request id;
 // for a one-way request result may be nil and nothing waits. timeout bounds
 // the wait for the response.

@@ -57,9 +57,6 @@ func NewHTTP1Pool(addr string, opts HTTP1PoolOptions) *HTTP1Pool {
 	return &HTTP1Pool{addr: addr, opts: opts}
 }
 
-// Addr is the upstream address.
-func (p *HTTP1Pool) Addr() string { return p.addr }
-
 // Get returns an idle connection (reused=true) or dials a new one.
 func (p *HTTP1Pool) Get(ctx context.Context) (cc *HTTP1ClientConn, reused bool, err error) {
 	now := time.Now()
