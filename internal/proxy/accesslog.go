@@ -84,9 +84,9 @@ func (l *AccessLog) Log(e *AccessEntry) {
 	b = e.Start.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","duration_ms":`...)
 	b = strconv.AppendFloat(b, float64(e.Duration.Microseconds())/1000, 'f', 3, 64)
-	b = appendField(b, "listener", []byte(e.Listener))
-	b = appendField(b, "protocol", []byte(e.Protocol))
-	b = appendField(b, "downstream", []byte(e.Remote))
+	b = appendField(b, "listener", e.Listener)
+	b = appendField(b, "protocol", e.Protocol)
+	b = appendField(b, "downstream", e.Remote)
 	if e.Method != nil {
 		b = appendField(b, "method", e.Method)
 		b = appendField(b, "path", e.Path)
@@ -103,13 +103,13 @@ func (l *AccessLog) Log(e *AccessEntry) {
 	b = append(b, `,"bytes_out":`...)
 	b = strconv.AppendInt(b, e.BytesOut, 10)
 	if e.Cluster != "" {
-		b = appendField(b, "cluster", []byte(e.Cluster))
+		b = appendField(b, "cluster", e.Cluster)
 	}
 	if e.Upstream != "" {
-		b = appendField(b, "upstream_host", []byte(e.Upstream))
+		b = appendField(b, "upstream_host", e.Upstream)
 	}
 	if e.Flags != "" {
-		b = appendField(b, "flags", []byte(e.Flags))
+		b = appendField(b, "flags", e.Flags)
 	}
 	b = append(b, "}\n"...)
 	l.w.Write(b)
@@ -117,12 +117,14 @@ func (l *AccessLog) Log(e *AccessEntry) {
 	l.mu.Unlock()
 }
 
-// appendField appends ,"key":"value" with JSON string escaping.
-func appendField(b []byte, key string, v []byte) []byte {
+// appendField appends ,"key":"value" with JSON string escaping; generic so
+// string fields are not converted (copied) to []byte per line.
+func appendField[T string | []byte](b []byte, key string, v T) []byte {
 	b = append(b, ',', '"')
 	b = append(b, key...)
 	b = append(b, `":"`...)
-	for _, c := range v {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
 		switch {
 		case c == '"' || c == '\\':
 			b = append(b, '\\', c)
