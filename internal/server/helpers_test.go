@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -166,12 +167,7 @@ func get(t *testing.T, c *http.Client, url string) (int, string) {
 // proxy sends until it closes the connection (or 3s pass).
 func rawExchange(t *testing.T, addr, req string) string {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(3 * time.Second))
+	c := dialRaw(t, addr)
 	if _, err := io.WriteString(c, req); err != nil {
 		t.Fatal(err)
 	}
@@ -207,5 +203,35 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// dialRaw opens a raw connection to addr, closed at the end of the test,
+// with a deadline so a stuck proxy fails the test instead of hanging it.
+func dialRaw(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	return c
+}
+
+// expectBodies reads one response per want from br, in order, and checks
+// each body.
+func expectBodies(t *testing.T, br *bufio.Reader, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("reading the response for %q: %v", want, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != want {
+			t.Fatalf("got %q, want %q", b, want)
+		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -95,25 +94,10 @@ func TestHTTP1ProxyKeepAliveSequentialAndConcurrent(t *testing.T) {
 func TestHTTP1Pipelining(t *testing.T) {
 	origin, _ := startOrigin(t, echoOrigin())
 	p := startProxy(t, httpProxyConfig("LB_ROUNDROBIN", "", origin))
-	c, err := net.Dial("tcp", p.addr("in"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialRaw(t, p.addr("in"))
 	// Three requests in one write; the responses must come back in order.
 	io.WriteString(c, "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-	br := bufio.NewReader(c)
-	for _, want := range []string{"hello /a", "hello /b", "hello /c"} {
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatalf("reading response for %q: %v", want, err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if string(b) != want {
-			t.Errorf("got %q, want %q", b, want)
-		}
-	}
+	expectBodies(t, bufio.NewReader(c), "hello /a", "hello /b", "hello /c")
 }
 
 func TestHTTP1ChunkedUploadAndDownloadStreamed(t *testing.T) {
@@ -183,12 +167,7 @@ func TestHTTP1LargeContentLengthBodies(t *testing.T) {
 func TestHTTP1ExpectContinue(t *testing.T) {
 	origin, _ := startOrigin(t, echoOrigin())
 	p := startProxy(t, httpProxyConfig("LB_ROUNDROBIN", "", origin))
-	c, err := net.Dial("tcp", p.addr("in"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c := dialRaw(t, p.addr("in"))
 	io.WriteString(c, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
 	br := bufio.NewReader(c)
 	line, err := br.ReadString('\n')
@@ -197,14 +176,7 @@ func TestHTTP1ExpectContinue(t *testing.T) {
 	}
 	br.ReadString('\n') // blank line after the interim response
 	io.WriteString(c, "hello")
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	if string(b) != "hello" {
-		t.Fatalf("echo: %q", b)
-	}
+	expectBodies(t, br, "hello")
 }
 
 func TestHTTP1UpstreamDownIs503(t *testing.T) {

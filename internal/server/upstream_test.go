@@ -97,23 +97,31 @@ func TestRequestHeaderEdits(t *testing.T) {
 func TestLocalReplySkipsUnreadBody(t *testing.T) {
 	origin, _ := startOrigin(t, echoOrigin())
 	p := startProxy(t, httpProxyConfig("LB_ROUNDROBIN", "", origin))
-	c, err := net.Dial("tcp", p.addr("in"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c := dialRaw(t, p.addr("in"))
 	io.WriteString(c, "POST /direct HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET /after HTTP/1.1\r\nHost: x\r\n\r\n")
-	br := bufio.NewReader(c)
-	for _, want := range []string{"direct\n", "hello /after"} {
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatalf("want %q: %v", want, err)
+	expectBodies(t, bufio.NewReader(c), "direct\n", "hello /after")
+}
+
+// TestRetryPolicyMovesPastADeadHost: with retry_policy on, a request whose
+// first host refuses the connection is sent to the next host; without it,
+// the client gets the 503.
+func TestRetryPolicyMovesPastADeadHost(t *testing.T) {
+	live, _ := startOrigin(t, echoOrigin())
+	dead := closedAddr(t)
+	p := startProxy(t, httpProxyConfig("LB_ROUNDROBIN", `, "retry_policy": {"retry_on": true, "num_retries": 1}`, dead, live))
+	c := newClient()
+	for i := 0; i < 6; i++ { // round robin alternates: half start on the dead host
+		if code, body := get(t, c, p.url("in", "/r")); code != 200 || body != "hello /r" {
+			t.Fatalf("request %d with retries: %d %q", i, code, body)
 		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if string(b) != want {
-			t.Fatalf("got %q, want %q", b, want)
-		}
+	}
+	q := startProxy(t, httpProxyConfig("LB_ROUNDROBIN", "", dead, live))
+	codes := map[int]int{}
+	for i := 0; i < 6; i++ {
+		code, _ := get(t, c, q.url("in", "/r"))
+		codes[code]++
+	}
+	if codes[503] != 3 || codes[200] != 3 {
+		t.Fatalf("without retries: %v, want 3x 503 and 3x 200", codes)
 	}
 }
