@@ -34,6 +34,7 @@ var errWouldBlock = errors.New("bench: would block")
 type fdConn struct {
 	fd       int
 	readable bool // epoll reported input since the last short read
+	peerDone bool // the peer's FIN or an error is queued: reads never block again
 }
 
 func (c *fdConn) Read(b []byte) (int, error) {
@@ -54,9 +55,10 @@ func (c *fdConn) Read(b []byte) (int, error) {
 		case n == 0:
 			return 0, io.EOF
 		}
-		if n < len(b) {
+		if n < len(b) && !c.peerDone {
 			// Short read: the socket is empty now, and any byte that
-			// arrives later raises a new edge.
+			// arrives later raises a new edge (a FIN that came with these
+			// bytes has spent its edge: peerDone keeps reading).
 			c.readable = false
 		}
 		return n, nil
@@ -239,6 +241,9 @@ func (l *eventLoop) run(ctx context.Context) {
 				continue
 			}
 			w.fdc.readable = true
+			if events[i].Events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+				w.fdc.peerDone = true
+			}
 			l.receive(w)
 			ready = append(ready, w)
 		}

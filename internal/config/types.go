@@ -51,7 +51,7 @@ type Server struct {
 	Routers         []RouterConfiguration `json:"routers,omitempty"`
 
 	GlobalLogRoller json.RawMessage `json:"global_log_roller,omitempty" mosn:"unimplemented"`
-	UseNetpollMode  json.RawMessage `json:"use_netpoll_mode,omitempty" mosn:"unimplemented"`
+	UseNetpollMode  bool            `json:"use_netpoll_mode,omitempty"` // default io_model of its listeners: netpoll
 	Optimize        json.RawMessage `json:"optimize,omitempty" mosn:"unimplemented"`
 }
 
@@ -75,7 +75,7 @@ type Listener struct {
 	MaxConnections int       `json:"max_connections,omitempty"` // 0: default limit
 	ReadTimeout    *Duration `json:"read_timeout,omitempty"`    // a request head must arrive within it
 	WriteTimeout   *Duration `json:"write_timeout,omitempty"`
-	IOModel        string    `json:"io_model,omitempty"` // "goroutine" (default) or "netpoll"
+	IOModel        string    `json:"io_model,omitempty"` // "goroutine" or "netpoll"; default: the server's use_netpoll_mode
 	// AccessLog writes one JSON line per request to this path ("stdout" allowed).
 	AccessLog string `json:"access_log,omitempty"`
 

@@ -55,6 +55,13 @@ type Conn struct {
 	ln        *Listener   // the accepting listener (nil for upstream conns): its handoff hook
 	bufs      net.Buffers // Writev's argument; WriteTo consumes it, so
 	iov       [4][]byte   // it is re-sliced from this array each time
+	vw        vectorWriter
+}
+
+// vectorWriter is a socket with its own gathered write (loop sockets:
+// net.Buffers only gathers for the standard library's own types).
+type vectorWriter interface {
+	Writev(pieces [][]byte) (int64, error)
 }
 
 // NewConn wraps nc; counters may be nil. maxBuf <= 0 means DefaultMaxBufferSize.
@@ -63,6 +70,7 @@ func NewConn(nc net.Conn, counters *Counters, maxBuf int) *Conn {
 		maxBuf = DefaultMaxBufferSize
 	}
 	c := &Conn{nc: nc, maxBuf: maxBuf, counters: counters}
+	c.vw, _ = nc.(vectorWriter)
 	if counters != nil {
 		counters.ConnsTotal.Add(1)
 		counters.ConnsActive.Add(1)
@@ -156,8 +164,14 @@ func (c *Conn) Write(b []byte) (int, error) {
 // Writev writes the pieces with one gathered write where the platform allows.
 // Not safe for concurrent use with itself; callers serialise writes.
 func (c *Conn) Writev(pieces ...[]byte) error {
-	c.bufs = append(c.iov[:0], pieces...)
-	n, err := c.bufs.WriteTo(c.nc)
+	var n int64
+	var err error
+	if c.vw != nil {
+		n, err = c.vw.Writev(append(c.iov[:0], pieces...))
+	} else {
+		c.bufs = append(c.iov[:0], pieces...)
+		n, err = c.bufs.WriteTo(c.nc)
+	}
 	if n > 0 && c.counters != nil {
 		c.counters.BytesOut.Add(uint64(n))
 	}

@@ -18,3 +18,13 @@ func Dial(ctx context.Context, addr string, timeout time.Duration, counters *Cou
 	}
 	return NewConn(nc, counters, maxBuf), nil
 }
+
+// DialOnLoop connects like Dial from a task of event loop l; the connection
+// belongs to l.
+func DialOnLoop(l *Loop, addr string, timeout time.Duration, counters *Counters, maxBuf int) (*Conn, error) {
+	nc, err := l.DialLoop(addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return NewConn(nc, counters, maxBuf), nil
+}

@@ -78,6 +78,12 @@ func (l *Listener) Adopt(ctx context.Context, nc net.Conn, buffered []byte, h Ha
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
+	if h == nil {
+		h = l.handler
+	}
+	if l.opts.Loops != nil {
+		return l.moveToLoop(ctx, nc, buffered, h)
+	}
 	c := NewConnBuffered(nc, &l.Counters, l.opts.MaxBufferSize, buffered)
 	c.ln = l
 	// Added before tracking so that a Shutdown racing with us waits for it.
@@ -87,9 +93,6 @@ func (l *Listener) Adopt(ctx context.Context, nc net.Conn, buffered []byte, h Ha
 		c.Close()
 		c.FreeBuffer()
 		return false
-	}
-	if h == nil {
-		h = l.handler
 	}
 	go l.serveConnWith(ctx, c, h)
 	return true

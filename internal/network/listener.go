@@ -32,6 +32,11 @@ type ListenerOptions struct {
 	MaxConnections int // <= 0: DefaultMaxConnections
 	MaxBufferSize  int // per-connection read buffer limit
 	Logger         *slog.Logger
+	// Loops, when set, serves the connections in the netpoll IO model:
+	// each runs as a task of one of these event loops instead of on its
+	// own goroutine. The handler must then do all its socket IO from that
+	// task (or tasks it starts with Go).
+	Loops *LoopGroup
 }
 
 // Listener accepts connections and hands each to its Handler on its own
@@ -53,6 +58,11 @@ type Listener struct {
 	conns map[*Conn]struct{}
 	wg    sync.WaitGroup
 	done  chan struct{}
+
+	// netpoll IO model: the socket the loops accept from (-1: none) and
+	// Serve's context for the connections they start.
+	loopFD   int
+	serveCtx context.Context
 }
 
 // Listen opens a TCP (or unix) listening socket with SO_REUSEADDR, which Go
@@ -75,11 +85,16 @@ func NewListener(name string, ln net.Listener, h Handler, opts ListenerOptions) 
 	}
 	return &Listener{
 		Name: name, ln: ln, handler: h, opts: opts,
-		log:   log.With("listener", name),
-		conns: make(map[*Conn]struct{}),
-		done:  make(chan struct{}),
+		log:    log.With("listener", name),
+		conns:  make(map[*Conn]struct{}),
+		done:   make(chan struct{}),
+		loopFD: -1,
 	}
 }
+
+// UseLoops switches the listener to the netpoll IO model (see
+// ListenerOptions.Loops); call it before Serve.
+func (l *Listener) UseLoops(g *LoopGroup) { l.opts.Loops = g }
 
 // Addr is the bound address (useful with port 0).
 func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
@@ -89,6 +104,11 @@ func (l *Listener) NetListener() net.Listener { return l.ln }
 
 // Serve accepts until the listener is closed. It returns nil after Close.
 func (l *Listener) Serve(ctx context.Context) error {
+	if l.opts.Loops != nil {
+		if handled, err := l.serveLoops(ctx); handled {
+			return err
+		}
+	}
 	var backoff time.Duration
 	for {
 		nc, err := l.ln.Accept()
@@ -120,6 +140,10 @@ func (l *Listener) Serve(ctx context.Context) error {
 		if tc, ok := nc.(*net.TCPConn); ok {
 			tc.SetNoDelay(true)
 		}
+		if l.opts.Loops != nil {
+			l.moveToLoop(ctx, nc, nil, l.handler)
+			continue
+		}
 		c := NewConn(nc, &l.Counters, l.opts.MaxBufferSize)
 		c.ln = l
 		if !l.track(c) {
@@ -129,6 +153,34 @@ func (l *Listener) Serve(ctx context.Context) error {
 		l.wg.Add(1)
 		go l.serveConn(ctx, c)
 	}
+}
+
+// moveToLoop hands a connection accepted by Serve (unix sockets), or
+// received from another process, to an event loop. It reports whether the
+// connection is being served.
+func (l *Listener) moveToLoop(ctx context.Context, nc net.Conn, buffered []byte, h Handler) bool {
+	tracked := false
+	err := l.opts.Loops.adopt(nc, func(fc net.Conn) *Conn {
+		c := NewConnBuffered(fc, &l.Counters, l.opts.MaxBufferSize, buffered)
+		c.ln = l
+		if tracked = l.track(c); tracked {
+			l.wg.Add(1)
+		} else {
+			c.Close()
+			c.FreeBuffer()
+		}
+		return c
+	}, func(c *Conn) {
+		if tracked {
+			l.serveConnWith(ctx, c, h)
+		}
+	})
+	if err != nil {
+		l.log.Warn("cannot move connection to an event loop, closing it", "err", err)
+		nc.Close()
+		return false
+	}
+	return tracked
 }
 
 func (l *Listener) track(c *Conn) bool {
@@ -172,6 +224,7 @@ func (l *Listener) Close() error {
 		close(l.done)
 	}
 	l.mu.Unlock()
+	l.stopLoopAccept()
 	return l.ln.Close()
 }
 

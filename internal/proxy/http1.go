@@ -151,7 +151,7 @@ func (p *HTTP1Proxy) forward(s *stream.HTTP1ServerStream, x *exchange) {
 			return
 		}
 		x.t.setHost(x.host)
-		pool := p.Pools.HTTP1(x.cluster, x.host)
+		pool := p.Pools.HTTP1(s.Conn.Loop(), x.cluster, x.host)
 		cc, reused, err := pool.Get(context.Background())
 		if err != nil {
 			x.host.ConnectFailures.Add(1)
@@ -365,46 +365,42 @@ func (p *HTTP1Proxy) roundTrip(s *stream.HTTP1ServerStream, x *exchange, pool *s
 	return false
 }
 
-// bodyPump streams a request body upstream on its own goroutine.
+// bodyPump streams a request body upstream concurrently with reading the
+// response (a goroutine, or a task of the connection's event loop).
 type bodyPump struct {
-	ch   chan pumpResult
+	task *network.Task
 	done bool
 	res  pumpResult
 }
 
 func startPump(s *stream.HTTP1ServerStream, up *network.Conn, deadline time.Time, t *trackedStream) *bodyPump {
-	p := &bodyPump{ch: make(chan pumpResult, 1)}
-	go func() { p.ch <- pumpBody(s, up, deadline, t) }()
+	p := &bodyPump{}
+	p.task = s.Conn.Go(func() { p.res = pumpBody(s, up, deadline, t) })
 	return p
 }
 
 // finished reports whether the body has been sent (or failed), without
 // waiting.
 func (p *bodyPump) finished() bool {
-	if p.done {
-		return true
+	if !p.done && p.task.Done() {
+		p.done = true
 	}
-	select {
-	case r := <-p.ch:
-		p.res, p.done = r, true
-		return true
-	default:
-		return false
-	}
+	return p.done
 }
 
-// finish waits for the goroutine; with abort it first unblocks it by
-// cutting the reads and writes it may be blocked in. A nil pump is a no-op.
+// finish waits for the pump; with abort it first unblocks it by cutting
+// the reads and writes it may be blocked in. A nil pump is a no-op.
 func (p *bodyPump) finish(s *stream.HTTP1ServerStream, up *network.Conn, x *exchange, abort bool) pumpResult {
 	if p == nil {
 		return pumpResult{}
 	}
 	if !p.done {
 		if abort {
-			s.Conn.NetConn().SetReadDeadline(time.Unix(1, 0)) // not the wrapper: the pump goroutine owns it
+			s.Conn.NetConn().SetReadDeadline(time.Unix(1, 0)) // not the wrapper: the pump owns it
 			up.Close()
 		}
-		p.res, p.done = <-p.ch, true
+		p.task.Wait()
+		p.done = true
 		x.bytesIn += p.res.n
 	}
 	if p.res.err != nil || !s.Body.Done() {

@@ -19,6 +19,14 @@ type Pools struct {
 
 	http1 sync.Map // *upstream.Host -> *stream.HTTP1Pool
 	bolt  sync.Map // *upstream.Host -> *stream.BoltPool
+	// loops holds the HTTP/1 pools of each event loop (netpoll IO model):
+	// a loop's upstream sockets belong to it, so loops don't share pools.
+	loops sync.Map // *network.Loop -> *loopPools
+}
+
+type loopPools struct {
+	mu    sync.Mutex // the loop's tasks run one at a time; Close comes from elsewhere
+	http1 map[*upstream.Host]*stream.HTTP1Pool
 }
 
 // NewPools makes an empty set of pools.
@@ -41,23 +49,48 @@ func (p *Pools) ClusterCounters(cluster string) *network.Counters {
 	return c
 }
 
-// HTTP1 returns the HTTP/1 pool of host.
-func (p *Pools) HTTP1(c *upstream.Cluster, h *upstream.Host) *stream.HTTP1Pool {
+// HTTP1 returns the HTTP/1 pool of host for a connection served by loop
+// (nil: by its own goroutine).
+func (p *Pools) HTTP1(loop *network.Loop, c *upstream.Cluster, h *upstream.Host) *stream.HTTP1Pool {
+	if loop != nil {
+		return p.loopHTTP1(loop, c, h)
+	}
 	if v, ok := p.http1.Load(h); ok {
 		return v.(*stream.HTTP1Pool)
 	}
-	pool := stream.NewHTTP1Pool(h.Address, stream.HTTP1PoolOptions{
-		ConnectTimeout:     c.ConnectTimeout,
-		IdleTimeout:        c.IdleTimeout,
-		MaxIdle:            c.MaxConnections,
-		MaxRequestsPerConn: c.MaxRequestPerConn,
-		Counters:           p.ClusterCounters(c.Name),
-	})
+	pool := p.newHTTP1Pool(nil, c, h)
 	v, loaded := p.http1.LoadOrStore(h, pool)
 	if loaded {
 		pool.Close()
 	}
 	return v.(*stream.HTTP1Pool)
+}
+
+func (p *Pools) newHTTP1Pool(loop *network.Loop, c *upstream.Cluster, h *upstream.Host) *stream.HTTP1Pool {
+	return stream.NewHTTP1Pool(h.Address, stream.HTTP1PoolOptions{
+		ConnectTimeout:     c.ConnectTimeout,
+		IdleTimeout:        c.IdleTimeout,
+		MaxIdle:            c.MaxConnections,
+		MaxRequestsPerConn: c.MaxRequestPerConn,
+		Counters:           p.ClusterCounters(c.Name),
+		Loop:               loop,
+	})
+}
+
+func (p *Pools) loopHTTP1(loop *network.Loop, c *upstream.Cluster, h *upstream.Host) *stream.HTTP1Pool {
+	v, ok := p.loops.Load(loop)
+	if !ok {
+		v, _ = p.loops.LoadOrStore(loop, &loopPools{http1: map[*upstream.Host]*stream.HTTP1Pool{}})
+	}
+	lp := v.(*loopPools)
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	pool := lp.http1[h]
+	if pool == nil {
+		pool = p.newHTTP1Pool(loop, c, h)
+		lp.http1[h] = pool
+	}
+	return pool
 }
 
 // Bolt returns the Bolt pool of host.
@@ -81,4 +114,13 @@ func (p *Pools) Bolt(c *upstream.Cluster, h *upstream.Host) *stream.BoltPool {
 func (p *Pools) Close() {
 	p.http1.Range(func(_, v any) bool { v.(*stream.HTTP1Pool).Close(); return true })
 	p.bolt.Range(func(_, v any) bool { v.(*stream.BoltPool).Close(); return true })
+	p.loops.Range(func(_, v any) bool {
+		lp := v.(*loopPools)
+		lp.mu.Lock()
+		defer lp.mu.Unlock()
+		for _, pool := range lp.http1 {
+			pool.Close()
+		}
+		return true
+	})
 }

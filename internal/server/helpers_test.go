@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -17,6 +18,11 @@ import (
 
 	"github.com/mosnctl/mosnctl/internal/config"
 )
+
+// testIOModel, from MOSNCTL_TEST_IO_MODEL, makes every proxy in these tests
+// serve its HTTP/1 listeners in that IO model; TestNetpollIOModel runs the
+// whole package again with it set to netpoll.
+var testIOModel = os.Getenv("MOSNCTL_TEST_IO_MODEL")
 
 // syncLog collects log output for assertions.
 type syncLog struct {
@@ -56,6 +62,11 @@ func startProxy(t testing.TB, cfgJSON string) *proxyUnderTest {
 // startProxyConfig starts a server on an already loaded config.
 func startProxyConfig(t testing.TB, cfg *config.Config) *proxyUnderTest {
 	t.Helper()
+	if testIOModel == "netpoll" {
+		for i := range cfg.Servers {
+			cfg.Servers[i].UseNetpollMode = true
+		}
+	}
 	logs := &syncLog{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s, err := New(cfg, Options{Logger: log, AdminAddr: "127.0.0.1:0"})

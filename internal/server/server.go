@@ -53,6 +53,7 @@ type Server struct {
 	log      *slog.Logger
 	clusters *upstream.Manager
 	pools    *proxy.Pools
+	loops    *network.LoopGroup   // event loops of netpoll listeners; nil if none
 	streams  *proxy.StreamTracker // nil when tracking is off
 	lns      []*runningListener
 	admin    *admin.Server
@@ -71,6 +72,7 @@ type runningListener struct {
 	cfg      config.Listener
 	protocol string
 	filter   string
+	ioModel  string // "goroutine" or "netpoll"
 	ln       *network.Listener
 	stats    *metrics.RequestStats
 	// byProtocol serves a connection handed over from an upgraded process
@@ -110,12 +112,15 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 		}
 		for li := range srv.Listeners {
 			path := fmt.Sprintf("servers[%d].listeners[%d]", si, li)
-			rl, err := s.buildListener(&srv.Listeners[li], path, tables)
+			rl, err := s.buildListener(&srv.Listeners[li], path, tables, srv.UseNetpollMode)
 			if err != nil {
 				return nil, err
 			}
 			s.lns = append(s.lns, rl)
 		}
+	}
+	if err := s.startLoops(); err != nil {
+		return nil, fmt.Errorf("netpoll IO model: %w", err)
 	}
 	adminAddr := cfg.AdminAddr()
 	if opts.AdminAddr != "" {
@@ -137,7 +142,7 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 	return s, nil
 }
 
-func (s *Server) buildListener(lc *config.Listener, path string, tables map[string]*router.Table) (*runningListener, error) {
+func (s *Server) buildListener(lc *config.Listener, path string, tables map[string]*router.Table, netpollDefault bool) (*runningListener, error) {
 	if len(lc.FilterChains) == 0 || len(lc.FilterChains[0].Filters) == 0 {
 		return nil, fmt.Errorf("%s.filter_chains: a listener needs one filter chain with a network filter", path)
 	}
@@ -229,8 +234,44 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 			return nil, fmt.Errorf("%s.address: %w", path, err)
 		}
 	}
+	rl.ioModel = "goroutine"
+	if lc.IOModel == "netpoll" || (lc.IOModel == "" && netpollDefault) {
+		if rl.filter != config.FilterProxy || rl.protocol != config.ProtocolHTTP1 {
+			log.Warn("the netpoll IO model serves HTTP1 proxy listeners only; this one keeps a goroutine per connection",
+				"filter", rl.filter, "protocol", rl.protocol)
+		} else if !network.LoopSupported {
+			log.Warn("the netpoll IO model needs Linux; serving with a goroutine per connection")
+		} else {
+			rl.ioModel = "netpoll"
+		}
+	}
 	rl.ln = network.NewListener(lc.Name, ln, handler, network.ListenerOptions{MaxConnections: lc.MaxConnections, Logger: s.log})
 	return rl, nil
+}
+
+// startLoops gives the netpoll listeners their event loops. When every
+// listener is one, the loops may take all of GOMAXPROCS (one per P, like
+// one worker per core); otherwise one P stays with the goroutines that
+// serve the others.
+func (s *Server) startLoops() error {
+	var netpoll []*runningListener
+	for _, rl := range s.lns {
+		if rl.ioModel == "netpoll" {
+			netpoll = append(netpoll, rl)
+		}
+	}
+	if len(netpoll) == 0 {
+		return nil
+	}
+	loops, err := network.NewLoopGroup(0, len(netpoll) == len(s.lns))
+	if err != nil {
+		return err
+	}
+	s.loops = loops
+	for _, rl := range netpoll {
+		rl.ln.UseLoops(loops)
+	}
+	return nil
 }
 
 // detect reads a connection's first bytes until they name a protocol.
@@ -266,7 +307,7 @@ func (s *Server) Start(ctx context.Context) {
 				s.log.Error("listener stopped", "listener", rl.cfg.Name, "err", err)
 			}
 		}()
-		s.log.Info("listening", "listener", rl.cfg.Name, "address", rl.ln.Addr().String(), "filter", rl.filter, "protocol", rl.protocol)
+		s.log.Info("listening", "listener", rl.cfg.Name, "address", rl.ln.Addr().String(), "filter", rl.filter, "protocol", rl.protocol, "io_model", rl.ioModel)
 	}
 	if s.admin != nil {
 		s.wg.Add(1)
@@ -312,6 +353,10 @@ func (s *Server) closeAll() {
 		}
 	}
 	s.pools.Close()
+	if s.loops != nil {
+		s.loops.Close()
+		s.loops = nil
+	}
 	for _, l := range s.logs {
 		l.Close()
 	}

@@ -20,6 +20,10 @@ type HTTP1PoolOptions struct {
 	MaxIdle            int           // idle connections kept; default 256
 	MaxRequestsPerConn uint32        // 0: unlimited
 	Counters           *network.Counters
+	// Loop, when set, makes this the pool of one event loop: its
+	// connections are dialled by and belong to that loop, and only the
+	// loop's tasks use the pool.
+	Loop *network.Loop
 }
 
 // HTTP1Pool keeps idle keep-alive connections to one upstream host; each
@@ -76,7 +80,12 @@ func (p *HTTP1Pool) Get(ctx context.Context) (cc *HTTP1ClientConn, reused bool, 
 		cc.close()
 	}
 	p.mu.Unlock()
-	c, err := network.Dial(ctx, p.addr, p.opts.ConnectTimeout, p.opts.Counters, 0)
+	var c *network.Conn
+	if p.opts.Loop != nil {
+		c, err = network.DialOnLoop(p.opts.Loop, p.addr, p.opts.ConnectTimeout, p.opts.Counters, 0)
+	} else {
+		c, err = network.Dial(ctx, p.addr, p.opts.ConnectTimeout, p.opts.Counters, 0)
+	}
 	if err != nil {
 		return nil, false, err
 	}

@@ -1,0 +1,269 @@
+//go:build linux
+
+package network
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sort"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// loopListener serves h on event loops at 127.0.0.1:0.
+func loopListener(t *testing.T, loops int, h HandlerFunc) (*Listener, *LoopGroup) {
+	t.Helper()
+	g, err := NewLoopGroup(loops, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nl, err := Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := NewListener("loop", nl, h, ListenerOptions{Loops: g})
+	go l.Serve(context.Background())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		l.Shutdown(ctx)
+		g.Close()
+	})
+	return l, g
+}
+
+// echo answers every byte it reads, gathering what it has into one writev.
+func echo(_ context.Context, c *Conn) {
+	for {
+		if err := c.Fill(); err != nil {
+			return
+		}
+		b := c.Buffered()
+		half := len(b) / 2
+		if err := c.Writev(b[:half], b[half:]); err != nil {
+			return
+		}
+		c.Discard(len(b))
+	}
+}
+
+func TestLoopEchoesLargeStreamsBothWays(t *testing.T) {
+	l, _ := loopListener(t, 2, echo)
+	var wg sync.WaitGroup
+	for i := range 4 { // several connections spread over both loops
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.Dial("tcp", l.Addr().String())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close()
+			// 8 MiB is far more than the socket buffers hold: the loop's
+			// writes must wait for room while the client is still sending.
+			msg := bytes.Repeat([]byte{byte('a' + i)}, 8<<20)
+			go func() {
+				c.Write(msg)
+				c.(*net.TCPConn).CloseWrite()
+			}()
+			got, err := io.ReadAll(c)
+			if err == nil && !bytes.Equal(got, msg) {
+				err = errors.New("echo differs")
+			}
+			if err != nil {
+				t.Errorf("conn %d: %v (got %d bytes)", i, err, len(got))
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestLoopReadDeadline(t *testing.T) {
+	errc := make(chan error, 1)
+	l, _ := loopListener(t, 1, func(_ context.Context, c *Conn) {
+		c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		errc <- c.Fill()
+	})
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("want a deadline error, got %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the deadline never fired")
+	}
+}
+
+// A deadline moved later while the task waits must not fire at the old
+// time, and must still fire at the new one.
+func TestLoopDeadlineMovedLater(t *testing.T) {
+	type result struct {
+		err     error
+		elapsed time.Duration
+	}
+	res := make(chan result, 1)
+	l, _ := loopListener(t, 1, func(_ context.Context, c *Conn) {
+		start := time.Now()
+		c.SetReadDeadline(start.Add(30 * time.Millisecond))
+		c.Go(func() { c.SetReadDeadline(start.Add(300 * time.Millisecond)) }).Wait()
+		err := c.Fill()
+		res <- result{err, time.Since(start)}
+	})
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := <-res
+	if !errors.Is(r.err, os.ErrDeadlineExceeded) || r.elapsed < 300*time.Millisecond {
+		t.Fatalf("got %v after %v, want a deadline error after 300ms", r.err, r.elapsed)
+	}
+}
+
+// Shutdown wakes a connection idle in a read on its loop and closes it.
+func TestLoopShutdownWakesIdleConnection(t *testing.T) {
+	returned := make(chan error, 1)
+	g, err := NewLoopGroup(1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	nl, err := Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := NewListener("loop", nl, HandlerFunc(func(_ context.Context, c *Conn) {
+		c.SetReadDeadline(time.Now().Add(time.Hour))
+		c.SetIdle(true)
+		returned <- c.Fill()
+	}), ListenerOptions{Loops: g})
+	go l.Serve(context.Background())
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	waitUntil(t, func() bool { return l.ActiveConnections() == 1 })
+	time.Sleep(20 * time.Millisecond) // let the task park
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if cut := l.Shutdown(ctx); cut != 0 {
+		t.Fatalf("shutdown cut %d connections; the idle one should have been woken", cut)
+	}
+	if err := <-returned; !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("idle read ended with %v", err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("client read %v, want EOF", err)
+	}
+}
+
+// A task dials upstream on its loop, streams to it from a second task
+// while reading the answer, and sees connection errors as errors.
+func TestLoopDialAndTasks(t *testing.T) {
+	up, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	go func() {
+		for {
+			c, err := up.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+	refused, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusedAddr := refused.Addr().String()
+	refused.Close()
+
+	type result struct {
+		n       int
+		err     error
+		dialErr error
+	}
+	res := make(chan result, 1)
+	const size = 4 << 20
+	l, _ := loopListener(t, 1, func(_ context.Context, c *Conn) {
+		var r result
+		defer func() { res <- r }()
+		if _, r.dialErr = DialOnLoop(c.Loop(), refusedAddr, time.Second, nil, 0); r.dialErr == nil {
+			return
+		}
+		u, err := DialOnLoop(c.Loop(), up.Addr().String(), time.Second, nil, 0)
+		if err != nil {
+			r.err = err
+			return
+		}
+		defer u.Close()
+		writer := c.Go(func() {
+			u.Write(bytes.Repeat([]byte("x"), size))
+			u.CloseWrite()
+		})
+		for r.err == nil {
+			r.err = u.Fill()
+			r.n += len(u.Buffered())
+			u.Discard(len(u.Buffered()))
+		}
+		writer.Wait()
+	})
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := <-res
+	if !errors.Is(r.dialErr, syscall.ECONNREFUSED) {
+		t.Errorf("dial to a closed port: %v, want connection refused", r.dialErr)
+	}
+	if r.n != size || r.err != io.EOF {
+		t.Errorf("echoed %d bytes, ended with %v; want %d and EOF", r.n, r.err, size)
+	}
+}
+
+func TestDeadlineHeapOrder(t *testing.T) {
+	var h deadlineHeap
+	in := []int64{50, 10, 40, 10, 30, 20, 60, 5}
+	for _, w := range in {
+		h.push(deadline{when: w})
+	}
+	var out []int64
+	for len(h) > 0 {
+		out = append(out, h.pop().when)
+	}
+	want := append([]int64(nil), in...)
+	sort.Slice(want, func(i, j int) bool { return want[i] < want[j] })
+	for i := range want {
+		if out[i] != want[i] {
+			t.Fatalf("popped %v, want %v", out, want)
+		}
+	}
+}
+
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
