@@ -28,10 +28,10 @@ import (
 // of another thread and no read that fails with EAGAIN; events that arrive
 // together are served in one pass, and the loops accept their own
 // connections. A loop blocks in epoll_pwait without giving up its P (a raw
-// system call), so waking it costs no P hand-off: the group either leaves
-// one P to the rest of the process (admin API, timers, listeners served by
-// goroutines) or, when every listener is on loops, takes all of them and
-// yields every few milliseconds.
+// system call), so waking it costs no P hand-off; the group makes sure a P
+// is left for the rest of the process (admin API, timers, listeners served
+// by goroutines), so that goroutines readied meanwhile, including those on
+// a loop's own run queue, are run (stolen) there.
 //
 // Everything a loop owns (its sockets' state, its task queue, its deadline
 // heap) is touched only by the loop and its tasks, which run one at a time.
@@ -52,19 +52,24 @@ type LoopGroup struct {
 	next  atomic.Uint32
 }
 
-// NewLoopGroup starts n event loops. With exclusive, the loops may take
-// every P (GOMAXPROCS of them by default): they then yield to other
-// goroutines at least every yieldEvery. Otherwise (the default, n <= 0:
-// GOMAXPROCS-1, at least 1) one P stays free for goroutines that serve
-// other listeners; a loop that would leave none releases its P while it
-// blocks instead.
+// NewLoopGroup starts n event loops. An exclusive group serves every
+// listener of the process: by default it runs one loop per P the process
+// was given (GOMAXPROCS), and the first one raises GOMAXPROCS by one so the
+// rest of the process (admin API, signals, timers) keeps a P of its own,
+// the way Envoy runs --concurrency workers beside its main thread.
+// Otherwise (n <= 0: GOMAXPROCS-1, at least 1) the loops leave one P to the
+// goroutines that serve the other listeners; a loop that would leave none
+// releases its P while it blocks instead.
 func NewLoopGroup(n int, exclusive bool) (*LoopGroup, error) {
 	procs := runtime.GOMAXPROCS(0)
-	if n <= 0 {
-		n = max(1, procs-1)
-		if exclusive {
+	switch {
+	case exclusive:
+		procs = loopProcs()
+		if n <= 0 {
 			n = procs
 		}
+	case n <= 0:
+		n = max(1, procs-1)
 	}
 	g := &LoopGroup{}
 	for range n {
@@ -76,25 +81,61 @@ func NewLoopGroup(n int, exclusive bool) (*LoopGroup, error) {
 		if exclusive || n < procs {
 			l.holdP = 1
 		}
-		l.yield = exclusive
 		g.loops = append(g.loops, l)
 		go l.run()
 	}
 	return g, nil
 }
 
-// pick chooses the loop for a new connection: the one with fewest
-// connections, ties broken round robin.
+// loopProcs is the GOMAXPROCS the process had before exclusive loop groups
+// added their extra P (once per process).
+func loopProcs() int {
+	extraP.once.Do(func() {
+		extraP.base = runtime.GOMAXPROCS(0)
+		runtime.GOMAXPROCS(extraP.base + 1)
+	})
+	return extraP.base
+}
+
+var extraP struct {
+	once sync.Once
+	base int
+}
+
+// pick chooses the loop for a new connection: the one serving the fewest,
+// ties broken round robin. Whichever loop accepted a connection, it goes
+// where the load is lowest (a loop woken for a burst of connections would
+// otherwise take them all).
 func (g *LoopGroup) pick() *Loop {
 	start := int(g.next.Add(1))
 	best := g.loops[start%len(g.loops)]
 	for i := 1; i < len(g.loops); i++ {
 		l := g.loops[(start+i)%len(g.loops)]
-		if l.load.Load() < best.load.Load() {
+		if l.served.Load() < best.served.Load() {
 			best = l
 		}
 	}
 	return best
+}
+
+// serve starts a task on l for a connection pick chose it for; from l
+// itself it starts at once, from elsewhere through l's inbox.
+func (l *Loop) serve(fc *fdConn, fn func(), here bool) {
+	l.served.Add(1)
+	start := func() {
+		if err := l.add(fc); err != nil {
+			l.closeConn(fc) // fn sees a closed connection and returns
+		}
+		l.spawn(func() {
+			defer l.served.Add(-1)
+			fn()
+		})
+	}
+	if here {
+		start()
+	} else {
+		l.post(start)
+	}
 }
 
 // Close stops the loops; their remaining sockets are closed and their tasks
@@ -112,9 +153,8 @@ func (g *LoopGroup) Close() {
 // Loop is one event loop.
 type Loop struct {
 	epfd, evfd int
-	load       atomic.Int64 // sockets owned, for placement
+	served     atomic.Int64 // connections being served, for placement
 	holdP      int          // 1: block in epoll without releasing the P
-	yield      bool         // the group may hold every P: let other goroutines run now and then
 
 	// State of the loop and its tasks only.
 	conns     []*fdConn         // by descriptor
@@ -183,21 +223,10 @@ func (l *Loop) runInbox() {
 func (l *Loop) run() {
 	defer close(l.stopped)
 	l.now = time.Now().UnixNano()
-	lastYield := l.now
-	maxWait := 1000
-	if l.yield {
-		maxWait = int(yieldEvery / time.Millisecond)
-	}
 	for !l.stopping {
-		if l.yield && l.now-lastYield >= int64(yieldEvery) {
-			// Goroutines readied on this P (or by the runtime's own
-			// poller) have nowhere else to run.
-			runtime.Gosched()
-			lastYield = l.now
-		}
-		timeout := maxWait
+		timeout := 1000 // refreshes l.now now and then
 		if d, ok := l.timers.next(); ok {
-			timeout = int(min(max((d-l.now+int64(time.Millisecond)-1)/int64(time.Millisecond), 0), int64(maxWait)))
+			timeout = int(min(max((d-l.now+int64(time.Millisecond)-1)/int64(time.Millisecond), 0), 1000))
 		}
 		if len(l.ready) > 0 {
 			timeout = 0
@@ -424,7 +453,6 @@ func (l *Loop) add(c *fdConn) error {
 		l.conns = append(l.conns, make([]*fdConn, max(64, len(l.conns)))...)
 	}
 	l.conns[c.fd] = c
-	l.load.Add(1)
 	return nil
 }
 
@@ -436,7 +464,6 @@ func (l *Loop) closeConn(c *fdConn) {
 	c.closing.Store(true)
 	if c.fd < len(l.conns) && l.conns[c.fd] == c {
 		l.conns[c.fd] = nil
-		l.load.Add(-1)
 	}
 	syscall.Close(c.fd) // also leaves the epoll set
 	l.wake(&c.rwait)
@@ -775,12 +802,7 @@ func (g *LoopGroup) adopt(nc net.Conn, wrap func(net.Conn) *Conn, serve func(*Co
 	l := g.pick()
 	fc := &fdConn{l: l, fd: fd, readable: true, writable: true, laddr: laddr, raddr: raddr}
 	c := wrap(fc)
-	l.post(func() {
-		if err := l.add(fc); err != nil {
-			l.closeConn(fc) // serve sees a closed connection and returns
-		}
-		l.spawn(func() { serve(c) })
-	})
+	l.serve(fc, func() { serve(c) }, false)
 	return nil
 }
 
@@ -873,10 +895,6 @@ func (c *Conn) Loop() *Loop {
 	}
 	return nil
 }
-
-// yieldEvery bounds how long a loop of an exclusive group keeps its P from
-// other goroutines (the admin API, signal handling, timers).
-const yieldEvery = 2 * time.Millisecond
 
 // edgeTriggered is EPOLLET as the uint32 the event mask is (syscall's
 // constant is a negative int).
@@ -995,8 +1013,9 @@ func (ln *Listener) closedForAccept() bool {
 	}
 }
 
-// acceptOnLoop serves a connection accepted by loop l as one of its tasks.
-func (ln *Listener) acceptOnLoop(l *Loop, fd int, sa syscall.Sockaddr) {
+// acceptOnLoop serves a connection accepted by loop from as a task of the
+// least busy loop.
+func (ln *Listener) acceptOnLoop(from *Loop, fd int, sa syscall.Sockaddr) {
 	raddr := sockaddrToTCP(sa)
 	if int(ln.Counters.ConnsActive.Load()) >= ln.opts.MaxConnections {
 		ln.log.Warn("connection limit reached, closing new connection", "limit", ln.opts.MaxConnections, "remote", raddr.String())
@@ -1008,18 +1027,14 @@ func (ln *Listener) acceptOnLoop(l *Loop, fd int, sa syscall.Sockaddr) {
 	if lsa, err := syscall.Getsockname(fd); err == nil {
 		laddr = sockaddrToTCP(lsa)
 	}
+	l := ln.opts.Loops.pick()
 	fc := &fdConn{l: l, fd: fd, readable: true, writable: true, laddr: laddr, raddr: raddr}
-	if err := l.add(fc); err != nil {
-		syscall.Close(fd)
-		return
-	}
 	c := NewConn(fc, &ln.Counters, ln.opts.MaxBufferSize)
 	c.ln = ln
 	if !ln.track(c) {
-		c.Close()
-		c.FreeBuffer()
+		c.Close() // the loop closes the descriptor
 		return
 	}
 	ln.wg.Add(1)
-	l.spawn(func() { ln.serveConnWith(ln.serveCtx, c, ln.handler) })
+	l.serve(fc, func() { ln.serveConnWith(ln.serveCtx, c, ln.handler) }, l == from)
 }
