@@ -223,7 +223,15 @@ func (l *Loop) runInbox() {
 func (l *Loop) run() {
 	defer close(l.stopped)
 	l.now = time.Now().UnixNano()
+	lastYield := l.now
 	for !l.stopping {
+		if l.now-lastYield >= int64(yieldEvery) {
+			// Rescheduling now and then keeps sysmon from seeing a
+			// goroutine that never stops and preempting it with a signal
+			// (and often moving it to another thread) every 10 ms.
+			runtime.Gosched()
+			lastYield = l.now
+		}
 		timeout := 1000 // refreshes l.now now and then
 		if d, ok := l.timers.next(); ok {
 			timeout = int(min(max((d-l.now+int64(time.Millisecond)-1)/int64(time.Millisecond), 0), 1000))
@@ -895,6 +903,9 @@ func (c *Conn) Loop() *Loop {
 	}
 	return nil
 }
+
+// yieldEvery is how often a loop reschedules itself; below sysmon's 10 ms.
+const yieldEvery = 5 * time.Millisecond
 
 // edgeTriggered is EPOLLET as the uint32 the event mask is (syscall's
 // constant is a negative int).
