@@ -61,7 +61,7 @@ type Listener struct {
 
 	// netpoll IO model: the socket the loops accept from (-1: none) and
 	// Serve's context for the connections they start.
-	loopFD   int
+	loopFD   atomic.Int64
 	serveCtx context.Context
 }
 
@@ -83,13 +83,14 @@ func NewListener(name string, ln net.Listener, h Handler, opts ListenerOptions) 
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Listener{
+	l := &Listener{
 		Name: name, ln: ln, handler: h, opts: opts,
-		log:    log.With("listener", name),
-		conns:  make(map[*Conn]struct{}),
-		done:   make(chan struct{}),
-		loopFD: -1,
+		log:   log.With("listener", name),
+		conns: make(map[*Conn]struct{}),
+		done:  make(chan struct{}),
 	}
+	l.loopFD.Store(-1)
+	return l
 }
 
 // UseLoops switches the listener to the netpoll IO model (see

@@ -930,11 +930,18 @@ func (ln *Listener) serveLoops(ctx context.Context) (bool, error) {
 	fd := -1
 	rc.Control(func(s uintptr) { fd = int(s) })
 	ln.serveCtx = ctx
-	ln.loopFD = fd
+	// Close reads loopFD after closing done; a registration that runs after
+	// that sees done closed and is skipped, one that ran before is undone
+	// by Close (each loop runs its inbox in order).
+	ln.loopFD.Store(int64(fd))
 	g := ln.opts.Loops
 	for _, l := range g.loops {
 		errc := make(chan error, 1)
 		l.post(func() {
+			if ln.closedForAccept() {
+				errc <- nil
+				return
+			}
 			ev := syscall.EpollEvent{Events: syscall.EPOLLIN | epollExclusive, Fd: int32(fd)}
 			err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, fd, &ev)
 			if err == nil {
@@ -959,7 +966,7 @@ func (ln *Listener) serveLoops(ctx context.Context) (bool, error) {
 // stopLoopAccept takes the listening socket out of every loop before it is
 // closed, so that no loop accepts on a descriptor number reused meanwhile.
 func (ln *Listener) stopLoopAccept() {
-	fd := ln.loopFD
+	fd := int(ln.loopFD.Load())
 	if fd < 0 || ln.opts.Loops == nil {
 		return
 	}

@@ -267,3 +267,53 @@ func waitUntil(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// Connections over the listener's limit are closed by the loop that
+// accepted them; those within it are served.
+func TestLoopConnectionLimit(t *testing.T) {
+	g, err := NewLoopGroup(2, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	nl, err := Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := NewListener("loop", nl, HandlerFunc(echo), ListenerOptions{Loops: g, MaxConnections: 2})
+	go l.Serve(context.Background())
+	defer l.Shutdown(context.Background())
+	buf := make([]byte, 8)
+	var kept []net.Conn
+	for i := range 2 {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		c.Write([]byte("hi"))
+		if n, err := io.ReadFull(c, buf[:2]); err != nil || string(buf[:n]) != "hi" {
+			t.Fatalf("conn %d: %q %v", i, buf[:n], err)
+		}
+		kept = append(kept, c)
+	}
+	third, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Close()
+	third.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := third.Read(buf); err == nil {
+		t.Fatal("connection over the limit was served")
+	}
+	if got := l.ActiveConnections(); got != 2 {
+		t.Fatalf("%d active connections, want 2", got)
+	}
+	for _, c := range kept { // the first two still work
+		c.Write([]byte("ok"))
+		if _, err := io.ReadFull(c, buf[:2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
