@@ -39,6 +39,7 @@ type ListenerInfo struct {
 	Address           string            `json:"address"`
 	Protocol          string            `json:"protocol"`
 	Filter            string            `json:"filter"`
+	IOModel           string            `json:"io_model"` // goroutine or netpoll
 	ConnectionsActive int64             `json:"connections_active"`
 	ConnectionsTotal  uint64            `json:"connections_total"`
 	RequestsActive    int64             `json:"requests_active"`

@@ -358,6 +358,29 @@ func (l *Loop) park(slot **Task) error {
 	return nil
 }
 
+// blocking runs fn on a goroutine while the calling task waits, so that a
+// call which blocks (name resolution) does not stall the loop's other tasks.
+func (l *Loop) blocking(fn func()) error {
+	if l.cur == nil {
+		return errOutsideLoop
+	}
+	var waiter *Task
+	done := false // written by the posted function, on the loop
+	go func() {
+		fn()
+		l.post(func() {
+			done = true
+			l.wake(&waiter)
+		})
+	}()
+	for !done {
+		if err := l.park(&waiter); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // spawn starts fn as a task of this loop; call from the loop or its tasks.
 func (l *Loop) spawn(fn func()) *Task {
 	t := &Task{loop: l}
@@ -815,12 +838,16 @@ func (g *LoopGroup) adopt(nc net.Conn, wrap func(net.Conn) *Conn, serve func(*Co
 }
 
 // DialLoop connects to addr from a task of loop l, waiting for the
-// connection as the task's other sockets do. addr must be an IP:port;
-// names are resolved by the system resolver first (which blocks the loop).
+// connection as the task's other sockets do. A host name is resolved on a
+// goroutine meanwhile (the resolver blocks).
 func (l *Loop) DialLoop(addr string, timeout time.Duration) (net.Conn, error) {
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
-		ta, rerr := net.ResolveTCPAddr("tcp", addr)
+		var ta *net.TCPAddr
+		var rerr error
+		if err := l.blocking(func() { ta, rerr = net.ResolveTCPAddr("tcp", addr) }); err != nil {
+			return nil, err
+		}
 		if rerr != nil {
 			return nil, rerr
 		}

@@ -208,7 +208,9 @@ func TestLoopDialAndTasks(t *testing.T) {
 		if _, r.dialErr = DialOnLoop(c.Loop(), refusedAddr, time.Second, nil, 0); r.dialErr == nil {
 			return
 		}
-		u, err := DialOnLoop(c.Loop(), up.Addr().String(), time.Second, nil, 0)
+		// By name: resolved off the loop.
+		_, port, _ := net.SplitHostPort(up.Addr().String())
+		u, err := DialOnLoop(c.Loop(), net.JoinHostPort("localhost", port), time.Second, nil, 0)
 		if err != nil {
 			r.err = err
 			return

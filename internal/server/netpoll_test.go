@@ -73,6 +73,13 @@ func TestIOModelPerListener(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", want, logs)
 		}
 	}
+	models := map[string]string{}
+	for _, li := range p.Listeners() {
+		models[li.Name] = li.IOModel
+	}
+	if models["web"] != "netpoll" || models["plain"] != "goroutine" || models["rpc"] != "goroutine" {
+		t.Errorf("listeners API io_model: %v", models)
+	}
 	for _, l := range []string{"web", "plain"} {
 		for range 20 {
 			resp, err := http.Get(p.url(l, "/x"))

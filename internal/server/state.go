@@ -20,7 +20,7 @@ func (s *Server) Listeners() []admin.ListenerInfo {
 	out := make([]admin.ListenerInfo, 0, len(s.lns))
 	for _, rl := range s.lns {
 		li := admin.ListenerInfo{
-			Name: rl.cfg.Name, Address: rl.ln.Addr().String(), Protocol: rl.protocol, Filter: rl.filter,
+			Name: rl.cfg.Name, Address: rl.ln.Addr().String(), Protocol: rl.protocol, Filter: rl.filter, IOModel: rl.ioModel,
 			ConnectionsActive: rl.ln.Counters.ConnsActive.Load(), ConnectionsTotal: rl.ln.Counters.ConnsTotal.Load(),
 			BytesIn: rl.ln.Counters.BytesIn.Load(), BytesOut: rl.ln.Counters.BytesOut.Load(),
 			RequestsActive: rl.stats.Active.Load(), RequestsTotal: rl.stats.Total(),
