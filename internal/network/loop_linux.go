@@ -163,7 +163,8 @@ type Loop struct {
 	spare     []*Task
 	cur       *Task
 	timers    deadlineHeap
-	now       int64 // unix ns, refreshed after every epoll_pwait
+	now       int64  // unix ns, refreshed after every epoll_pwait
+	gen       uint32 // last socket generation handed out
 	stopping  bool
 	events    [128]syscall.EpollEvent
 
@@ -468,6 +469,7 @@ type fdConn struct {
 	rdl, wdl     atomic.Int64 // deadlines, unix ns; 0: none
 	closing      atomic.Bool  // Close was called (the loop closes the fd)
 	closed       bool         // the fd is closed (by the loop)
+	gen          uint32       // tells this socket from earlier ones with the same descriptor
 	rarmed       int64        // deadline of this socket's read entry in the heap; 0: none
 	warmed       int64
 	laddr, raddr net.Addr
@@ -483,6 +485,8 @@ func (l *Loop) add(c *fdConn) error {
 	for c.fd >= len(l.conns) {
 		l.conns = append(l.conns, make([]*fdConn, max(64, len(l.conns)))...)
 	}
+	l.gen++
+	c.gen = l.gen
 	l.conns[c.fd] = c
 	return nil
 }
@@ -630,7 +634,7 @@ func (c *fdConn) arm(write bool) {
 	}
 	if d != 0 && (*armed == 0 || d < *armed) {
 		*armed = d
-		c.l.timers.push(deadline{when: d, c: c, write: write})
+		c.l.timers.push(deadline{when: d, fd: int32(c.fd), gen: c.gen, write: write})
 	}
 }
 
@@ -642,12 +646,18 @@ func (l *Loop) fireTimers() {
 			return
 		}
 		e := l.timers.pop()
-		c := e.c
+		if int(e.fd) >= len(l.conns) {
+			continue
+		}
+		c := l.conns[e.fd]
+		if c == nil || c.gen != e.gen {
+			continue // the socket is closed (its number may be reused)
+		}
 		armed, slot, dl := &c.rarmed, &c.rwait, c.rdl.Load()
 		if e.write {
 			armed, slot, dl = &c.warmed, &c.wwait, c.wdl.Load()
 		}
-		if c.closed || *armed != e.when {
+		if *armed != e.when {
 			continue // stale: replaced by an earlier entry
 		}
 		*armed = 0
@@ -734,11 +744,13 @@ func (r rawConn) Read(func(fd uintptr) bool) error  { return errors.ErrUnsupport
 func (r rawConn) Write(func(fd uintptr) bool) error { return errors.ErrUnsupported }
 
 // deadline is a deadline-heap entry. Entries are not removed when a
-// deadline moves: a stale one wakes nobody (the socket's current deadline
-// is checked), and the waiter re-arms the later one when it parks again.
+// deadline moves or the socket closes: a stale one wakes nobody. They name
+// the socket by descriptor and generation rather than by pointer, so a
+// closed socket is not kept alive until its entries expire.
 type deadline struct {
 	when  int64
-	c     *fdConn
+	fd    int32
+	gen   uint32
 	write bool
 }
 
