@@ -1,0 +1,383 @@
+//go:build linux
+
+package network
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// fdConn is a non-blocking TCP socket owned by a loop; it is the net.Conn
+// under a Conn served in the netpoll model.
+type fdConn struct {
+	l            *Loop
+	fd           int
+	readable     bool
+	writable     bool
+	peerDone     bool // the peer's FIN (or an error) is queued: reads never block again
+	rwait, wwait *Task
+	rdl, wdl     atomic.Int64 // deadlines, unix ns; 0: none
+	closing      atomic.Bool  // Close was called (the loop closes the fd)
+	closed       bool         // the fd is closed (by the loop)
+	gen          uint32       // tells this socket from earlier ones with the same descriptor
+	rarmed       int64        // deadline of this socket's read entry in the heap; 0: none
+	warmed       int64
+	laddr, raddr net.Addr
+	iov          [4]syscall.Iovec
+}
+
+// add registers a connected socket with the loop; call from the loop or its tasks.
+func (l *Loop) add(c *fdConn) error {
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | edgeTriggered, Fd: int32(c.fd)}
+	if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	for c.fd >= len(l.conns) {
+		l.conns = append(l.conns, make([]*fdConn, max(64, len(l.conns)))...)
+	}
+	l.gen++
+	c.gen = l.gen
+	l.conns[c.fd] = c
+	return nil
+}
+
+func (l *Loop) closeConn(c *fdConn) {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	c.closing.Store(true)
+	if c.fd < len(l.conns) && l.conns[c.fd] == c {
+		l.conns[c.fd] = nil
+	}
+	syscall.Close(c.fd) // also leaves the epoll set
+	l.wake(&c.rwait)
+	l.wake(&c.wwait)
+}
+
+// expired reports whether deadline d (unix ns, 0 none) has passed.
+func (l *Loop) expired(d int64) bool { return d != 0 && d <= l.now }
+
+func (c *fdConn) Read(b []byte) (int, error) {
+	for {
+		if c.closing.Load() {
+			return 0, net.ErrClosed
+		}
+		if c.l.expired(c.rdl.Load()) {
+			return 0, os.ErrDeadlineExceeded
+		}
+		if c.readable {
+			r1, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(c.fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+			n := int(r1)
+			switch {
+			case e == syscall.EINTR:
+				continue
+			case e == syscall.EAGAIN:
+				c.readable = false
+			case e != 0:
+				return 0, os.NewSyscallError("read", e)
+			case n == 0 && len(b) > 0:
+				return 0, io.EOF
+			default:
+				if n < len(b) && !c.peerDone {
+					// Short read: the socket is empty now; new bytes raise
+					// a new edge. Not so for a FIN that came with the
+					// last bytes: its edge is spent, the next read sees it.
+					c.readable = false
+				}
+				return n, nil
+			}
+		}
+		c.arm(false)
+		if err := c.l.park(&c.rwait); err != nil {
+			return 0, err
+		}
+	}
+}
+
+func (c *fdConn) Write(b []byte) (int, error) {
+	written := 0
+	for written < len(b) {
+		p := b[written:]
+		n, err := c.writeOnce(func() (uintptr, syscall.Errno) {
+			r1, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(c.fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+			return r1, e
+		})
+		written += n
+		if err != nil {
+			return written, err
+		}
+	}
+	return written, nil
+}
+
+// Writev writes the pieces with gathered writes.
+func (c *fdConn) Writev(pieces [][]byte) (int64, error) {
+	var total int64
+	for {
+		iov := c.iov[:0]
+		for _, p := range pieces {
+			if len(p) > 0 && len(iov) < len(c.iov) {
+				iov = append(iov, syscall.Iovec{Base: unsafe.SliceData(p), Len: uint64(len(p))})
+			}
+		}
+		if len(iov) == 0 {
+			return total, nil
+		}
+		n, err := c.writeOnce(func() (uintptr, syscall.Errno) {
+			r1, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, uintptr(c.fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+			return r1, e
+		})
+		clear(c.iov[:])
+		total += int64(n)
+		if err != nil {
+			return total, err
+		}
+		for n > 0 && len(pieces) > 0 { // consume what was written
+			k := min(n, len(pieces[0]))
+			pieces[0] = pieces[0][k:]
+			n -= k
+			if len(pieces[0]) == 0 {
+				pieces = pieces[1:]
+			}
+		}
+	}
+}
+
+// writeOnce makes one write system call, waiting for room first if the
+// socket's buffer is known to be full.
+func (c *fdConn) writeOnce(call func() (uintptr, syscall.Errno)) (int, error) {
+	for {
+		if c.closing.Load() {
+			return 0, net.ErrClosed
+		}
+		if c.l.expired(c.wdl.Load()) {
+			return 0, os.ErrDeadlineExceeded
+		}
+		if c.writable {
+			r1, e := call()
+			switch {
+			case e == syscall.EINTR:
+				continue
+			case e == syscall.EAGAIN:
+				c.writable = false
+			case e != 0:
+				return 0, os.NewSyscallError("write", e)
+			default:
+				return int(r1), nil
+			}
+		}
+		c.arm(true)
+		if err := c.l.park(&c.wwait); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// arm makes sure the deadline heap wakes this socket's waiters by its
+// deadline. A socket keeps at most one live entry per direction: a deadline
+// that moved later is re-armed when the earlier entry fires.
+func (c *fdConn) arm(write bool) {
+	d, armed := c.rdl.Load(), &c.rarmed
+	if write {
+		d, armed = c.wdl.Load(), &c.warmed
+	}
+	if d != 0 && (*armed == 0 || d < *armed) {
+		*armed = d
+		c.l.timers.push(deadline{when: d, fd: int32(c.fd), gen: c.gen, write: write})
+	}
+}
+
+// fireTimers wakes the tasks whose socket deadline has passed.
+func (l *Loop) fireTimers() {
+	for {
+		d, ok := l.timers.next()
+		if !ok || d > l.now {
+			return
+		}
+		e := l.timers.pop()
+		if int(e.fd) >= len(l.conns) {
+			continue
+		}
+		c := l.conns[e.fd]
+		if c == nil || c.gen != e.gen {
+			continue // the socket is closed (its number may be reused)
+		}
+		armed, slot, dl := &c.rarmed, &c.rwait, c.rdl.Load()
+		if e.write {
+			armed, slot, dl = &c.warmed, &c.wwait, c.wdl.Load()
+		}
+		if *armed != e.when {
+			continue // stale: replaced by an earlier entry
+		}
+		*armed = 0
+		if l.expired(dl) {
+			l.wake(slot)
+		} else if *slot != nil {
+			c.arm(e.write) // the deadline moved later
+		}
+	}
+}
+
+// Close closes the socket; any goroutine may call it. The descriptor is
+// closed by the loop, so it is never reused under a running task.
+func (c *fdConn) Close() error {
+	if c.closing.Swap(true) {
+		return nil
+	}
+	c.l.post(func() { c.l.closeConn(c) })
+	return nil
+}
+
+// CloseWrite half-closes the socket.
+func (c *fdConn) CloseWrite() error {
+	if c.closing.Load() {
+		return net.ErrClosed
+	}
+	return os.NewSyscallError("shutdown", syscall.Shutdown(c.fd, syscall.SHUT_WR))
+}
+
+func (c *fdConn) LocalAddr() net.Addr  { return c.laddr }
+func (c *fdConn) RemoteAddr() net.Addr { return c.raddr }
+
+func (c *fdConn) SetDeadline(t time.Time) error {
+	c.SetReadDeadline(t)
+	return c.SetWriteDeadline(t)
+}
+
+// SetReadDeadline may be called from any goroutine. A later deadline needs
+// nothing more (the loop checks the value when it wakes); an earlier one is
+// posted so that a task already waiting is woken in time.
+func (c *fdConn) SetReadDeadline(t time.Time) error {
+	c.setDeadline(&c.rdl, t)
+	return nil
+}
+
+func (c *fdConn) SetWriteDeadline(t time.Time) error {
+	c.setDeadline(&c.wdl, t)
+	return nil
+}
+
+func (c *fdConn) setDeadline(slot *atomic.Int64, t time.Time) {
+	var v int64
+	if !t.IsZero() {
+		v = t.UnixNano()
+		if v <= 0 {
+			v = 1
+		}
+	}
+	old := slot.Swap(v)
+	if v != 0 && (old == 0 || v < old) {
+		write := slot == &c.wdl
+		c.l.post(func() {
+			if !c.closed {
+				c.arm(write)
+			}
+		})
+	}
+}
+
+// SyscallConn exposes the descriptor (hot upgrade passes it on).
+func (c *fdConn) SyscallConn() (syscall.RawConn, error) { return rawConn{c}, nil }
+
+type rawConn struct{ c *fdConn }
+
+func (r rawConn) Control(f func(fd uintptr)) error {
+	if r.c.closing.Load() {
+		return net.ErrClosed
+	}
+	f(uintptr(r.c.fd))
+	return nil
+}
+
+func (r rawConn) Read(func(fd uintptr) bool) error  { return errors.ErrUnsupported }
+func (r rawConn) Write(func(fd uintptr) bool) error { return errors.ErrUnsupported }
+
+// deadline is a deadline-heap entry. Entries are not removed when a
+// deadline moves or the socket closes: a stale one wakes nobody. They name
+// the socket by descriptor and generation rather than by pointer, so a
+// closed socket is not kept alive until its entries expire.
+type deadline struct {
+	when  int64
+	fd    int32
+	gen   uint32
+	write bool
+}
+
+type deadlineHeap []deadline
+
+func (h deadlineHeap) next() (int64, bool) {
+	if len(h) == 0 {
+		return 0, false
+	}
+	return h[0].when, true
+}
+
+func (h *deadlineHeap) push(d deadline) {
+	*h = append(*h, d)
+	s := *h
+	i := len(s) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if s[p].when <= s[i].when {
+			break
+		}
+		s[p], s[i] = s[i], s[p]
+		i = p
+	}
+}
+
+func (h *deadlineHeap) pop() deadline {
+	s := *h
+	top := s[0]
+	last := len(s) - 1
+	s[0] = s[last]
+	s[last] = deadline{}
+	s = s[:last]
+	i := 0
+	for {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(s) && s[l].when < s[m].when {
+			m = l
+		}
+		if r < len(s) && s[r].when < s[m].when {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		s[m], s[i] = s[i], s[m]
+		i = m
+	}
+	*h = s
+	return top
+}
+
+func sockaddrToTCP(sa syscall.Sockaddr) net.Addr {
+	switch a := sa.(type) {
+	case *syscall.SockaddrInet4:
+		return &net.TCPAddr{IP: a.Addr[:], Port: a.Port}
+	case *syscall.SockaddrInet6:
+		return &net.TCPAddr{IP: a.Addr[:], Port: a.Port}
+	}
+	return nil
+}
+
+// Loop returns the event loop that owns the connection, or nil when it is
+// served by its own goroutine.
+func (c *Conn) Loop() *Loop {
+	if fc, ok := c.nc.(*fdConn); ok {
+		return fc.l
+	}
+	return nil
+}
+
+// edgeTriggered is EPOLLET as the uint32 the event mask is (syscall's
+// constant is a negative int).
+const edgeTriggered = 1 << 31
