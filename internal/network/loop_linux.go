@@ -82,6 +82,9 @@ func NewLoopGroup(n int, exclusive bool) (*LoopGroup, error) {
 	return g, nil
 }
 
+// Len is the number of loops.
+func (g *LoopGroup) Len() int { return len(g.loops) }
+
 // loopProcs is the GOMAXPROCS the process had before exclusive loop groups
 // added their extra P (once per process).
 func loopProcs() int {

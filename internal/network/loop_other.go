@@ -23,6 +23,9 @@ func NewLoopGroup(int, bool) (*LoopGroup, error) {
 	return nil, errors.New("network: the netpoll IO model needs Linux")
 }
 
+// Len is the number of loops.
+func (g *LoopGroup) Len() int { return 0 }
+
 // Close does nothing.
 func (g *LoopGroup) Close() {}
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -263,11 +264,14 @@ func (s *Server) startLoops() error {
 	if len(netpoll) == 0 {
 		return nil
 	}
-	loops, err := network.NewLoopGroup(0, len(netpoll) == len(s.lns))
+	exclusive := len(netpoll) == len(s.lns)
+	loops, err := network.NewLoopGroup(0, exclusive)
 	if err != nil {
 		return err
 	}
 	s.loops = loops
+	s.log.Info("netpoll IO model", "event_loops", loops.Len(), "listeners", len(netpoll),
+		"gomaxprocs", runtime.GOMAXPROCS(0), "extra_p", exclusive)
 	for _, rl := range netpoll {
 		rl.ln.UseLoops(loops)
 	}
