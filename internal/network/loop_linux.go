@@ -455,5 +455,6 @@ func (t *Task) Wait() {
 	}
 }
 
-// yieldEvery is how often a loop reschedules itself; below sysmon's 10 ms.
-const yieldEvery = 5 * time.Millisecond
+// yieldEvery is how often a busy loop reschedules itself: below sysmon's 10 ms,
+// and no more often, as each reschedule wakes a spinning thread.
+const yieldEvery = 8 * time.Millisecond
