@@ -382,7 +382,7 @@ func (l *Loop) blocking(fn func()) error {
 
 // spawn starts fn as a task of this loop; call from the loop or its tasks.
 func (l *Loop) spawn(fn func()) *Task {
-	t := &Task{loop: l}
+	t := &Task{loopTask: loopTask{loop: l}}
 	t.next, t.stop = iter.Pull(func(yield func(struct{}) bool) {
 		t.yield = yield
 		defer func() {
@@ -396,9 +396,8 @@ func (l *Loop) spawn(fn func()) *Task {
 	return t
 }
 
-// Task is a function running concurrently with its creator: a task of an
-// event loop, or a goroutine.
-type Task struct {
+// loopTask is the state of a Task that runs on an event loop.
+type loopTask struct {
 	loop    *Loop
 	next    func() (struct{}, bool)
 	stop    func()
@@ -406,44 +405,20 @@ type Task struct {
 	queued  bool
 	done    bool
 	joiners []*Task
-	ch      chan struct{} // goroutine tasks
 }
 
-// Go runs fn concurrently with the caller. When c belongs to an event loop,
-// fn becomes another task of that loop (the caller must be one of its
-// tasks, as every user of c is); otherwise it runs on a new goroutine.
-func (c *Conn) Go(fn func()) *Task {
+// goOnLoop starts fn as another task of c's loop when c belongs to one.
+func (c *Conn) goOnLoop(fn func()) *Task {
 	if fc, ok := c.nc.(*fdConn); ok && fc.l.cur != nil {
 		return fc.l.spawn(fn)
 	}
-	t := &Task{ch: make(chan struct{})}
-	go func() {
-		defer close(t.ch)
-		fn()
-	}()
-	return t
+	return nil
 }
 
-// Done reports whether the task has returned, without waiting.
-func (t *Task) Done() bool {
-	if t.loop != nil {
-		return t.done
-	}
-	select {
-	case <-t.ch:
-		return true
-	default:
-		return false
-	}
-}
+func (t *Task) loopDone() bool { return t.done }
 
-// Wait waits until the task has returned; a loop task's waiter yields to
-// the loop meanwhile.
-func (t *Task) Wait() {
-	if t.loop == nil {
-		<-t.ch
-		return
-	}
+// loopWait yields the calling task to the loop until t has returned.
+func (t *Task) loopWait() {
 	l := t.loop
 	for !t.done {
 		me := l.cur

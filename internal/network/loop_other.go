@@ -45,28 +45,8 @@ func (l *Loop) DialLoop(string, time.Duration) (net.Conn, error) {
 // Loop returns nil: connections are served by goroutines.
 func (c *Conn) Loop() *Loop { return nil }
 
-// Task is a function running concurrently with its creator.
-type Task struct{ ch chan struct{} }
+type loopTask struct{}
 
-// Go runs fn on a new goroutine.
-func (c *Conn) Go(fn func()) *Task {
-	t := &Task{ch: make(chan struct{})}
-	go func() {
-		defer close(t.ch)
-		fn()
-	}()
-	return t
-}
-
-// Done reports whether the task has returned, without waiting.
-func (t *Task) Done() bool {
-	select {
-	case <-t.ch:
-		return true
-	default:
-		return false
-	}
-}
-
-// Wait waits until the task has returned.
-func (t *Task) Wait() { <-t.ch }
+func (c *Conn) goOnLoop(func()) *Task { return nil }
+func (t *Task) loopDone() bool        { return true }
+func (t *Task) loopWait()             {}
