@@ -5,12 +5,13 @@ package bench
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
 	"os"
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/mosnctl/mosnctl/internal/network"
 )
 
 // The event loop is the closed-loop engine for plain TCP targets on
@@ -41,28 +42,14 @@ func (c *fdConn) Read(b []byte) (int, error) {
 	if !c.readable {
 		return 0, errWouldBlock
 	}
-	for {
-		r1, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(c.fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
-		n := int(r1)
-		switch {
-		case e == syscall.EINTR:
-			continue
-		case e == syscall.EAGAIN:
-			c.readable = false
-			return 0, errWouldBlock
-		case e != 0:
-			return 0, os.NewSyscallError("read", e)
-		case n == 0:
-			return 0, io.EOF
-		}
-		if n < len(b) && !c.peerDone {
-			// Short read: the socket is empty now, and any byte that
-			// arrives later raises a new edge (a FIN that came with these
-			// bytes has spent its edge: peerDone keeps reading).
-			c.readable = false
-		}
-		return n, nil
+	n, drained, err := network.EdgeRead(c.fd, b, c.peerDone)
+	if drained {
+		c.readable = false
 	}
+	if n == 0 && err == nil {
+		return 0, errWouldBlock
+	}
+	return n, err
 }
 
 func (c *fdConn) Write(b []byte) (int, error) {

@@ -319,3 +319,30 @@ func TestLoopConnectionLimit(t *testing.T) {
 		}
 	}
 }
+
+// A short read drains the socket unless the peer's FIN is queued behind the
+// bytes: then the next read must happen and returns EOF.
+func TestEdgeReadShortReadAndFIN(t *testing.T) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fds[0])
+	defer syscall.Close(fds[1])
+	buf := make([]byte, 64)
+	syscall.Write(fds[1], []byte("abc"))
+	if n, drained, err := EdgeRead(fds[0], buf, false); n != 3 || !drained || err != nil {
+		t.Fatalf("short read: %d %v %v, want 3 drained", n, drained, err)
+	}
+	if n, drained, err := EdgeRead(fds[0], buf, false); n != 0 || !drained || err != nil {
+		t.Fatalf("empty socket: %d %v %v, want EAGAIN as drained", n, drained, err)
+	}
+	syscall.Write(fds[1], []byte("def"))
+	syscall.Shutdown(fds[1], syscall.SHUT_WR)
+	if n, drained, err := EdgeRead(fds[0], buf, true); n != 3 || drained || err != nil {
+		t.Fatalf("bytes then FIN: %d %v %v, want 3 not drained", n, drained, err)
+	}
+	if n, _, err := EdgeRead(fds[0], buf, true); n != 0 || err != io.EOF {
+		t.Fatalf("after the bytes: %d %v, want EOF", n, err)
+	}
+}

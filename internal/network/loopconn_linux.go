@@ -61,6 +61,30 @@ func (l *Loop) closeConn(c *fdConn) {
 	l.wake(&c.wwait)
 }
 
+// EdgeRead reads from a non-blocking socket watched by edge-triggered epoll.
+// drained reports that the socket is empty now, so only a new edge brings
+// more: the read failed with EAGAIN, or came back short. A short read does
+// not drain a socket whose peer's FIN (or an error) is queued (peerDone:
+// EPOLLRDHUP, EPOLLHUP or EPOLLERR was seen): that edge is spent, and the
+// next read must return it. At the peer's end of stream err is io.EOF.
+func EdgeRead(fd int, b []byte, peerDone bool) (n int, drained bool, err error) {
+	for {
+		r1, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+		switch {
+		case e == syscall.EINTR:
+			continue
+		case e == syscall.EAGAIN:
+			return 0, true, nil
+		case e != 0:
+			return 0, false, os.NewSyscallError("read", e)
+		case r1 == 0 && len(b) > 0:
+			return 0, false, io.EOF
+		}
+		n = int(r1)
+		return n, n < len(b) && !peerDone, nil
+	}
+}
+
 // expired reports whether deadline d (unix ns, 0 none) has passed.
 func (l *Loop) expired(d int64) bool { return d != 0 && d <= l.now }
 
@@ -73,25 +97,12 @@ func (c *fdConn) Read(b []byte) (int, error) {
 			return 0, os.ErrDeadlineExceeded
 		}
 		if c.readable {
-			r1, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(c.fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
-			n := int(r1)
-			switch {
-			case e == syscall.EINTR:
-				continue
-			case e == syscall.EAGAIN:
+			n, drained, err := EdgeRead(c.fd, b, c.peerDone)
+			if drained {
 				c.readable = false
-			case e != 0:
-				return 0, os.NewSyscallError("read", e)
-			case n == 0 && len(b) > 0:
-				return 0, io.EOF
-			default:
-				if n < len(b) && !c.peerDone {
-					// Short read: the socket is empty now; new bytes raise
-					// a new edge. Not so for a FIN that came with the
-					// last bytes: its edge is spent, the next read sees it.
-					c.readable = false
-				}
-				return n, nil
+			}
+			if n > 0 || err != nil || len(b) == 0 {
+				return n, err
 			}
 		}
 		c.arm(false)
