@@ -21,12 +21,7 @@ type Pools struct {
 	bolt  sync.Map // *upstream.Host -> *stream.BoltPool
 	// loops holds the HTTP/1 pools of each event loop (netpoll IO model):
 	// a loop's upstream sockets belong to it, so loops don't share pools.
-	loops sync.Map // *network.Loop -> *loopPools
-}
-
-type loopPools struct {
-	mu    sync.Mutex // the loop's tasks run one at a time; Close comes from elsewhere
-	http1 map[*upstream.Host]*stream.HTTP1Pool
+	loops sync.Map // *network.Loop -> *sync.Map (*upstream.Host -> *stream.HTTP1Pool)
 }
 
 // NewPools makes an empty set of pools.
@@ -80,16 +75,15 @@ func (p *Pools) newHTTP1Pool(loop *network.Loop, c *upstream.Cluster, h *upstrea
 func (p *Pools) loopHTTP1(loop *network.Loop, c *upstream.Cluster, h *upstream.Host) *stream.HTTP1Pool {
 	v, ok := p.loops.Load(loop)
 	if !ok {
-		v, _ = p.loops.LoadOrStore(loop, &loopPools{http1: map[*upstream.Host]*stream.HTTP1Pool{}})
+		v, _ = p.loops.LoadOrStore(loop, new(sync.Map))
 	}
-	lp := v.(*loopPools)
-	lp.mu.Lock()
-	defer lp.mu.Unlock()
-	pool := lp.http1[h]
-	if pool == nil {
-		pool = p.newHTTP1Pool(loop, c, h)
-		lp.http1[h] = pool
+	hosts := v.(*sync.Map)
+	if pool, ok := hosts.Load(h); ok {
+		return pool.(*stream.HTTP1Pool)
 	}
+	// Only this loop's tasks add to its map, one at a time: no race to lose.
+	pool := p.newHTTP1Pool(loop, c, h)
+	hosts.Store(h, pool)
 	return pool
 }
 
@@ -114,13 +108,8 @@ func (p *Pools) Bolt(c *upstream.Cluster, h *upstream.Host) *stream.BoltPool {
 func (p *Pools) Close() {
 	p.http1.Range(func(_, v any) bool { v.(*stream.HTTP1Pool).Close(); return true })
 	p.bolt.Range(func(_, v any) bool { v.(*stream.BoltPool).Close(); return true })
-	p.loops.Range(func(_, v any) bool {
-		lp := v.(*loopPools)
-		lp.mu.Lock()
-		defer lp.mu.Unlock()
-		for _, pool := range lp.http1 {
-			pool.Close()
-		}
+	p.loops.Range(func(_, hosts any) bool {
+		hosts.(*sync.Map).Range(func(_, v any) bool { v.(*stream.HTTP1Pool).Close(); return true })
 		return true
 	})
 }
