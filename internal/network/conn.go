@@ -224,7 +224,11 @@ func (c *Conn) Draining() bool { return c.draining.Load() }
 func (c *Conn) StartDrain() {
 	c.draining.Store(true)
 	if c.state.Load() == stateIdle {
-		c.nc.SetReadDeadline(time.Unix(1, 0))
+		if i, ok := c.nc.(interface{ Interrupt() }); ok {
+			i.Interrupt() // a loop socket: its deadlines belong to its loop
+		} else {
+			c.nc.SetReadDeadline(time.Unix(1, 0))
+		}
 	}
 }
 

@@ -262,36 +262,39 @@ func (c *fdConn) SetDeadline(t time.Time) error {
 	return c.SetWriteDeadline(t)
 }
 
-// SetReadDeadline may be called from any goroutine. A later deadline needs
-// nothing more (the loop checks the value when it wakes); an earlier one is
-// posted so that a task already waiting is woken in time.
+// SetReadDeadline is called by the connection's tasks, like its reads
+// (other goroutines use Interrupt). An earlier deadline is armed at once; a
+// later one needs nothing more: the entry already in the heap re-arms it.
 func (c *fdConn) SetReadDeadline(t time.Time) error {
-	c.setDeadline(&c.rdl, t)
+	c.setDeadline(&c.rdl, false, t)
 	return nil
 }
 
 func (c *fdConn) SetWriteDeadline(t time.Time) error {
-	c.setDeadline(&c.wdl, t)
+	c.setDeadline(&c.wdl, true, t)
 	return nil
 }
 
-func (c *fdConn) setDeadline(slot *atomic.Int64, t time.Time) {
+func (c *fdConn) setDeadline(slot *atomic.Int64, write bool, t time.Time) {
 	var v int64
 	if !t.IsZero() {
-		v = t.UnixNano()
-		if v <= 0 {
-			v = 1
+		v = max(t.UnixNano(), 1)
+	}
+	if old := slot.Swap(v); v != 0 && (old == 0 || v < old) && !c.closed {
+		c.arm(write)
+	}
+}
+
+// Interrupt makes a pending or the next read fail with
+// os.ErrDeadlineExceeded. Any goroutine may call it: a drain wakes idle
+// connections so.
+func (c *fdConn) Interrupt() {
+	c.rdl.Store(1)
+	c.l.post(func() {
+		if !c.closed {
+			c.arm(false)
 		}
-	}
-	old := slot.Swap(v)
-	if v != 0 && (old == 0 || v < old) {
-		write := slot == &c.wdl
-		c.l.post(func() {
-			if !c.closed {
-				c.arm(write)
-			}
-		})
-	}
+	})
 }
 
 // SyscallConn exposes the descriptor (hot upgrade passes it on).
