@@ -283,18 +283,22 @@ func (l *Loop) run() {
 	syscall.Close(l.evfd)
 }
 
-// wait is epoll_pwait. A loop that may keep its P (the group leaves one for
-// the rest of the process) blocks in a raw system call: waking up then costs
-// no P hand-off and no other thread. Otherwise it polls once and blocks in a
-// system call the scheduler knows about, freeing the P meanwhile. Signals
-// (the runtime's preemption among them) interrupt it with EINTR.
-func (l *Loop) wait(timeout int) (uintptr, syscall.Errno) {
+// wait is epoll_pwait for up to timeout ms. A loop that may keep its P
+// (the group leaves one for the rest of the process) first blocks for up
+// to a millisecond in a raw system call: a busy loop's wake-ups then cost no
+// P hand-off and no other thread. Past that (an idle loop), and for loops
+// that must not keep their P, it blocks in a system call the scheduler
+// knows about: the P is freed meanwhile and sysmon neither preempts the
+// loop nor polls for it, so an idle proxy sleeps. Signals interrupt it with
+// EINTR.
+func (l *Loop) wait(timeout int) (n uintptr, e syscall.Errno) {
 	ev := uintptr(unsafe.Pointer(&l.events[0]))
-	r1, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.epfd), ev, uintptr(len(l.events)), uintptr(timeout*l.holdP), 0, 0)
-	if r1 == 0 && e == 0 && timeout != 0 && l.holdP == 0 {
-		r1, _, e = syscall.Syscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.epfd), ev, uintptr(len(l.events)), uintptr(timeout), 0, 0)
+	raw := min(timeout, l.holdP) // ms
+	n, _, e = syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.epfd), ev, uintptr(len(l.events)), uintptr(raw), 0, 0)
+	if n == 0 && e == 0 && timeout > raw {
+		n, _, e = syscall.Syscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.epfd), ev, uintptr(len(l.events)), uintptr(timeout-raw), 0, 0)
 	}
-	return r1, e
+	return n, e
 }
 
 func (l *Loop) runReady() {
