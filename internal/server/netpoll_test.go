@@ -38,9 +38,9 @@ func TestNetpollIOModel(t *testing.T) {
 }
 
 // The IO model is chosen per listener: io_model, else the server's
-// use_netpoll_mode; only HTTP/1 proxy listeners run on loops, others keep
-// a goroutine per connection (with a warning when netpoll was asked for)
-// and both kinds serve traffic side by side.
+// use_netpoll_mode; HTTP/1 proxy and tcp_proxy listeners run on loops,
+// others keep a goroutine per connection (with a warning when netpoll was
+// asked for) and both kinds serve traffic side by side.
 func TestIOModelPerListener(t *testing.T) {
 	httpUp, _ := startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	boltUp := startBoltServer(t, boltrpc.EchoHandler)
@@ -54,7 +54,8 @@ func TestIOModelPerListener(t *testing.T) {
     "listeners": [
       {"name": "web", "address": "127.0.0.1:0", "filter_chains": [{"filters": [{"type": "proxy", "config": {"downstream_protocol": "Http1", "router_config_name": "web"}}]}]},
       {"name": "plain", "address": "127.0.0.1:0", "io_model": "goroutine", "filter_chains": [{"filters": [{"type": "proxy", "config": {"downstream_protocol": "Http1", "router_config_name": "web"}}]}]},
-      {"name": "rpc", "address": "127.0.0.1:0", "filter_chains": [{"filters": [{"type": "proxy", "config": {"downstream_protocol": "bolt", "router_config_name": "rpc"}}]}]}
+      {"name": "rpc", "address": "127.0.0.1:0", "filter_chains": [{"filters": [{"type": "proxy", "config": {"downstream_protocol": "bolt", "router_config_name": "rpc"}}]}]},
+      {"name": "tcp", "address": "127.0.0.1:0", "filter_chains": [{"filters": [{"type": "tcp_proxy", "config": {"cluster": "web"}}]}]}
     ]
   }],
   "cluster_manager": {"clusters": [
@@ -67,7 +68,8 @@ func TestIOModelPerListener(t *testing.T) {
 		"listener=web address=" + p.addr("web") + " filter=proxy protocol=Http1 io_model=netpoll",
 		"listener=plain address=" + p.addr("plain") + " filter=proxy protocol=Http1 io_model=goroutine",
 		"listener=rpc address=" + p.addr("rpc") + " filter=proxy protocol=bolt io_model=goroutine",
-		"the netpoll IO model serves HTTP1 proxy listeners only",
+		"listener=tcp address=" + p.addr("tcp") + " filter=tcp_proxy protocol=tcp io_model=netpoll",
+		"the netpoll IO model serves HTTP1 proxy and tcp_proxy listeners only",
 	} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("log lacks %q:\n%s", want, logs)
@@ -77,10 +79,10 @@ func TestIOModelPerListener(t *testing.T) {
 	for _, li := range p.Listeners() {
 		models[li.Name] = li.IOModel
 	}
-	if models["web"] != "netpoll" || models["plain"] != "goroutine" || models["rpc"] != "goroutine" {
+	if models["web"] != "netpoll" || models["plain"] != "goroutine" || models["rpc"] != "goroutine" || models["tcp"] != "netpoll" {
 		t.Errorf("listeners API io_model: %v", models)
 	}
-	for _, l := range []string{"web", "plain"} {
+	for _, l := range []string{"web", "plain", "tcp"} { // tcp: HTTP carried by tcp_proxy
 		for range 20 {
 			resp, err := http.Get(p.url(l, "/x"))
 			if err != nil {
@@ -93,6 +95,9 @@ func TestIOModelPerListener(t *testing.T) {
 			}
 		}
 	}
+	// An idle keep-alive connection through tcp_proxy would hold shutdown
+	// until its drain timeout, as any open L4 connection does.
+	http.DefaultClient.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	c, err := boltrpc.Dial(ctx, p.addr("rpc"))
