@@ -86,10 +86,7 @@ func (l *Listener) Adopt(ctx context.Context, nc net.Conn, buffered []byte, h Ha
 	}
 	c := NewConnBuffered(nc, &l.Counters, l.opts.MaxBufferSize, buffered)
 	c.ln = l
-	// Added before tracking so that a Shutdown racing with us waits for it.
-	l.wg.Add(1)
 	if !l.track(c) {
-		l.wg.Done()
 		c.Close()
 		c.FreeBuffer()
 		return false

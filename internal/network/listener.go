@@ -133,8 +133,7 @@ func (l *Listener) Serve(ctx context.Context) error {
 			return err
 		}
 		backoff = 0
-		if int(l.Counters.ConnsActive.Load()) >= l.opts.MaxConnections {
-			l.log.Warn("connection limit reached, closing new connection", "limit", l.opts.MaxConnections, "remote", nc.RemoteAddr().String())
+		if l.atLimit(nc.RemoteAddr()) {
 			nc.Close()
 			continue
 		}
@@ -151,7 +150,6 @@ func (l *Listener) Serve(ctx context.Context) error {
 			c.Close()
 			continue
 		}
-		l.wg.Add(1)
 		go l.serveConn(ctx, c)
 	}
 }
@@ -164,9 +162,7 @@ func (l *Listener) moveToLoop(ctx context.Context, nc net.Conn, buffered []byte,
 	err := l.opts.Loops.adopt(nc, func(fc net.Conn) *Conn {
 		c := NewConnBuffered(fc, &l.Counters, l.opts.MaxBufferSize, buffered)
 		c.ln = l
-		if tracked = l.track(c); tracked {
-			l.wg.Add(1)
-		} else {
+		if tracked = l.track(c); !tracked {
 			c.Close()
 			c.FreeBuffer()
 		}
@@ -184,6 +180,10 @@ func (l *Listener) moveToLoop(ctx context.Context, nc net.Conn, buffered []byte,
 	return tracked
 }
 
+// track registers a connection about to be served (serveConnWith
+// unregisters it), unless the listener is closed. The WaitGroup is added to
+// under the same lock Close takes, so a Shutdown never waits before a
+// connection it lets through is counted.
 func (l *Listener) track(c *Conn) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -193,6 +193,17 @@ func (l *Listener) track(c *Conn) bool {
 	default:
 	}
 	l.conns[c] = struct{}{}
+	l.wg.Add(1)
+	return true
+}
+
+// atLimit reports, and logs, a new connection from remote that the
+// connection limit turns away.
+func (l *Listener) atLimit(remote net.Addr) bool {
+	if int(l.Counters.ConnsActive.Load()) < l.opts.MaxConnections {
+		return false
+	}
+	l.log.Warn("connection limit reached, closing new connection", "limit", l.opts.MaxConnections, "remote", remote.String())
 	return true
 }
 

@@ -261,8 +261,7 @@ func (ln *Listener) closedForAccept() bool {
 // least busy loop.
 func (ln *Listener) acceptOnLoop(from *Loop, fd int, sa syscall.Sockaddr) {
 	raddr := sockaddrToTCP(sa)
-	if int(ln.Counters.ConnsActive.Load()) >= ln.opts.MaxConnections {
-		ln.log.Warn("connection limit reached, closing new connection", "limit", ln.opts.MaxConnections, "remote", raddr.String())
+	if ln.atLimit(raddr) {
 		syscall.Close(fd)
 		return
 	}
@@ -279,6 +278,5 @@ func (ln *Listener) acceptOnLoop(from *Loop, fd int, sa syscall.Sockaddr) {
 		c.Close() // the loop closes the descriptor
 		return
 	}
-	ln.wg.Add(1)
 	l.serve(fc, func() { ln.serveConnWith(ln.serveCtx, c, ln.handler) }, l == from)
 }
