@@ -19,9 +19,13 @@ func Dial(ctx context.Context, addr string, timeout time.Duration, counters *Cou
 	return NewConn(nc, counters, maxBuf), nil
 }
 
-// DialOnLoop connects like Dial from a task of event loop l; the connection
-// belongs to l.
-func DialOnLoop(l *Loop, addr string, timeout time.Duration, counters *Counters, maxBuf int) (*Conn, error) {
+// DialFrom connects like Dial for a connection served by event loop l
+// (Conn.Loop): called from one of l's tasks, the new connection belongs to
+// l too. With a nil l it is Dial.
+func DialFrom(ctx context.Context, l *Loop, addr string, timeout time.Duration, counters *Counters, maxBuf int) (*Conn, error) {
+	if l == nil {
+		return Dial(ctx, addr, timeout, counters, maxBuf)
+	}
 	nc, err := l.DialLoop(addr, timeout)
 	if err != nil {
 		return nil, err

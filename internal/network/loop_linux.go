@@ -22,11 +22,12 @@ import (
 // blocking code, but a request costs no goroutine park/unpark, no wake-up
 // of another thread and no read that fails with EAGAIN; events that arrive
 // together are served in one pass, and the loops accept their own
-// connections. A loop blocks in epoll_pwait without giving up its P (a raw
-// system call), so waking it costs no P hand-off; the group makes sure a P
-// is left for the rest of the process (admin API, timers, listeners served
-// by goroutines), so that goroutines readied meanwhile, including those on
-// a loop's own run queue, are run (stolen) there.
+// connections. A busy loop blocks in epoll_pwait without giving up its P
+// (a raw system call; see wait), so waking it costs no P hand-off; the
+// group makes sure a P is left for the rest of the process (admin API,
+// timers, listeners served by goroutines), so that goroutines readied
+// meanwhile, including those on a loop's own run queue, are run (stolen)
+// there.
 //
 // Everything a loop owns (its sockets' state, its task queue, its deadline
 // heap) is touched only by the loop and its tasks, which run one at a time.

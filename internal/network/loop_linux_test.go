@@ -205,12 +205,12 @@ func TestLoopDialAndTasks(t *testing.T) {
 	l, _ := loopListener(t, 1, func(_ context.Context, c *Conn) {
 		var r result
 		defer func() { res <- r }()
-		if _, r.dialErr = DialOnLoop(c.Loop(), refusedAddr, time.Second, nil, 0); r.dialErr == nil {
+		if _, r.dialErr = DialFrom(context.Background(), c.Loop(), refusedAddr, time.Second, nil, 0); r.dialErr == nil {
 			return
 		}
 		// By name: resolved off the loop.
 		_, port, _ := net.SplitHostPort(up.Addr().String())
-		u, err := DialOnLoop(c.Loop(), net.JoinHostPort("localhost", port), time.Second, nil, 0)
+		u, err := DialFrom(context.Background(), c.Loop(), net.JoinHostPort("localhost", port), time.Second, nil, 0)
 		if err != nil {
 			r.err = err
 			return

@@ -88,13 +88,22 @@ func EdgeRead(fd int, b []byte, peerDone bool) (n int, drained bool, err error) 
 // expired reports whether deadline d (unix ns, 0 none) has passed.
 func (l *Loop) expired(d int64) bool { return d != 0 && d <= l.now }
 
+// usable tells why the socket can't be read or written (with deadline dl)
+// now, if it can't.
+func (c *fdConn) usable(dl *atomic.Int64) error {
+	if c.closing.Load() {
+		return net.ErrClosed
+	}
+	if c.l.expired(dl.Load()) {
+		return os.ErrDeadlineExceeded
+	}
+	return nil
+}
+
 func (c *fdConn) Read(b []byte) (int, error) {
 	for {
-		if c.closing.Load() {
-			return 0, net.ErrClosed
-		}
-		if c.l.expired(c.rdl.Load()) {
-			return 0, os.ErrDeadlineExceeded
+		if err := c.usable(&c.rdl); err != nil {
+			return 0, err
 		}
 		if c.readable {
 			n, drained, err := EdgeRead(c.fd, b, c.peerDone)
@@ -165,11 +174,8 @@ func (c *fdConn) Writev(pieces [][]byte) (int64, error) {
 // socket's buffer is known to be full.
 func (c *fdConn) writeOnce(call func() (uintptr, syscall.Errno)) (int, error) {
 	for {
-		if c.closing.Load() {
-			return 0, net.ErrClosed
-		}
-		if c.l.expired(c.wdl.Load()) {
-			return 0, os.ErrDeadlineExceeded
+		if err := c.usable(&c.wdl); err != nil {
+			return 0, err
 		}
 		if c.writable {
 			r1, e := call()

@@ -168,12 +168,7 @@ func (ln *Listener) serveLoops(ctx context.Context) (bool, error) {
 				errc <- nil
 				return
 			}
-			ev := syscall.EpollEvent{Events: syscall.EPOLLIN | epollExclusive, Fd: int32(fd)}
-			err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, fd, &ev)
-			if err == nil {
-				l.accepting[fd] = ln
-			}
-			errc <- err
+			errc <- l.watchListener(fd, ln)
 		})
 		select {
 		case err = <-errc:
@@ -182,7 +177,7 @@ func (ln *Listener) serveLoops(ctx context.Context) (bool, error) {
 		}
 		if err != nil {
 			ln.stopLoopAccept()
-			return true, os.NewSyscallError("epoll_ctl", err)
+			return true, err
 		}
 	}
 	<-ln.done
@@ -200,8 +195,7 @@ func (ln *Listener) stopLoopAccept() {
 		done := make(chan struct{})
 		l.post(func() {
 			if l.accepting[fd] == ln {
-				syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
-				delete(l.accepting, fd)
+				l.unwatchListener(fd)
 			}
 			close(done)
 		})
@@ -226,16 +220,11 @@ func (l *Loop) accept(fd int, ln *Listener) {
 			// Out of descriptors: stop accepting here for a moment instead
 			// of spinning on a socket that stays readable.
 			ln.log.Warn("accept failed, pausing", "err", err, "retry_in", acceptPause)
-			syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
-			delete(l.accepting, fd)
+			l.unwatchListener(fd)
 			time.AfterFunc(acceptPause, func() {
 				l.post(func() {
-					if ln.closedForAccept() {
-						return
-					}
-					ev := syscall.EpollEvent{Events: syscall.EPOLLIN | epollExclusive, Fd: int32(fd)}
-					if syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, fd, &ev) == nil {
-						l.accepting[fd] = ln
+					if !ln.closedForAccept() {
+						l.watchListener(fd, ln)
 					}
 				})
 			})
@@ -247,6 +236,22 @@ func (l *Loop) accept(fd int, ln *Listener) {
 }
 
 const acceptPause = 100 * time.Millisecond
+
+// watchListener makes this loop one of those that accept from listening
+// socket fd.
+func (l *Loop) watchListener(fd int, ln *Listener) error {
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | epollExclusive, Fd: int32(fd)}
+	if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	l.accepting[fd] = ln
+	return nil
+}
+
+func (l *Loop) unwatchListener(fd int) {
+	syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
+	delete(l.accepting, fd)
+}
 
 func (ln *Listener) closedForAccept() bool {
 	select {

@@ -251,9 +251,9 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 }
 
 // startLoops gives the netpoll listeners their event loops. When every
-// listener is one, the loops may take all of GOMAXPROCS (one per P, like
-// one worker per core); otherwise one P stays with the goroutines that
-// serve the others.
+// listener is one, there is a loop per P of GOMAXPROCS (like a worker per
+// core) and one P more for the rest of the process; otherwise one P stays
+// with the goroutines that serve the other listeners.
 func (s *Server) startLoops() error {
 	var netpoll []*runningListener
 	for _, rl := range s.lns {

@@ -80,12 +80,7 @@ func (p *HTTP1Pool) Get(ctx context.Context) (cc *HTTP1ClientConn, reused bool, 
 		cc.close()
 	}
 	p.mu.Unlock()
-	var c *network.Conn
-	if p.opts.Loop != nil {
-		c, err = network.DialOnLoop(p.opts.Loop, p.addr, p.opts.ConnectTimeout, p.opts.Counters, 0)
-	} else {
-		c, err = network.Dial(ctx, p.addr, p.opts.ConnectTimeout, p.opts.Counters, 0)
-	}
+	c, err := network.DialFrom(ctx, p.opts.Loop, p.addr, p.opts.ConnectTimeout, p.opts.Counters, 0)
 	if err != nil {
 		return nil, false, err
 	}

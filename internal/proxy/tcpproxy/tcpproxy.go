@@ -38,7 +38,7 @@ func (p *Proxy) ServeConn(ctx context.Context, c *network.Conn) {
 			return
 		}
 		var err error
-		up, err = p.dial(ctx, c, host.Address)
+		up, err = network.DialFrom(ctx, c.Loop(), host.Address, p.Cluster.ConnectTimeout, p.Counters, 0)
 		if err != nil {
 			host.ConnectFailures.Add(1)
 			p.Cluster.ConnectFailures.Add(1)
@@ -55,19 +55,11 @@ func (p *Proxy) ServeConn(ctx context.Context, c *network.Conn) {
 	defer host.ActiveRequests.Add(-1)
 	defer p.Cluster.ActiveRequests.Add(-1)
 
+	// On an event loop the upstream socket (DialFrom) and this second
+	// direction are the loop's too.
 	back := c.Go(func() { p.pipe(up, c) }) // upstream -> downstream, with its own buffer
 	p.pipe(c, up)
 	back.Wait()
-}
-
-// dial connects to the upstream host; a connection served by an event loop
-// gets an upstream socket on the same loop, so both directions are tasks of
-// that loop.
-func (p *Proxy) dial(ctx context.Context, c *network.Conn, addr string) (*network.Conn, error) {
-	if l := c.Loop(); l != nil {
-		return network.DialOnLoop(l, addr, p.Cluster.ConnectTimeout, p.Counters, 0)
-	}
-	return network.Dial(ctx, addr, p.Cluster.ConnectTimeout, p.Counters, 0)
 }
 
 // pipe copies src to dst until src says EOF, then half-closes dst so the
