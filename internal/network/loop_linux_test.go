@@ -18,6 +18,11 @@ import (
 
 // loopListener serves h on event loops at 127.0.0.1:0.
 func loopListener(t *testing.T, loops int, h HandlerFunc) (*Listener, *LoopGroup) {
+	return loopListenerOpts(t, loops, h, ListenerOptions{})
+}
+
+// loopListenerOpts is loopListener with listener options (Loops is set here).
+func loopListenerOpts(t *testing.T, loops int, h HandlerFunc, opts ListenerOptions) (*Listener, *LoopGroup) {
 	t.Helper()
 	g, err := NewLoopGroup(loops, false)
 	if err != nil {
@@ -27,7 +32,8 @@ func loopListener(t *testing.T, loops int, h HandlerFunc) (*Listener, *LoopGroup
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := NewListener("loop", nl, h, ListenerOptions{Loops: g})
+	opts.Loops = g
+	l := NewListener("loop", nl, h, opts)
 	go l.Serve(context.Background())
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -135,21 +141,11 @@ func TestLoopDeadlineMovedLater(t *testing.T) {
 // Shutdown wakes a connection idle in a read on its loop and closes it.
 func TestLoopShutdownWakesIdleConnection(t *testing.T) {
 	returned := make(chan error, 1)
-	g, err := NewLoopGroup(1, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
-	nl, err := Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := NewListener("loop", nl, HandlerFunc(func(_ context.Context, c *Conn) {
+	l, _ := loopListener(t, 1, func(_ context.Context, c *Conn) {
 		c.SetReadDeadline(time.Now().Add(time.Hour))
 		c.SetIdle(true)
 		returned <- c.Fill()
-	}), ListenerOptions{Loops: g})
-	go l.Serve(context.Background())
+	})
 	c, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -273,18 +269,7 @@ func waitUntil(t *testing.T, cond func() bool) {
 // Connections over the listener's limit are closed by the loop that
 // accepted them; those within it are served.
 func TestLoopConnectionLimit(t *testing.T) {
-	g, err := NewLoopGroup(2, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
-	nl, err := Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := NewListener("loop", nl, HandlerFunc(echo), ListenerOptions{Loops: g, MaxConnections: 2})
-	go l.Serve(context.Background())
-	defer l.Shutdown(context.Background())
+	l, _ := loopListenerOpts(t, 2, echo, ListenerOptions{MaxConnections: 2})
 	buf := make([]byte, 8)
 	var kept []net.Conn
 	for i := range 2 {

@@ -20,8 +20,9 @@ import (
 )
 
 // testIOModel, from MOSNCTL_TEST_IO_MODEL, makes every proxy in these tests
-// serve its HTTP/1 listeners in that IO model; TestNetpollIOModel runs the
-// whole package again with it set to netpoll.
+// serve its HTTP/1 proxy and tcp_proxy listeners in that IO model (checked
+// as each proxy starts); TestNetpollIOModel runs the whole package again
+// with it set to netpoll.
 var testIOModel = os.Getenv("MOSNCTL_TEST_IO_MODEL")
 
 // syncLog collects log output for assertions.
@@ -72,6 +73,14 @@ func startProxyConfig(t testing.TB, cfg *config.Config) *proxyUnderTest {
 	s, err := New(cfg, Options{Logger: log, AdminAddr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
+	}
+	if testIOModel != "" {
+		for _, rl := range s.lns {
+			loopable := rl.filter == config.FilterTCPProxy || rl.protocol == config.ProtocolHTTP1
+			if rl.cfg.IOModel == "" && loopable && rl.ioModel != testIOModel {
+				t.Fatalf("listener %s runs in the %s IO model, want %s", rl.cfg.Name, rl.ioModel, testIOModel)
+			}
+		}
 	}
 	s.Start(context.Background())
 	t.Cleanup(func() {

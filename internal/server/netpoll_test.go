@@ -16,8 +16,9 @@ import (
 )
 
 // TestNetpollIOModel runs every test of this package again with the HTTP/1
-// listeners served by event loops (io_model netpoll), in a child process
-// of this test binary, so both IO models pass the same end-to-end tests.
+// proxy and tcp_proxy listeners served by event loops (io_model netpoll), in
+// a child process of this test binary, so both IO models pass the same
+// end-to-end tests.
 func TestNetpollIOModel(t *testing.T) {
 	if testIOModel != "" {
 		t.Skip("already running under MOSNCTL_TEST_IO_MODEL")
