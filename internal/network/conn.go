@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -56,6 +57,7 @@ type Conn struct {
 	bufs      net.Buffers // Writev's argument; WriteTo consumes it, so
 	iov       [4][]byte   // it is re-sliced from this array each time
 	vw        vectorWriter
+	wmu       sync.Mutex // LockWrite's, for a connection served by goroutines
 }
 
 // vectorWriter is a socket with its own gathered write (loop sockets:
@@ -159,6 +161,24 @@ func (c *Conn) Write(b []byte) (int, error) {
 		c.counters.BytesOut.Add(uint64(n))
 	}
 	return n, err
+}
+
+// LockWrite keeps the connection's writing side for the caller until
+// UnlockWrite: with several writers (the requests or the responses of a
+// multiplexed protocol), each message goes out whole. On an event loop the
+// writers are tasks of the connection's loop, and one that has to wait
+// yields to the loop.
+func (c *Conn) LockWrite() {
+	if !c.lockWriteOnLoop() {
+		c.wmu.Lock()
+	}
+}
+
+// UnlockWrite ends LockWrite.
+func (c *Conn) UnlockWrite() {
+	if !c.unlockWriteOnLoop() {
+		c.wmu.Unlock()
+	}
 }
 
 // Writev writes the pieces with one gathered write where the platform allows.

@@ -385,6 +385,12 @@ func (l *Loop) blocking(fn func()) error {
 	return nil
 }
 
+// Go starts fn as a new task of l. Any goroutine may call it: work for l's
+// connections that starts elsewhere (a timer) runs on l this way.
+func (l *Loop) Go(fn func()) {
+	l.post(func() { l.spawn(fn) })
+}
+
 // spawn starts fn as a task of this loop; call from the loop or its tasks.
 func (l *Loop) spawn(fn func()) *Task {
 	t := &Task{loopTask: loopTask{loop: l}}

@@ -331,3 +331,55 @@ func TestEdgeReadShortReadAndFIN(t *testing.T) {
 		t.Fatalf("after the bytes: %d %v, want EOF", n, err)
 	}
 }
+
+// Several tasks writing one socket (a multiplexed protocol's answers) take
+// its write lock: a write that waits for room does not let another task's
+// bytes in between. InFlight holds the connection open until all are done.
+func TestLoopWriteLockAndInFlight(t *testing.T) {
+	const writers, size = 4, 4 << 20
+	l, _ := loopListener(t, 1, func(_ context.Context, c *Conn) {
+		if c.Fill() != nil {
+			return
+		}
+		pending := NewInFlight(c)
+		for i := range writers {
+			pending.Add()
+			c.Go(func() {
+				defer pending.Done()
+				msg := bytes.Repeat([]byte{byte('a' + i)}, size)
+				c.LockWrite()
+				defer c.UnlockWrite()
+				c.Write(msg[:size/2])
+				c.Write(msg[size/2:]) // two writes: one message under one lock
+			})
+		}
+		pending.Wait()
+	})
+	// A small receive buffer makes the writers wait for room.
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 64<<10) })
+	}}
+	c, err := d.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.Write([]byte{1})
+	time.Sleep(20 * time.Millisecond)
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != writers*size {
+		t.Fatalf("read %d bytes, want %d", len(got), writers*size)
+	}
+	seen := map[byte]bool{}
+	for off := 0; off < len(got); off += size {
+		msg := got[off : off+size]
+		if seen[msg[0]] || bytes.Count(msg, msg[:1]) != size {
+			t.Fatalf("message at %d is not one writer's whole message (starts with %q)", off, msg[0])
+		}
+		seen[msg[0]] = true
+	}
+}

@@ -42,6 +42,15 @@ func (l *Loop) DialLoop(string, time.Duration) (net.Conn, error) {
 	return nil, errors.New("network: the netpoll IO model needs Linux")
 }
 
+// Go runs fn on a goroutine; there are no loops to run it on.
+func (l *Loop) Go(fn func()) { go fn() }
+
+func (l *Loop) park(**Task) error { return errors.New("network: the netpoll IO model needs Linux") }
+func (l *Loop) wake(**Task)       {}
+
+func (c *Conn) lockWriteOnLoop() bool   { return false }
+func (c *Conn) unlockWriteOnLoop() bool { return false }
+
 // Loop returns nil: connections are served by goroutines.
 func (c *Conn) Loop() *Loop { return nil }
 

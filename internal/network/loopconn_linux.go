@@ -22,6 +22,8 @@ type fdConn struct {
 	writable     bool
 	peerDone     bool // the peer's FIN (or an error) is queued: reads never block again
 	rwait, wwait *Task
+	wlocked      bool         // LockWrite holds the writing side
+	wqueue       []*Task      // tasks waiting in LockWrite, first come first
 	rdl, wdl     atomic.Int64 // deadlines, unix ns; 0: none
 	closing      atomic.Bool  // Close was called (the loop closes the fd)
 	closed       bool         // the fd is closed (by the loop)
@@ -59,6 +61,10 @@ func (l *Loop) closeConn(c *fdConn) {
 	syscall.Close(c.fd) // also leaves the epoll set
 	l.wake(&c.rwait)
 	l.wake(&c.wwait)
+	for _, t := range c.wqueue {
+		l.schedule(t)
+	}
+	c.wqueue = nil
 }
 
 // EdgeRead reads from a non-blocking socket watched by edge-triggered epoll.
@@ -387,6 +393,42 @@ func sockaddrToTCP(sa syscall.Sockaddr) net.Addr {
 		return &net.TCPAddr{IP: a.Addr[:], Port: a.Port}
 	}
 	return nil
+}
+
+// lockWriteOnLoop is LockWrite for a loop's socket. Only one task runs at a
+// time, so the lock is a flag; a task finding it set queues and yields.
+func (c *Conn) lockWriteOnLoop() bool {
+	fc, ok := c.nc.(*fdConn)
+	if !ok {
+		return false
+	}
+	for fc.wlocked {
+		t := fc.l.cur
+		if t == nil {
+			panic(errOutsideLoop)
+		}
+		fc.wqueue = append(fc.wqueue, t)
+		t.yield(struct{}{})
+	}
+	fc.wlocked = true
+	return true
+}
+
+// unlockWriteOnLoop releases the lock and wakes the task that waited
+// longest for it.
+func (c *Conn) unlockWriteOnLoop() bool {
+	fc, ok := c.nc.(*fdConn)
+	if !ok {
+		return false
+	}
+	fc.wlocked = false
+	if len(fc.wqueue) > 0 {
+		t := fc.wqueue[0]
+		fc.wqueue[0] = nil
+		fc.wqueue = fc.wqueue[1:]
+		fc.l.schedule(t)
+	}
+	return true
 }
 
 // Loop returns the event loop that owns the connection, or nil when it is

@@ -14,9 +14,11 @@ import (
 )
 
 // BoltProxy forwards Bolt requests of one listener to Bolt upstreams,
-// multiplexed: the reading goroutine of the downstream connection writes
-// each request upstream and moves on; the upstream connection's reader
-// writes the response back. No goroutine per request.
+// multiplexed: the reader of the downstream connection writes each request
+// upstream and moves on; the upstream connection's reader writes the
+// response back. No goroutine per request. On an event loop both readers
+// are tasks of the downstream connection's loop: its upstream pools are
+// that loop's.
 type BoltProxy struct {
 	Listener  string
 	Routes    Routes
@@ -113,7 +115,7 @@ func (p *BoltProxy) ServeBolt(d *stream.BoltDownstream, f *bolt.Frame, raw []byt
 			return
 		}
 		c.t.setHost(c.host)
-		cc, err := p.Pools.Bolt(c.cluster, c.host).Get(context.Background())
+		cc, err := p.Pools.Bolt(d.Conn.Loop(), c.cluster, c.host).Get(context.Background())
 		if err != nil {
 			c.host.ConnectFailures.Add(1)
 			c.cluster.ConnectFailures.Add(1)

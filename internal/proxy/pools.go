@@ -19,9 +19,24 @@ type Pools struct {
 
 	http1 sync.Map // *upstream.Host -> *stream.HTTP1Pool
 	bolt  sync.Map // *upstream.Host -> *stream.BoltPool
-	// loops holds the HTTP/1 pools of each event loop (netpoll IO model):
-	// a loop's upstream sockets belong to it, so loops don't share pools.
-	loops sync.Map // *network.Loop -> *sync.Map (*upstream.Host -> *stream.HTTP1Pool)
+	// loops holds the pools of each event loop (netpoll IO model): a loop's
+	// upstream sockets belong to it, so loops don't share pools.
+	loops sync.Map // *network.Loop -> *loopPools
+}
+
+// loopPools are one event loop's pools. Only that loop's tasks add to them,
+// one at a time: there is no race to lose.
+type loopPools struct {
+	http1 sync.Map // *upstream.Host -> *stream.HTTP1Pool
+	bolt  sync.Map // *upstream.Host -> *stream.BoltPool
+}
+
+func (p *Pools) ofLoop(loop *network.Loop) *loopPools {
+	v, ok := p.loops.Load(loop)
+	if !ok {
+		v, _ = p.loops.LoadOrStore(loop, new(loopPools))
+	}
+	return v.(*loopPools)
 }
 
 // NewPools makes an empty set of pools.
@@ -73,31 +88,31 @@ func (p *Pools) newHTTP1Pool(loop *network.Loop, c *upstream.Cluster, h *upstrea
 }
 
 func (p *Pools) loopHTTP1(loop *network.Loop, c *upstream.Cluster, h *upstream.Host) *stream.HTTP1Pool {
-	v, ok := p.loops.Load(loop)
-	if !ok {
-		v, _ = p.loops.LoadOrStore(loop, new(sync.Map))
-	}
-	hosts := v.(*sync.Map)
+	hosts := &p.ofLoop(loop).http1
 	if pool, ok := hosts.Load(h); ok {
 		return pool.(*stream.HTTP1Pool)
 	}
-	// Only this loop's tasks add to its map, one at a time: no race to lose.
 	pool := p.newHTTP1Pool(loop, c, h)
 	hosts.Store(h, pool)
 	return pool
 }
 
-// Bolt returns the Bolt pool of host.
-func (p *Pools) Bolt(c *upstream.Cluster, h *upstream.Host) *stream.BoltPool {
-	if v, ok := p.bolt.Load(h); ok {
+// Bolt returns the Bolt pool of host for a connection served by loop (nil:
+// by its own goroutine).
+func (p *Pools) Bolt(loop *network.Loop, c *upstream.Cluster, h *upstream.Host) *stream.BoltPool {
+	hosts := &p.bolt
+	if loop != nil {
+		hosts = &p.ofLoop(loop).bolt
+	}
+	if v, ok := hosts.Load(h); ok {
 		return v.(*stream.BoltPool)
 	}
 	size := 1
 	if c.MaxConnections > 0 && c.MaxConnections < 8 {
 		size = c.MaxConnections
 	}
-	pool := stream.NewBoltPool(h.Address, size, c.ConnectTimeout, p.ClusterCounters(c.Name), p.Log)
-	v, loaded := p.bolt.LoadOrStore(h, pool)
+	pool := stream.NewBoltPool(loop, h.Address, size, c.ConnectTimeout, p.ClusterCounters(c.Name), p.Log)
+	v, loaded := hosts.LoadOrStore(h, pool)
 	if loaded {
 		pool.Close()
 	}
@@ -106,10 +121,14 @@ func (p *Pools) Bolt(c *upstream.Cluster, h *upstream.Host) *stream.BoltPool {
 
 // Close closes every pool.
 func (p *Pools) Close() {
-	p.http1.Range(func(_, v any) bool { v.(*stream.HTTP1Pool).Close(); return true })
-	p.bolt.Range(func(_, v any) bool { v.(*stream.BoltPool).Close(); return true })
-	p.loops.Range(func(_, hosts any) bool {
-		hosts.(*sync.Map).Range(func(_, v any) bool { v.(*stream.HTTP1Pool).Close(); return true })
+	closeAll := func(http1, bolt *sync.Map) {
+		http1.Range(func(_, v any) bool { v.(*stream.HTTP1Pool).Close(); return true })
+		bolt.Range(func(_, v any) bool { v.(*stream.BoltPool).Close(); return true })
+	}
+	closeAll(&p.http1, &p.bolt)
+	p.loops.Range(func(_, v any) bool {
+		lp := v.(*loopPools)
+		closeAll(&lp.http1, &lp.bolt)
 		return true
 	})
 }

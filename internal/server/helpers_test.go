@@ -20,7 +20,7 @@ import (
 )
 
 // testIOModel, from MOSNCTL_TEST_IO_MODEL, makes every proxy in these tests
-// serve its HTTP/1 proxy and tcp_proxy listeners in that IO model (checked
+// serve its listeners in that IO model (checked
 // as each proxy starts); TestNetpollIOModel runs the whole package again
 // with it set to netpoll.
 var testIOModel = os.Getenv("MOSNCTL_TEST_IO_MODEL")
@@ -76,8 +76,7 @@ func startProxyConfig(t testing.TB, cfg *config.Config) *proxyUnderTest {
 	}
 	if testIOModel != "" {
 		for _, rl := range s.lns {
-			loopable := rl.filter == config.FilterTCPProxy || rl.protocol == config.ProtocolHTTP1
-			if rl.cfg.IOModel == "" && loopable && rl.ioModel != testIOModel {
+			if rl.cfg.IOModel == "" && rl.ioModel != testIOModel {
 				t.Fatalf("listener %s runs in the %s IO model, want %s", rl.cfg.Name, rl.ioModel, testIOModel)
 			}
 		}

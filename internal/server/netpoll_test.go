@@ -15,8 +15,8 @@ import (
 	"github.com/mosnctl/mosnctl/internal/protocol/bolt"
 )
 
-// TestNetpollIOModel runs every test of this package again with the HTTP/1
-// proxy and tcp_proxy listeners served by event loops (io_model netpoll), in
+// TestNetpollIOModel runs every test of this package again with the
+// listeners served by event loops (io_model netpoll), in
 // a child process of this test binary, so both IO models pass the same
 // end-to-end tests.
 func TestNetpollIOModel(t *testing.T) {
@@ -39,9 +39,8 @@ func TestNetpollIOModel(t *testing.T) {
 }
 
 // The IO model is chosen per listener: io_model, else the server's
-// use_netpoll_mode; HTTP/1 proxy and tcp_proxy listeners run on loops,
-// others keep a goroutine per connection (with a warning when netpoll was
-// asked for) and both kinds serve traffic side by side.
+// use_netpoll_mode; listeners on loops and listeners with a goroutine per
+// connection serve traffic side by side.
 func TestIOModelPerListener(t *testing.T) {
 	httpUp, _ := startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	boltUp := startBoltServer(t, boltrpc.EchoHandler)
@@ -68,9 +67,8 @@ func TestIOModelPerListener(t *testing.T) {
 	for _, want := range []string{
 		"listener=web address=" + p.addr("web") + " filter=proxy protocol=Http1 io_model=netpoll",
 		"listener=plain address=" + p.addr("plain") + " filter=proxy protocol=Http1 io_model=goroutine",
-		"listener=rpc address=" + p.addr("rpc") + " filter=proxy protocol=bolt io_model=goroutine",
+		"listener=rpc address=" + p.addr("rpc") + " filter=proxy protocol=bolt io_model=netpoll",
 		"listener=tcp address=" + p.addr("tcp") + " filter=tcp_proxy protocol=tcp io_model=netpoll",
-		"the netpoll IO model serves HTTP1 proxy and tcp_proxy listeners only",
 	} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("log lacks %q:\n%s", want, logs)
@@ -80,7 +78,7 @@ func TestIOModelPerListener(t *testing.T) {
 	for _, li := range p.Listeners() {
 		models[li.Name] = li.IOModel
 	}
-	if models["web"] != "netpoll" || models["plain"] != "goroutine" || models["rpc"] != "goroutine" || models["tcp"] != "netpoll" {
+	if models["web"] != "netpoll" || models["plain"] != "goroutine" || models["rpc"] != "netpoll" || models["tcp"] != "netpoll" {
 		t.Errorf("listeners API io_model: %v", models)
 	}
 	for _, l := range []string{"web", "plain", "tcp"} { // tcp: HTTP carried by tcp_proxy

@@ -237,10 +237,7 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 	}
 	rl.ioModel = "goroutine"
 	if lc.IOModel == "netpoll" || (lc.IOModel == "" && netpollDefault) {
-		if rl.filter == config.FilterProxy && rl.protocol != config.ProtocolHTTP1 {
-			log.Warn("the netpoll IO model serves HTTP1 proxy and tcp_proxy listeners only; this one keeps a goroutine per connection",
-				"filter", rl.filter, "protocol", rl.protocol)
-		} else if !network.LoopSupported {
+		if !network.LoopSupported {
 			log.Warn("the netpoll IO model needs Linux; serving with a goroutine per connection")
 		} else {
 			rl.ioModel = "netpoll"

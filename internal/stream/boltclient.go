@@ -22,17 +22,18 @@ type BoltResult interface {
 
 // BoltClientConn is one multiplexed upstream Bolt connection. Requests from
 // many downstream connections share it; each gets a fresh request id here
-// and the response is matched back by that id.
+// and the response is matched back by that id. Dialled from a task of an
+// event loop, it belongs to that loop: its reader is a task there, and so
+// must be every sender.
 type BoltClientConn struct {
 	conn    *network.Conn
 	log     *slog.Logger
 	nextID  atomic.Uint32
-	wmu     sync.Mutex
-	wbuf    []byte
+	wbuf    []byte // under the connection's write lock
 	mu      sync.Mutex
 	pending map[uint32]*boltPending
 	dead    bool
-	done    chan struct{}
+	reader  *network.Task
 }
 
 type boltPending struct {
@@ -44,23 +45,34 @@ type boltPending struct {
 
 var pendingPool sync.Pool
 
+// fire runs on the timer's goroutine; on an event loop the timeout is
+// answered by a task of the loop, like every write to its connections.
 func (p *boltPending) fire() {
+	if l := p.cc.conn.Loop(); l != nil {
+		l.Go(p.expire)
+		return
+	}
+	p.expire()
+}
+
+func (p *boltPending) expire() {
 	if p.cc.take(p.id, p) {
 		p.result.BoltFailed(bolt.StatusTimeout)
 	}
 }
 
-// DialBolt connects to addr and starts the response reader.
-func DialBolt(ctx context.Context, addr string, timeout time.Duration, counters *network.Counters, log *slog.Logger) (*BoltClientConn, error) {
-	c, err := network.Dial(ctx, addr, timeout, counters, 0)
+// DialBolt connects to addr and starts the response reader; from a task of
+// event loop l (nil: a goroutine), on that loop.
+func DialBolt(ctx context.Context, l *network.Loop, addr string, timeout time.Duration, counters *network.Counters, log *slog.Logger) (*BoltClientConn, error) {
+	c, err := network.DialFrom(ctx, l, addr, timeout, counters, 0)
 	if err != nil {
 		return nil, err
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	cc := &BoltClientConn{conn: c, log: log, pending: make(map[uint32]*boltPending), done: make(chan struct{})}
-	go cc.readLoop()
+	cc := &BoltClientConn{conn: c, log: log, pending: make(map[uint32]*boltPending)}
+	cc.reader = c.Go(cc.readLoop)
 	return cc, nil
 }
 
@@ -94,14 +106,14 @@ func (cc *BoltClientConn) Send(raw []byte, oneway bool, timeout time.Duration, r
 		}
 		cc.mu.Unlock()
 	}
-	cc.wmu.Lock()
+	cc.conn.LockWrite()
 	cc.wbuf = append(cc.wbuf[:0], raw...)
 	bolt.PutRequestID(cc.wbuf, id)
 	_, err := cc.conn.Write(cc.wbuf)
 	if cap(cc.wbuf) > 64<<10 {
 		cc.wbuf = nil
 	}
-	cc.wmu.Unlock()
+	cc.conn.UnlockWrite()
 	if err != nil {
 		if p != nil && cc.take(id, p) {
 			p.stop()
@@ -142,7 +154,6 @@ func (cc *BoltClientConn) take(id uint32, p *boltPending) bool {
 }
 
 func (cc *BoltClientConn) readLoop() {
-	defer close(cc.done)
 	var f bolt.Frame
 	c := cc.conn
 	for {
@@ -194,17 +205,23 @@ func (cc *BoltClientConn) fail(err error) {
 }
 
 // Close closes the connection; pending requests fail with
-// StatusConnectionClosed. It waits for the reader to finish.
+// StatusConnectionClosed. It waits for a reader goroutine to finish; a
+// loop's reader task finishes on the loop, which may not be waited for
+// from elsewhere.
 func (cc *BoltClientConn) Close() {
 	cc.mu.Lock()
 	cc.dead = true
 	cc.mu.Unlock()
 	cc.conn.Close()
-	<-cc.done
+	if cc.conn.Loop() == nil {
+		cc.reader.Wait()
+	}
 }
 
-// BoltPool keeps a few multiplexed connections to one upstream host.
+// BoltPool keeps a few multiplexed connections to one upstream host, for
+// the connections of one event loop (or, with a nil loop, of goroutines).
 type BoltPool struct {
+	loop     *network.Loop
 	addr     string
 	size     int
 	timeout  time.Duration
@@ -218,15 +235,16 @@ type BoltPool struct {
 }
 
 // NewBoltPool makes a pool of up to size connections (default 1: one
-// multiplexed connection carries thousands of requests per second).
-func NewBoltPool(addr string, size int, connectTimeout time.Duration, counters *network.Counters, log *slog.Logger) *BoltPool {
+// multiplexed connection carries thousands of requests per second) for the
+// tasks of loop l (nil: goroutines).
+func NewBoltPool(l *network.Loop, addr string, size int, connectTimeout time.Duration, counters *network.Counters, log *slog.Logger) *BoltPool {
 	if size <= 0 {
 		size = 1
 	}
 	if connectTimeout <= 0 {
 		connectTimeout = 3 * time.Second
 	}
-	return &BoltPool{addr: addr, size: size, timeout: connectTimeout, counters: counters, log: log}
+	return &BoltPool{loop: l, addr: addr, size: size, timeout: connectTimeout, counters: counters, log: log}
 }
 
 // Get returns a live connection, dialing when the pool is not full or holds
@@ -252,7 +270,7 @@ func (p *BoltPool) Get(ctx context.Context) (*BoltClientConn, error) {
 		return cc, nil
 	}
 	p.mu.Unlock()
-	cc, err := DialBolt(ctx, p.addr, p.timeout, p.counters, p.log)
+	cc, err := DialBolt(ctx, p.loop, p.addr, p.timeout, p.counters, p.log)
 	if err != nil {
 		return nil, err
 	}

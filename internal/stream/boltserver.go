@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/mosnctl/mosnctl/internal/network"
@@ -21,37 +20,38 @@ type BoltOptions struct {
 }
 
 // BoltHandler receives each request frame of a downstream connection, in
-// the reading goroutine. frame and raw (its encoded bytes) are valid only
-// during the call: forwarding copies raw into the upstream write.
+// its reader (a goroutine, or a task of an event loop). frame and raw (its
+// encoded bytes) are valid only during the call: forwarding copies raw into
+// the upstream write.
 type BoltHandler interface {
 	ServeBolt(d *BoltDownstream, frame *bolt.Frame, raw []byte)
 }
 
 // BoltDownstream is a downstream Bolt connection: many requests in flight,
-// responses written back in whatever order upstreams answer.
+// responses written back in whatever order upstreams answer. Writers take
+// the connection's write lock, so responses never interleave.
 type BoltDownstream struct {
 	Conn *network.Conn
 
-	wmu  sync.Mutex
-	wbuf []byte
+	wbuf []byte // under the write lock
 	// inflight counts requests sent upstream and not yet answered, so the
-	// connection closes only when they are done (drain) and goroutines of
-	// upstream readers never write to a conn the pool reused.
-	inflight sync.WaitGroup
+	// connection closes only when they are done (drain) and upstream
+	// readers never write to a conn the listener reused.
+	inflight *network.InFlight
 }
 
-// Begin marks a request in flight; every Begin is matched by one Write* of
-// its response or by End.
-func (d *BoltDownstream) Begin() { d.inflight.Add(1) }
+// Begin marks a request in flight; every Begin is matched by one End, once
+// its response is written (or when it has none).
+func (d *BoltDownstream) Begin() { d.inflight.Add() }
 
 // End marks a request finished without a response (one-way).
 func (d *BoltDownstream) End() { d.inflight.Done() }
 
-// WriteFrame writes an encoded response and ends its request.
+// WriteFrame writes an encoded response.
 func (d *BoltDownstream) WriteFrame(raw []byte) error {
-	d.wmu.Lock()
+	d.Conn.LockWrite()
 	_, err := d.Conn.Write(raw)
-	d.wmu.Unlock()
+	d.Conn.UnlockWrite()
 	return err
 }
 
@@ -65,10 +65,10 @@ func (d *BoltDownstream) WriteResponse(raw []byte, id uint32) error {
 
 // WriteError answers request id with an empty response of the given status.
 func (d *BoltDownstream) WriteError(id uint32, codec byte, status uint16) error {
-	d.wmu.Lock()
+	d.Conn.LockWrite()
 	d.wbuf = bolt.AppendErrorResponse(d.wbuf[:0], id, codec, status)
 	_, err := d.Conn.Write(d.wbuf)
-	d.wmu.Unlock()
+	d.Conn.UnlockWrite()
 	return err
 }
 
@@ -87,7 +87,7 @@ func ServeBolt(ctx context.Context, c *network.Conn, h BoltHandler, opts *BoltOp
 	if idle <= 0 {
 		idle = 90 * time.Second
 	}
-	d := &BoltDownstream{Conn: c}
+	d := &BoltDownstream{Conn: c, inflight: network.NewInFlight(c)}
 	defer func() {
 		// Answers still on their way must not hit a closed connection
 		// unnoticed: wait (bounded by upstream timeouts) before the listener
@@ -95,7 +95,7 @@ func ServeBolt(ctx context.Context, c *network.Conn, h BoltHandler, opts *BoltOp
 		d.inflight.Wait()
 	}()
 	var f bolt.Frame
-	var hb []byte // heartbeat answers, written by this goroutine only
+	var hb []byte // heartbeat answers, written by this reader only
 	for {
 		buf := c.Buffered()
 		f.Reset()

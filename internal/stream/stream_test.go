@@ -158,7 +158,7 @@ func TestBoltClientConnTimeoutAndLoss(t *testing.T) {
 	defer ln.Close()
 	upstream := make(chan net.Conn, 1)
 	go func() { c, _ := ln.Accept(); upstream <- c }()
-	cc, err := DialBolt(context.Background(), ln.Addr().String(), time.Second, nil, nil)
+	cc, err := DialBolt(context.Background(), nil, ln.Addr().String(), time.Second, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

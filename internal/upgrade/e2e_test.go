@@ -70,7 +70,7 @@ func proxyConfig(httpOrigin, boltOrigin string) string {
     ],
     "listeners": [
       {"name": "web", "address": "127.0.0.1:0", "io_model": "netpoll", "filter_chains": [{"filters": [{"type": "proxy", "config": {"downstream_protocol": "Http1", "router_config_name": "web"}}]}]},
-      {"name": "rpc", "address": "127.0.0.1:0", "filter_chains": [{"filters": [{"type": "proxy", "config": {"downstream_protocol": "bolt", "router_config_name": "rpc"}}]}]},
+      {"name": "rpc", "address": "127.0.0.1:0", "io_model": "netpoll", "filter_chains": [{"filters": [{"type": "proxy", "config": {"downstream_protocol": "bolt", "router_config_name": "rpc"}}]}]},
       {"name": "auto", "address": "127.0.0.1:0", "filter_chains": [{"filters": [{"type": "proxy", "config": {"downstream_protocol": "Auto", "router_config_name": "mixed"}}]}]},
       {"name": "tcp", "address": "127.0.0.1:0", "filter_chains": [{"filters": [{"type": "tcp_proxy", "config": {"cluster": "echo"}}]}]}
     ]
