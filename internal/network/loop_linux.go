@@ -138,7 +138,8 @@ func (l *Loop) serve(fc *fdConn, fn func(), here bool) {
 }
 
 // Close stops the loops; their remaining sockets are closed and their tasks
-// see errors on their next read or write.
+// see errors on their next read or write. The group keeps its (stopped)
+// loops: listeners still starting or stopping read the list concurrently.
 func (g *LoopGroup) Close() {
 	for _, l := range g.loops {
 		l.post(func() { l.stopping = true })
@@ -146,7 +147,6 @@ func (g *LoopGroup) Close() {
 	for _, l := range g.loops {
 		<-l.stopped
 	}
-	g.loops = nil
 }
 
 // Loop is one event loop.
