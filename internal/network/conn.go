@@ -58,6 +58,7 @@ type Conn struct {
 	iov       [4][]byte   // it is re-sliced from this array each time
 	vw        vectorWriter
 	wmu       sync.Mutex // LockWrite's, for a connection served by goroutines
+	rw        *rawWriter // TryWrite's, made at its first use (under the write lock)
 }
 
 // vectorWriter is a socket with its own gathered write (loop sockets:
@@ -157,6 +158,18 @@ func (c *Conn) Release() {
 // Write writes b.
 func (c *Conn) Write(b []byte) (int, error) {
 	n, err := c.nc.Write(b)
+	if n > 0 && c.counters != nil {
+		c.counters.BytesOut.Add(uint64(n))
+	}
+	return n, err
+}
+
+// TryWrite writes as much of b as the socket takes now, without waiting for
+// room: n < len(b) (even 0) means its buffer is full. A writer that must
+// not wait for one peer (a reader answering many connections) queues the
+// rest itself. Call it under LockWrite.
+func (c *Conn) TryWrite(b []byte) (int, error) {
+	n, err := c.tryWrite(b)
 	if n > 0 && c.counters != nil {
 		c.counters.BytesOut.Add(uint64(n))
 	}

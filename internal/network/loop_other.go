@@ -48,6 +48,11 @@ func (l *Loop) Go(fn func()) { go fn() }
 func (l *Loop) park(**Task) error { return errors.New("network: the netpoll IO model needs Linux") }
 func (l *Loop) wake(**Task)       {}
 
+// tryWrite waits for room: only Linux has the raw write it needs.
+func (c *Conn) tryWrite(b []byte) (int, error) { return c.nc.Write(b) }
+
+type rawWriter struct{}
+
 func (c *Conn) lockWriteOnLoop() bool   { return false }
 func (c *Conn) unlockWriteOnLoop() bool { return false }
 

@@ -176,6 +176,84 @@ func (c *fdConn) Writev(pieces [][]byte) (int64, error) {
 	}
 }
 
+// tryWrite is Conn.TryWrite: one write system call if the socket has room.
+// A loop's socket knows whether it has; a socket of Go's netpoller is
+// written through its raw descriptor, which never parks.
+func (c *Conn) tryWrite(b []byte) (int, error) {
+	if fc, ok := c.nc.(*fdConn); ok {
+		return fc.tryWrite(b)
+	}
+	if c.rw == nil {
+		sc, ok := c.nc.(syscall.Conn)
+		if !ok {
+			return c.nc.Write(b)
+		}
+		rc, err := sc.SyscallConn()
+		if err != nil {
+			return 0, err
+		}
+		c.rw = &rawWriter{rc: rc}
+		c.rw.fn = c.rw.write
+	}
+	return c.rw.try(b)
+}
+
+// rawWriter writes a netpoller socket without waiting. It is made once per
+// connection: its callback is a method value, so a write allocates nothing.
+type rawWriter struct {
+	rc  syscall.RawConn
+	fn  func(fd uintptr) bool
+	b   []byte
+	n   int
+	err error
+}
+
+func (w *rawWriter) try(b []byte) (int, error) {
+	w.b, w.n, w.err = b, 0, nil
+	err := w.rc.Write(w.fn)
+	w.b = nil
+	if err == nil {
+		err = w.err
+	}
+	return w.n, err
+}
+
+func (w *rawWriter) write(fd uintptr) bool {
+	for {
+		r1, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(w.b))), uintptr(len(w.b)))
+		switch {
+		case e == syscall.EINTR:
+			continue
+		case e == syscall.EAGAIN:
+		case e != 0:
+			w.err = os.NewSyscallError("write", e)
+		default:
+			w.n = int(r1)
+		}
+		return true // done either way: never wait for room
+	}
+}
+
+func (c *fdConn) tryWrite(b []byte) (int, error) {
+	if err := c.usable(&c.wdl); err != nil {
+		return 0, err
+	}
+	for c.writable && len(b) > 0 {
+		r1, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(c.fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+		switch {
+		case e == syscall.EINTR:
+			continue
+		case e == syscall.EAGAIN:
+			c.writable = false
+		case e != 0:
+			return 0, os.NewSyscallError("write", e)
+		default:
+			return int(r1), nil
+		}
+	}
+	return 0, nil
+}
+
 // writeOnce makes one write system call, waiting for room first if the
 // socket's buffer is known to be full.
 func (c *fdConn) writeOnce(call func() (uintptr, syscall.Errno)) (int, error) {

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -275,4 +276,52 @@ func TestMalformedInputClosesOneConnectionAndLeaksNothing(t *testing.T) {
 	if !strings.Contains(h.log.String(), "bad request") || !strings.Contains(b.log.String(), "bolt") {
 		t.Errorf("malformed input not logged:\nhttp: %s\nbolt: %s", h.log.String(), b.log.String())
 	}
+}
+
+// A client that sends requests and never reads the answers must not stall
+// the other clients whose calls share its upstream connection: its answers
+// wait in its own queue, and past the queue's limit its connection closes.
+func TestBoltClientNotReadingDoesNotStallOthers(t *testing.T) {
+	up := startBoltServer(t, boltrpc.EchoHandler)
+	p := startProxy(t, boltProxyConfig("bolt", "", up))
+	// The stuck client: a small receive window, 64 echo calls of 256 KiB
+	// (16 MiB of answers, far beyond what the sockets buffer), no reads.
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10) })
+	}}
+	stuck, err := d.Dial("tcp", p.addr("in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stuck.Close()
+	var h []byte
+	h = bolt.AppendHeader(h, bolt.HeaderService, "com.example.EchoService:1.0")
+	h = bolt.AppendHeader(h, bolt.HeaderMethod, "echo")
+	content := bytes.Repeat([]byte("s"), 256<<10)
+	go func() {
+		for id := uint32(1); id <= 64; id++ {
+			f := bolt.Frame{Type: bolt.TypeRequest, CmdCode: bolt.CmdRequest, Version: bolt.CommandVersion, RequestID: id,
+				Codec: bolt.CodecHessian2, Timeout: 30000, Class: []byte(bolt.ClassRequest), Header: h, Content: content}
+			if _, err := stuck.Write(bolt.AppendFrame(nil, &f)); err != nil {
+				return
+			}
+		}
+	}()
+	waitFor(t, "the stuck client's calls forwarded", func() bool { return p.Stats().UpstreamRequests >= 40 })
+
+	ctx := context.Background()
+	c, err := boltrpc.Dial(ctx, p.addr("in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range 20 {
+		resp, err := c.Call(ctx, &boltrpc.Request{Service: "com.example.EchoService:1.0", Method: "echo", Content: []byte("hi"), Timeout: 2 * time.Second})
+		if err != nil || resp.Status != bolt.StatusSuccess {
+			t.Fatalf("call %d beside a client that does not read: %+v %v", i, resp, err)
+		}
+	}
+	waitFor(t, "the stuck client's connection closed past the queue limit", func() bool {
+		return strings.Contains(p.log.String(), "client leaves its answers unread, closing connection")
+	})
 }

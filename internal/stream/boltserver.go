@@ -16,7 +16,34 @@ import (
 type BoltOptions struct {
 	MaxFrameSize int           // default bolt.DefaultMaxFrameSize
 	IdleTimeout  time.Duration // default 90s: Bolt clients heartbeat every 15-30s
-	Logger       *slog.Logger
+	// WriteTimeout bounds how long answers may wait for a client that does
+	// not read them; then the connection closes. Default 30s.
+	WriteTimeout time.Duration
+	// MaxQueued bounds the answers waiting for such a client, in bytes
+	// (default 4 MiB; an answer arriving at an empty queue always fits).
+	// Past it the connection closes.
+	MaxQueued int
+	Logger    *slog.Logger
+}
+
+func (o *BoltOptions) withDefaults() BoltOptions {
+	v := *o
+	if v.Logger == nil {
+		v.Logger = slog.Default()
+	}
+	if v.MaxFrameSize <= 0 {
+		v.MaxFrameSize = bolt.DefaultMaxFrameSize
+	}
+	if v.IdleTimeout <= 0 {
+		v.IdleTimeout = 90 * time.Second
+	}
+	if v.WriteTimeout <= 0 {
+		v.WriteTimeout = 30 * time.Second
+	}
+	if v.MaxQueued <= 0 {
+		v.MaxQueued = 4 << 20
+	}
+	return v
 }
 
 // BoltHandler receives each request frame of a downstream connection, in
@@ -28,17 +55,30 @@ type BoltHandler interface {
 }
 
 // BoltDownstream is a downstream Bolt connection: many requests in flight,
-// responses written back in whatever order upstreams answer. Writers take
-// the connection's write lock, so responses never interleave.
+// responses written back in whatever order upstreams answer. Answers are
+// written by whoever has them (often the reader of an upstream connection
+// that many downstream connections share), so writing one must never wait
+// for this client: what its socket does not take at once is queued, and a
+// flusher of this connection writes the queue.
 type BoltDownstream struct {
 	Conn *network.Conn
 
-	wbuf []byte // under the write lock
+	opts BoltOptions // with defaults filled in
+	log  *slog.Logger
+	// Under the connection's write lock:
+	wbuf    []byte        // an error answer being encoded
+	queue   []byte        // answers waiting for the socket, in order
+	spare   []byte        // the flusher's last buffer, for reuse
+	flusher *network.Task // the flusher while one runs
+	err     error         // the connection failed; answers are dropped
 	// inflight counts requests sent upstream and not yet answered, so the
 	// connection closes only when they are done (drain) and upstream
 	// readers never write to a conn the listener reused.
 	inflight *network.InFlight
 }
+
+// errSlowClient closes a connection whose client leaves its answers unread.
+var errSlowClient = errors.New("bolt: client does not read its answers")
 
 // Begin marks a request in flight; every Begin is matched by one End, once
 // its response is written (or when it has none).
@@ -47,12 +87,11 @@ func (d *BoltDownstream) Begin() { d.inflight.Add() }
 // End marks a request finished without a response (one-way).
 func (d *BoltDownstream) End() { d.inflight.Done() }
 
-// WriteFrame writes an encoded response.
+// WriteFrame writes (or queues) an encoded response.
 func (d *BoltDownstream) WriteFrame(raw []byte) error {
 	d.Conn.LockWrite()
-	_, err := d.Conn.Write(raw)
-	d.Conn.UnlockWrite()
-	return err
+	defer d.Conn.UnlockWrite()
+	return d.send(raw)
 }
 
 // WriteResponse writes raw with its request id replaced by id, for a
@@ -66,34 +105,102 @@ func (d *BoltDownstream) WriteResponse(raw []byte, id uint32) error {
 // WriteError answers request id with an empty response of the given status.
 func (d *BoltDownstream) WriteError(id uint32, codec byte, status uint16) error {
 	d.Conn.LockWrite()
+	defer d.Conn.UnlockWrite()
 	d.wbuf = bolt.AppendErrorResponse(d.wbuf[:0], id, codec, status)
-	_, err := d.Conn.Write(d.wbuf)
+	return d.send(d.wbuf)
+}
+
+// send writes b if nothing is queued and the socket takes it, and queues
+// what is left; the write lock is held.
+func (d *BoltDownstream) send(b []byte) error {
+	if d.err != nil {
+		return d.err
+	}
+	if d.flusher == nil {
+		n, err := d.Conn.TryWrite(b)
+		if err != nil {
+			d.fail(err)
+			return err
+		}
+		if b = b[n:]; len(b) == 0 {
+			return nil
+		}
+	}
+	if len(d.queue) > 0 && len(d.queue)+len(b) > d.opts.MaxQueued {
+		d.log.Info("bolt: client leaves its answers unread, closing connection", "remote", d.Conn.RemoteAddr().String(), "queued", len(d.queue))
+		d.fail(errSlowClient)
+		return errSlowClient
+	}
+	d.queue = append(d.queue, b...)
+	if d.flusher == nil {
+		d.flusher = d.Conn.Go(d.flush)
+	}
+	return nil
+}
+
+// fail drops what is queued and closes the connection: the reader sees it
+// closed, and a flusher's write fails.
+func (d *BoltDownstream) fail(err error) {
+	d.err = err
+	d.queue = nil
+	d.Conn.Close()
+}
+
+// flush writes the queue until it is empty, each batch within the write
+// timeout. Writers queue behind it meanwhile, so order is kept.
+func (d *BoltDownstream) flush() {
+	for {
+		d.Conn.LockWrite()
+		batch := d.queue
+		if len(batch) == 0 || d.err != nil {
+			d.flusher = nil
+			d.Conn.UnlockWrite()
+			return
+		}
+		d.queue = d.spare[:0]
+		d.Conn.UnlockWrite()
+
+		d.Conn.SetWriteDeadline(time.Now().Add(d.opts.WriteTimeout))
+		_, err := d.Conn.Write(batch)
+		d.Conn.SetWriteDeadline(time.Time{})
+
+		d.Conn.LockWrite()
+		if cap(batch) <= 1<<20 {
+			d.spare = batch[:0]
+		}
+		if err != nil && d.err == nil {
+			d.log.Info("bolt: writing queued answers failed, closing connection", "remote", d.Conn.RemoteAddr().String(), "err", err)
+			d.fail(err)
+		}
+		d.Conn.UnlockWrite()
+	}
+}
+
+// settle waits until every request in flight is answered and the answers
+// are written; it reports whether the connection failed instead.
+func (d *BoltDownstream) settle() (failed bool) {
+	d.inflight.Wait()
+	d.Conn.LockWrite()
+	f := d.flusher
 	d.Conn.UnlockWrite()
-	return err
+	if f != nil {
+		f.Wait()
+	}
+	d.Conn.LockWrite()
+	defer d.Conn.UnlockWrite()
+	return d.err != nil
 }
 
 // ServeBolt runs the frame loop of a downstream Bolt connection. Malformed
 // frames close the connection with a logged reason.
 func ServeBolt(ctx context.Context, c *network.Conn, h BoltHandler, opts *BoltOptions) {
-	log := opts.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	maxFrame := opts.MaxFrameSize
-	if maxFrame <= 0 {
-		maxFrame = bolt.DefaultMaxFrameSize
-	}
-	idle := opts.IdleTimeout
-	if idle <= 0 {
-		idle = 90 * time.Second
-	}
-	d := &BoltDownstream{Conn: c, inflight: network.NewInFlight(c)}
-	defer func() {
-		// Answers still on their way must not hit a closed connection
-		// unnoticed: wait (bounded by upstream timeouts) before the listener
-		// closes the socket.
-		d.inflight.Wait()
-	}()
+	d := &BoltDownstream{Conn: c, opts: opts.withDefaults(), inflight: network.NewInFlight(c)}
+	log, maxFrame, idle := d.opts.Logger, d.opts.MaxFrameSize, d.opts.IdleTimeout
+	d.log = log
+	// Answers still on their way must not hit a closed connection
+	// unnoticed: wait (bounded by upstream and write timeouts) before the
+	// listener closes the socket.
+	defer d.settle()
 	var f bolt.Frame
 	var hb []byte // heartbeat answers, written by this reader only
 	for {
@@ -156,6 +263,8 @@ func handoffBolt(d *BoltDownstream) bool {
 	if !d.Conn.CanHandoff() {
 		return false
 	}
-	d.inflight.Wait()
+	if d.settle() {
+		return false
+	}
 	return d.Conn.Handoff(protocol.Bolt)
 }

@@ -214,3 +214,84 @@ func (r *result) BoltResponse(raw []byte, f *bolt.Frame) {
 }
 
 func (r *result) BoltFailed(status uint16) { r.status = status; close(r.done) }
+
+// bigAnswers answers every request with a large response, from a goroutine
+// of its own as an upstream reader would.
+type bigAnswers struct {
+	size    int
+	written chan error
+}
+
+func (h *bigAnswers) ServeBolt(d *BoltDownstream, f *bolt.Frame, _ []byte) {
+	d.Begin()
+	resp := bolt.AppendFrame(nil, &bolt.Frame{Type: bolt.TypeResponse, CmdCode: bolt.CmdResponse, Version: 1,
+		RequestID: f.RequestID, Codec: f.Codec, Content: bytes.Repeat([]byte("r"), h.size)})
+	go func() {
+		h.written <- d.WriteFrame(resp)
+		d.End()
+	}()
+}
+
+// Answers for a client that does not read wait in its queue: writing them
+// never blocks the writer, and the write timeout closes the connection.
+func TestBoltDownstreamQueuesForClientNotReading(t *testing.T) {
+	c, client := connPair(t)
+	const requests = 16
+	h := &bigAnswers{size: 1 << 20, written: make(chan error, requests)}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		ServeBolt(context.Background(), c, h, &BoltOptions{WriteTimeout: time.Second, MaxQueued: 64 << 20})
+	}()
+	for id := range uint32(requests) {
+		client.Write(bolt.AppendFrame(nil, &bolt.Frame{Type: bolt.TypeRequest, CmdCode: bolt.CmdRequest, Version: 1, RequestID: id + 1, Codec: bolt.CodecHessian2}))
+	}
+	// 16 MiB of answers, far more than the sockets buffer: none of the
+	// writers waits for the client (answers after the write timeout fail).
+	queued := 0
+	for range requests {
+		select {
+		case err := <-h.written:
+			if err == nil {
+				queued++
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a writer is blocked by a client that does not read")
+		}
+	}
+	if queued == 0 {
+		t.Fatal("no answer was written or queued")
+	}
+	select {
+	case <-served:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the connection outlived its write timeout")
+	}
+	if !c.Closed() {
+		t.Fatal("connection not closed")
+	}
+}
+
+// Past MaxQueued the connection closes at once and later answers fail.
+func TestBoltDownstreamQueueLimit(t *testing.T) {
+	c, client := connPair(t)
+	h := &bigAnswers{size: 1 << 20, written: make(chan error, 16)}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		ServeBolt(context.Background(), c, h, &BoltOptions{MaxQueued: 2 << 20})
+	}()
+	defer func() { <-served }()
+	for id := range uint32(16) {
+		client.Write(bolt.AppendFrame(nil, &bolt.Frame{Type: bolt.TypeRequest, CmdCode: bolt.CmdRequest, Version: 1, RequestID: id + 1, Codec: bolt.CodecHessian2}))
+	}
+	var failed int
+	for range 16 {
+		if err := <-h.written; errors.Is(err, errSlowClient) {
+			failed++
+		}
+	}
+	if failed == 0 || !c.Closed() {
+		t.Fatalf("%d answers refused, closed %v: want the connection closed past 2 MiB queued", failed, c.Closed())
+	}
+}
