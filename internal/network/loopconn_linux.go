@@ -134,7 +134,7 @@ func (c *fdConn) Write(b []byte) (int, error) {
 		n, err := c.writeOnce(func() (uintptr, syscall.Errno) {
 			r1, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(c.fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
 			return r1, e
-		})
+		}, true)
 		written += n
 		if err != nil {
 			return written, err
@@ -159,7 +159,7 @@ func (c *fdConn) Writev(pieces [][]byte) (int64, error) {
 		n, err := c.writeOnce(func() (uintptr, syscall.Errno) {
 			r1, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, uintptr(c.fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
 			return r1, e
-		})
+		}, true)
 		clear(c.iov[:])
 		total += int64(n)
 		if err != nil {
@@ -235,28 +235,15 @@ func (w *rawWriter) write(fd uintptr) bool {
 }
 
 func (c *fdConn) tryWrite(b []byte) (int, error) {
-	if err := c.usable(&c.wdl); err != nil {
-		return 0, err
-	}
-	for c.writable && len(b) > 0 {
+	return c.writeOnce(func() (uintptr, syscall.Errno) {
 		r1, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(c.fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
-		switch {
-		case e == syscall.EINTR:
-			continue
-		case e == syscall.EAGAIN:
-			c.writable = false
-		case e != 0:
-			return 0, os.NewSyscallError("write", e)
-		default:
-			return int(r1), nil
-		}
-	}
-	return 0, nil
+		return r1, e
+	}, false)
 }
 
-// writeOnce makes one write system call, waiting for room first if the
-// socket's buffer is known to be full.
-func (c *fdConn) writeOnce(call func() (uintptr, syscall.Errno)) (int, error) {
+// writeOnce makes one write system call. When the socket's buffer is known
+// to be full it first waits for room, or with !wait writes nothing.
+func (c *fdConn) writeOnce(call func() (uintptr, syscall.Errno), wait bool) (int, error) {
 	for {
 		if err := c.usable(&c.wdl); err != nil {
 			return 0, err
@@ -273,6 +260,9 @@ func (c *fdConn) writeOnce(call func() (uintptr, syscall.Errno)) (int, error) {
 			default:
 				return int(r1), nil
 			}
+		}
+		if !wait {
+			return 0, nil
 		}
 		c.arm(true)
 		if err := c.l.park(&c.wwait); err != nil {
