@@ -59,6 +59,8 @@ type Conn struct {
 	vw        vectorWriter
 	wmu       sync.Mutex // LockWrite's, for a connection served by goroutines
 	rw        *rawWriter // TryWrite's, made at its first use (under the write lock)
+	send      time.Duration
+	sendUntil time.Time // the write deadline SetSendTimeout's rule set last
 }
 
 // vectorWriter is a socket with its own gathered write (loop sockets:
@@ -155,8 +157,33 @@ func (c *Conn) Release() {
 	}
 }
 
+// SetSendTimeout makes a write fail with os.ErrDeadlineExceeded once it has
+// waited about d for a peer that does not read (nginx's send_timeout: the
+// time allowed between two writes, not for a whole response). It moves the
+// write deadline itself, every d/4 rather than every write, so a write has
+// between 3d/4 and d; don't combine it with SetWriteDeadline. 0 turns it off.
+func (c *Conn) SetSendTimeout(d time.Duration) {
+	c.send = d
+	if d == 0 && !c.sendUntil.IsZero() {
+		c.sendUntil = time.Time{}
+		c.nc.SetWriteDeadline(time.Time{})
+	}
+}
+
+func (c *Conn) armSend() {
+	now := c.clock()
+	if c.sendUntil.Sub(now) > c.send-c.send/4 {
+		return
+	}
+	c.sendUntil = now.Add(c.send)
+	c.nc.SetWriteDeadline(c.sendUntil)
+}
+
 // Write writes b.
 func (c *Conn) Write(b []byte) (int, error) {
+	if c.send > 0 {
+		c.armSend()
+	}
 	n, err := c.nc.Write(b)
 	if n > 0 && c.counters != nil {
 		c.counters.BytesOut.Add(uint64(n))
@@ -197,6 +224,9 @@ func (c *Conn) UnlockWrite() {
 // Writev writes the pieces with one gathered write where the platform allows.
 // Not safe for concurrent use with itself; callers serialise writes.
 func (c *Conn) Writev(pieces ...[]byte) error {
+	if c.send > 0 {
+		c.armSend()
+	}
 	var n int64
 	var err error
 	if c.vw != nil {

@@ -383,3 +383,26 @@ func TestLoopWriteLockAndInFlight(t *testing.T) {
 		seen[msg[0]] = true
 	}
 }
+
+func TestLoopSendTimeout(t *testing.T) {
+	res := make(chan error, 1)
+	l, _ := loopListener(t, 1, func(_ context.Context, c *Conn) { res <- sendStalls(c) })
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := <-res; !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("write to a peer that does not read: %v, want a deadline error", err)
+	}
+	peers := make(chan net.Conn, 1)
+	l, _ = loopListener(t, 1, func(_ context.Context, c *Conn) { res <- sendSlowly(c, <-peers) })
+	if c, err = net.Dial("tcp", l.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	peers <- c
+	if err := <-res; err != nil {
+		t.Fatalf("write to a peer that reads slowly: %v", err)
+	}
+}

@@ -53,6 +53,8 @@ func (c *Conn) tryWrite(b []byte) (int, error) { return c.nc.Write(b) }
 
 type rawWriter struct{}
 
+func (c *Conn) clock() time.Time { return time.Now() }
+
 func (c *Conn) lockWriteOnLoop() bool   { return false }
 func (c *Conn) unlockWriteOnLoop() bool { return false }
 

@@ -499,6 +499,15 @@ func (c *Conn) unlockWriteOnLoop() bool {
 	return true
 }
 
+// clock is the time for deadlines: a loop's, read once per turn of the loop
+// (no clock read per write), else the time now.
+func (c *Conn) clock() time.Time {
+	if fc, ok := c.nc.(*fdConn); ok {
+		return time.Unix(0, fc.l.now)
+	}
+	return time.Now()
+}
+
 // Loop returns the event loop that owns the connection, or nil when it is
 // served by its own goroutine.
 func (c *Conn) Loop() *Loop {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -187,5 +188,52 @@ func TestShutdownCutsAtDeadline(t *testing.T) {
 	defer cancel()
 	if cut := l.Shutdown(ctx); cut != 1 {
 		t.Fatalf("cut %d, want 1", cut)
+	}
+}
+
+// sendStalls writes to a peer that never reads until the send timeout
+// fails the write, and reports what the writes ended with.
+func sendStalls(c *Conn) error {
+	c.SetSendTimeout(200 * time.Millisecond)
+	chunk := make([]byte, 1<<20)
+	for range 256 { // far beyond what the sockets buffer
+		if _, err := c.Write(chunk); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sendSlowly writes 16 MiB to a peer reading 256 KiB every 20 ms: the
+// sockets take a few MiB at once, the rest takes about a second, far past
+// the send timeout, which bounds each wait, not the total.
+func sendSlowly(c *Conn, peer net.Conn) error {
+	c.SetSendTimeout(200 * time.Millisecond)
+	go func() {
+		buf := make([]byte, 256<<10)
+		for {
+			time.Sleep(20 * time.Millisecond)
+			if _, err := io.ReadFull(peer, buf); err != nil {
+				return
+			}
+		}
+	}()
+	chunk := make([]byte, 64<<10)
+	for range 256 {
+		if _, err := c.Write(chunk); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestSendTimeout(t *testing.T) {
+	_, c, _ := pair(t)
+	if err := sendStalls(c); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("write to a peer that does not read: %v, want a deadline error", err)
+	}
+	peer, c, _ := pair(t)
+	if err := sendSlowly(c, peer); err != nil {
+		t.Fatalf("write to a peer that reads slowly: %v", err)
 	}
 }

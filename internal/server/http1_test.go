@@ -6,9 +6,11 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -333,5 +335,28 @@ func TestHTTP1WeightedClusters(t *testing.T) {
 	}
 	if hitA < 720 || hitA > 880 || hitA+hitB != 1000 {
 		t.Fatalf("weighted clusters split %d/%d, want ~800/200", hitA, hitB)
+	}
+}
+
+// A client that stops reading its response is cut after send_timeout
+// without progress; the request ends and the proxy serves on.
+func TestHTTP1SendTimeoutCutsClientNotReading(t *testing.T) {
+	origin, _ := startOrigin(t, echoOrigin())
+	cfg := strings.Replace(httpProxyConfig("LB_ROUNDROBIN", "", origin),
+		`"address": "127.0.0.1:0",`, `"address": "127.0.0.1:0", "send_timeout": "300ms",`, 1)
+	p := startProxy(t, cfg)
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10) })
+	}}
+	stuck, err := d.Dial("tcp", p.addr("in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stuck.Close()
+	fmt.Fprintf(stuck, "GET /big/%d HTTP/1.1\r\nHost: x\r\n\r\n", 256<<20)
+	waitFor(t, "the download started", func() bool { return p.Stats().RequestsActive == 1 })
+	waitFor(t, "the stalled download cut", func() bool { return p.Stats().RequestsActive == 0 })
+	if code, body := get(t, newClient(), p.url("in", "/direct")); code != 200 || body != "direct\n" {
+		t.Fatalf("after the cut: %d %q", code, body)
 	}
 }

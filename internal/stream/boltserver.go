@@ -16,9 +16,9 @@ import (
 type BoltOptions struct {
 	MaxFrameSize int           // default bolt.DefaultMaxFrameSize
 	IdleTimeout  time.Duration // default 90s: Bolt clients heartbeat every 15-30s
-	// WriteTimeout bounds how long answers may wait for a client that does
-	// not read them; then the connection closes. Default 30s.
-	WriteTimeout time.Duration
+	// SendTimeout bounds how long answers may wait for a client that does
+	// not read them; then the connection closes. Default 60s.
+	SendTimeout time.Duration
 	// MaxQueued bounds the answers waiting for such a client, in bytes
 	// (default 4 MiB; an answer arriving at an empty queue always fits).
 	// Past it the connection closes.
@@ -37,8 +37,8 @@ func (o *BoltOptions) withDefaults() BoltOptions {
 	if v.IdleTimeout <= 0 {
 		v.IdleTimeout = 90 * time.Second
 	}
-	if v.WriteTimeout <= 0 {
-		v.WriteTimeout = 30 * time.Second
+	if v.SendTimeout <= 0 {
+		v.SendTimeout = 60 * time.Second
 	}
 	if v.MaxQueued <= 0 {
 		v.MaxQueued = 4 << 20
@@ -146,7 +146,7 @@ func (d *BoltDownstream) fail(err error) {
 	d.Conn.Close()
 }
 
-// flush writes the queue until it is empty, each batch within the write
+// flush writes the queue until it is empty, each batch within the send
 // timeout. Writers queue behind it meanwhile, so order is kept.
 func (d *BoltDownstream) flush() {
 	for {
@@ -160,7 +160,7 @@ func (d *BoltDownstream) flush() {
 		d.queue = d.spare[:0]
 		d.Conn.UnlockWrite()
 
-		d.Conn.SetWriteDeadline(time.Now().Add(d.opts.WriteTimeout))
+		d.Conn.SetWriteDeadline(time.Now().Add(d.opts.SendTimeout))
 		_, err := d.Conn.Write(batch)
 		d.Conn.SetWriteDeadline(time.Time{})
 

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -22,7 +23,10 @@ type HTTP1Options struct {
 	// WriteTimeout bounds writing one response to a client that does not
 	// read; 0 means none (a deadline costs a timer update per request).
 	WriteTimeout time.Duration
-	Logger       *slog.Logger
+	// SendTimeout, used when WriteTimeout is not, bounds each wait for a
+	// client that does not read (network.Conn.SetSendTimeout); default 60s.
+	SendTimeout time.Duration
+	Logger      *slog.Logger
 }
 
 func (o *HTTP1Options) idle() time.Duration {
@@ -151,6 +155,9 @@ func ServeHTTP1(ctx context.Context, c *network.Conn, h HTTP1Handler, opts *HTTP
 	}
 	s := &HTTP1ServerStream{Conn: c, wbuf: make([]byte, 0, 1024)}
 	idle, readTimeout := opts.idle(), opts.read()
+	if opts.WriteTimeout <= 0 {
+		c.SetSendTimeout(cmp.Or(opts.SendTimeout, 60*time.Second))
+	}
 	for {
 		if c.Draining() && c.Handoff(protocol.HTTP1) {
 			// Between requests (pipelined bytes ride along): the socket

@@ -233,7 +233,7 @@ func (h *bigAnswers) ServeBolt(d *BoltDownstream, f *bolt.Frame, _ []byte) {
 }
 
 // Answers for a client that does not read wait in its queue: writing them
-// never blocks the writer, and the write timeout closes the connection.
+// never blocks the writer, and the send timeout closes the connection.
 func TestBoltDownstreamQueuesForClientNotReading(t *testing.T) {
 	c, client := connPair(t)
 	const requests = 16
@@ -241,7 +241,7 @@ func TestBoltDownstreamQueuesForClientNotReading(t *testing.T) {
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
-		ServeBolt(context.Background(), c, h, &BoltOptions{WriteTimeout: time.Second, MaxQueued: 64 << 20})
+		ServeBolt(context.Background(), c, h, &BoltOptions{SendTimeout: time.Second, MaxQueued: 64 << 20})
 	}()
 	for id := range uint32(requests) {
 		client.Write(bolt.AppendFrame(nil, &bolt.Frame{Type: bolt.TypeRequest, CmdCode: bolt.CmdRequest, Version: 1, RequestID: id + 1, Codec: bolt.CodecHessian2}))
@@ -265,7 +265,7 @@ func TestBoltDownstreamQueuesForClientNotReading(t *testing.T) {
 	select {
 	case <-served:
 	case <-time.After(10 * time.Second):
-		t.Fatal("the connection outlived its write timeout")
+		t.Fatal("the connection outlived its send timeout")
 	}
 	if !c.Closed() {
 		t.Fatal("connection not closed")
