@@ -325,3 +325,63 @@ func TestBoltClientNotReadingDoesNotStallOthers(t *testing.T) {
 		return strings.Contains(p.log.String(), "client leaves its answers unread, closing connection")
 	})
 }
+
+// tcp_proxy's idle_timeout counts bytes either way: a one-way stream longer
+// than the timeout, with the client silent, runs to its end; a connection
+// with no bytes either way closes.
+func TestTCPProxyIdleTimeoutCountsBothWays(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { // a stream: 20 ticks 50 ms apart if asked, else silence
+				defer c.Close()
+				var ask [1]byte
+				if _, err := io.ReadFull(c, ask[:]); err != nil || ask[0] != 's' {
+					io.Copy(io.Discard, c)
+					return
+				}
+				for range 20 {
+					time.Sleep(50 * time.Millisecond)
+					if _, err := c.Write([]byte("tick\n")); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	p := startProxy(t, fmt.Sprintf(`{
+  "servers": [{"listeners": [{"name": "tcp", "address": "127.0.0.1:0",
+    "filter_chains": [{"filters": [{"type": "tcp_proxy", "config": {"cluster": "up", "idle_timeout": "300ms"}}]}]}]}],
+  "cluster_manager": {"clusters": [{"name": "up", "type": "SIMPLE", "hosts": [{"address": %q}]}]}
+}`, ln.Addr().String()))
+
+	stream, err := net.Dial("tcp", p.addr("tcp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	stream.Write([]byte("s")) // then silent for the whole second of ticks
+	got, _ := io.ReadAll(stream)
+	if want := strings.Repeat("tick\n", 20); string(got) != want {
+		t.Fatalf("one-way stream through an idle_timeout of 300ms: got %d bytes, want %d", len(got), len(want))
+	}
+
+	quiet, err := net.Dial("tcp", p.addr("tcp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer quiet.Close()
+	quiet.Write([]byte("q"))
+	quiet.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := quiet.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("idle connection: read %d, %v; want it closed", n, err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/mosnctl/mosnctl/internal/network"
@@ -57,21 +58,30 @@ func (p *Proxy) ServeConn(ctx context.Context, c *network.Conn) {
 
 	// On an event loop the upstream socket (DialFrom) and this second
 	// direction are the loop's too.
-	back := c.Go(func() { p.pipe(up, c) }) // upstream -> downstream, with its own buffer
-	p.pipe(c, up)
+	var last atomic.Int64 // unix ns of the latest bytes either way
+	last.Store(time.Now().UnixNano())
+	back := c.Go(func() { p.pipe(up, c, &last) }) // upstream -> downstream, with its own buffer
+	p.pipe(c, up, &last)
 	back.Wait()
 }
 
 // pipe copies src to dst until src says EOF, then half-closes dst so the
 // other side sees the end while the reverse direction keeps flowing. On an
-// error both sides close.
-func (p *Proxy) pipe(src, dst *network.Conn) {
+// error both sides close, and so they do when no bytes moved either way for
+// the idle timeout: a long one-way transfer keeps the quiet direction open.
+func (p *Proxy) pipe(src, dst *network.Conn, last *atomic.Int64) {
 	for {
 		if p.IdleTimeout > 0 {
-			src.SetReadDeadline(time.Now().Add(p.IdleTimeout))
+			src.SetReadDeadline(time.Unix(0, last.Load()).Add(p.IdleTimeout))
 		}
 		err := src.Fill()
+		if errors.Is(err, os.ErrDeadlineExceeded) && p.IdleTimeout > 0 && time.Since(time.Unix(0, last.Load())) < p.IdleTimeout {
+			continue // the other direction moved bytes meanwhile
+		}
 		if b := src.Buffered(); len(b) > 0 {
+			if p.IdleTimeout > 0 {
+				last.Store(time.Now().UnixNano())
+			}
 			if _, werr := dst.Write(b); werr != nil {
 				src.Close()
 				dst.Close()
