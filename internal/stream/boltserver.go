@@ -68,6 +68,7 @@ type BoltDownstream struct {
 	// Under the connection's write lock:
 	wbuf    []byte        // an error answer being encoded
 	queue   []byte        // answers waiting for the socket, in order
+	writing int           // bytes the flusher is writing now, taken from queue
 	spare   []byte        // the flusher's last buffer, for reuse
 	flusher *network.Task // the flusher while one runs
 	err     error         // the connection failed; answers are dropped
@@ -126,8 +127,8 @@ func (d *BoltDownstream) send(b []byte) error {
 			return nil
 		}
 	}
-	if len(d.queue) > 0 && len(d.queue)+len(b) > d.opts.MaxQueued {
-		d.log.Info("bolt: client leaves its answers unread, closing connection", "remote", d.Conn.RemoteAddr().String(), "queued", len(d.queue))
+	if queued := d.writing + len(d.queue); queued > 0 && queued+len(b) > d.opts.MaxQueued {
+		d.log.Info("bolt: client leaves its answers unread, closing connection", "remote", d.Conn.RemoteAddr().String(), "queued", queued)
 		d.fail(errSlowClient)
 		return errSlowClient
 	}
@@ -157,7 +158,7 @@ func (d *BoltDownstream) flush() {
 			d.Conn.UnlockWrite()
 			return
 		}
-		d.queue = d.spare[:0]
+		d.queue, d.writing = d.spare[:0], len(batch)
 		d.Conn.UnlockWrite()
 
 		d.Conn.SetWriteDeadline(time.Now().Add(d.opts.SendTimeout))
@@ -165,6 +166,7 @@ func (d *BoltDownstream) flush() {
 		d.Conn.SetWriteDeadline(time.Time{})
 
 		d.Conn.LockWrite()
+		d.writing = 0
 		if cap(batch) <= 1<<20 {
 			d.spare = batch[:0]
 		}
