@@ -12,41 +12,27 @@ import (
 // allocates nothing per request, so allocations in the benchmark below are
 // the proxy's.
 func rawOrigin(b *testing.B) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { ln.Close() })
 	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 128\r\n\r\n" + string(bytes.Repeat([]byte("x"), 128)))
-	go func() {
+	return serveTCP(b, func(c net.Conn) {
+		defer c.Close()
+		buf := make([]byte, 16<<10)
+		n := 0
 		for {
-			c, err := ln.Accept()
+			m, err := c.Read(buf[n:])
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 16<<10)
-				n := 0
-				for {
-					m, err := c.Read(buf[n:])
-					if err != nil {
-						return
-					}
-					n += m
-					for {
-						i := bytes.Index(buf[:n], []byte("\r\n\r\n"))
-						if i < 0 {
-							break
-						}
-						c.Write(resp)
-						n = copy(buf, buf[i+4:n])
-					}
+			n += m
+			for {
+				i := bytes.Index(buf[:n], []byte("\r\n\r\n"))
+				if i < 0 {
+					break
 				}
-			}()
+				c.Write(resp)
+				n = copy(buf, buf[i+4:n])
+			}
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 // BenchmarkProxyHTTP1RoundTrip sends keep-alive GETs through a real proxy

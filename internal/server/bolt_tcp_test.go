@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -162,25 +161,11 @@ func TestAutoDetectsHTTPAndBoltOnOnePort(t *testing.T) {
 }
 
 func startEchoTCP(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				io.Copy(c, c)
-				c.(*net.TCPConn).CloseWrite() // answer the half-close with ours
-				c.Close()
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return serveTCP(t, func(c net.Conn) {
+		io.Copy(c, c)
+		c.(*net.TCPConn).CloseWrite() // answer the half-close with ours
+		c.Close()
+	})
 }
 
 func TestTCPProxyEchoWithHalfClose(t *testing.T) {
@@ -286,14 +271,7 @@ func TestBoltClientNotReadingDoesNotStallOthers(t *testing.T) {
 	p := startProxy(t, boltProxyConfig("bolt", "", up))
 	// The stuck client: a small receive window, 64 echo calls of 256 KiB
 	// (16 MiB of answers, far beyond what the sockets buffer), no reads.
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10) })
-	}}
-	stuck, err := d.Dial("tcp", p.addr("in"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stuck.Close()
+	stuck := dialStuck(t, p.addr("in"))
 	var h []byte
 	h = bolt.AppendHeader(h, bolt.HeaderService, "com.example.EchoService:1.0")
 	h = bolt.AppendHeader(h, bolt.HeaderMethod, "echo")
@@ -330,38 +308,25 @@ func TestBoltClientNotReadingDoesNotStallOthers(t *testing.T) {
 // than the timeout, with the client silent, runs to its end; a connection
 // with no bytes either way closes.
 func TestTCPProxyIdleTimeoutCountsBothWays(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
+	up := serveTCP(t, func(c net.Conn) { // a stream: 20 ticks 50 ms apart if asked, else silence
+		defer c.Close()
+		var ask [1]byte
+		if _, err := io.ReadFull(c, ask[:]); err != nil || ask[0] != 's' {
+			io.Copy(io.Discard, c)
+			return
+		}
+		for range 20 {
+			time.Sleep(50 * time.Millisecond)
+			if _, err := c.Write([]byte("tick\n")); err != nil {
 				return
 			}
-			go func() { // a stream: 20 ticks 50 ms apart if asked, else silence
-				defer c.Close()
-				var ask [1]byte
-				if _, err := io.ReadFull(c, ask[:]); err != nil || ask[0] != 's' {
-					io.Copy(io.Discard, c)
-					return
-				}
-				for range 20 {
-					time.Sleep(50 * time.Millisecond)
-					if _, err := c.Write([]byte("tick\n")); err != nil {
-						return
-					}
-				}
-			}()
 		}
-	}()
+	})
 	p := startProxy(t, fmt.Sprintf(`{
   "servers": [{"listeners": [{"name": "tcp", "address": "127.0.0.1:0",
     "filter_chains": [{"filters": [{"type": "tcp_proxy", "config": {"cluster": "up", "idle_timeout": "300ms"}}]}]}]}],
   "cluster_manager": {"clusters": [{"name": "up", "type": "SIMPLE", "hosts": [{"address": %q}]}]}
-}`, ln.Addr().String()))
+}`, up))
 
 	stream, err := net.Dial("tcp", p.addr("tcp"))
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,9 +21,8 @@ import (
 )
 
 // testIOModel, from MOSNCTL_TEST_IO_MODEL, makes every proxy in these tests
-// serve its listeners in that IO model (checked
-// as each proxy starts); TestNetpollIOModel runs the whole package again
-// with it set to netpoll.
+// serve its listeners in that IO model (checked as each proxy starts);
+// TestNetpollIOModel runs the whole package again with it set to netpoll.
 var testIOModel = os.Getenv("MOSNCTL_TEST_IO_MODEL")
 
 // syncLog collects log output for assertions.
@@ -151,6 +151,40 @@ func (c *connCounter) count() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.new
+}
+
+// serveTCP runs handle on its own goroutine for every connection accepted
+// on a loopback port, until the test ends; it returns the address.
+func serveTCP(t testing.TB, handle func(net.Conn)) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go handle(c)
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// dialStuck connects a client with a small receive window that the test
+// then never reads from: whatever is sent to it soon waits.
+func dialStuck(t *testing.T, addr string) net.Conn {
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10) })
+	}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // closedAddr returns a loopback address nothing listens on.

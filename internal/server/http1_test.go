@@ -6,11 +6,9 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -345,14 +343,7 @@ func TestHTTP1SendTimeoutCutsClientNotReading(t *testing.T) {
 	cfg := strings.Replace(httpProxyConfig("LB_ROUNDROBIN", "", origin),
 		`"address": "127.0.0.1:0",`, `"address": "127.0.0.1:0", "send_timeout": "300ms",`, 1)
 	p := startProxy(t, cfg)
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10) })
-	}}
-	stuck, err := d.Dial("tcp", p.addr("in"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stuck.Close()
+	stuck := dialStuck(t, p.addr("in"))
 	fmt.Fprintf(stuck, "GET /big/%d HTTP/1.1\r\nHost: x\r\n\r\n", 256<<20)
 	waitFor(t, "the download started", func() bool { return p.Stats().RequestsActive == 1 })
 	waitFor(t, "the stalled download cut", func() bool { return p.Stats().RequestsActive == 0 })

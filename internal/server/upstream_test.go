@@ -16,32 +16,19 @@ import (
 // response, then closes the connection a moment later without saying so:
 // the proxy's pooled connection goes stale while it sits idle.
 func closingOrigin(t *testing.T) (string, *atomic.Int32) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
 	var conns atomic.Int32
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns.Add(1)
-			go func() {
-				defer c.Close()
-				req, err := http.ReadRequest(bufio.NewReader(c))
-				if err != nil {
-					return
-				}
-				body := "served " + req.URL.Path
-				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
-				time.Sleep(10 * time.Millisecond)
-			}()
+	addr := serveTCP(t, func(c net.Conn) {
+		conns.Add(1)
+		defer c.Close()
+		req, err := http.ReadRequest(bufio.NewReader(c))
+		if err != nil {
+			return
 		}
-	}()
-	return ln.Addr().String(), &conns
+		body := "served " + req.URL.Path
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+		time.Sleep(10 * time.Millisecond)
+	})
+	return addr, &conns
 }
 
 // TestStalePooledConnectionIsRetried: a request that lands on a pooled
