@@ -196,6 +196,9 @@ func (c *Conn) Write(b []byte) (int, error) {
 // not wait for one peer (a reader answering many connections) queues the
 // rest itself. Call it under LockWrite.
 func (c *Conn) TryWrite(b []byte) (int, error) {
+	if c.send > 0 {
+		c.armSend() // an old deadline must not fail a write that doesn't wait
+	}
 	n, err := c.tryWrite(b)
 	if n > 0 && c.counters != nil {
 		c.counters.BytesOut.Add(uint64(n))

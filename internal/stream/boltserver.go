@@ -147,8 +147,8 @@ func (d *BoltDownstream) fail(err error) {
 	d.Conn.Close()
 }
 
-// flush writes the queue until it is empty, each batch within the send
-// timeout. Writers queue behind it meanwhile, so order is kept.
+// flush writes the queue until it is empty. Writers queue behind it
+// meanwhile, so order is kept.
 func (d *BoltDownstream) flush() {
 	for {
 		d.Conn.LockWrite()
@@ -161,9 +161,7 @@ func (d *BoltDownstream) flush() {
 		d.queue, d.writing = d.spare[:0], len(batch)
 		d.Conn.UnlockWrite()
 
-		d.Conn.SetWriteDeadline(time.Now().Add(d.opts.SendTimeout))
-		_, err := d.Conn.Write(batch)
-		d.Conn.SetWriteDeadline(time.Time{})
+		_, err := d.Conn.Write(batch) // within the connection's send timeout
 
 		d.Conn.LockWrite()
 		d.writing = 0
@@ -197,6 +195,7 @@ func (d *BoltDownstream) settle() (failed bool) {
 // frames close the connection with a logged reason.
 func ServeBolt(ctx context.Context, c *network.Conn, h BoltHandler, opts *BoltOptions) {
 	d := &BoltDownstream{Conn: c, opts: opts.withDefaults(), inflight: network.NewInFlight(c)}
+	c.SetSendTimeout(d.opts.SendTimeout) // bounds the flusher's waits
 	log, maxFrame, idle := d.opts.Logger, d.opts.MaxFrameSize, d.opts.IdleTimeout
 	d.log = log
 	// Answers still on their way must not hit a closed connection
