@@ -168,13 +168,19 @@ func startEchoTCP(t *testing.T) string {
 	})
 }
 
+// tcpProxyConfig is a tcp_proxy listener "tcp" to one host; extra is
+// appended to the filter's config.
+func tcpProxyConfig(host, extra string) string {
+	return fmt.Sprintf(`{
+  "servers": [{"listeners": [{"name": "tcp", "address": "127.0.0.1:0",
+    "filter_chains": [{"filters": [{"type": "tcp_proxy", "config": {"cluster": "up"%s}}]}]}]}],
+  "cluster_manager": {"clusters": [{"name": "up", "type": "SIMPLE", "hosts": [{"address": %q}]}]}
+}`, extra, host)
+}
+
 func TestTCPProxyEchoWithHalfClose(t *testing.T) {
 	echo := startEchoTCP(t)
-	p := startProxy(t, fmt.Sprintf(`{
-  "servers": [{"listeners": [{"name": "tcp", "address": "127.0.0.1:0",
-    "filter_chains": [{"filters": [{"type": "tcp_proxy", "config": {"cluster": "echo"}}]}]}]}],
-  "cluster_manager": {"clusters": [{"name": "echo", "type": "SIMPLE", "hosts": [{"address": %q}]}]}
-}`, echo))
+	p := startProxy(t, tcpProxyConfig(echo, ""))
 	c, err := net.Dial("tcp", p.addr("tcp"))
 	if err != nil {
 		t.Fatal(err)
@@ -329,11 +335,7 @@ func TestTCPProxyIdleTimeoutCountsBothWays(t *testing.T) {
 			}
 		}
 	})
-	p := startProxy(t, fmt.Sprintf(`{
-  "servers": [{"listeners": [{"name": "tcp", "address": "127.0.0.1:0",
-    "filter_chains": [{"filters": [{"type": "tcp_proxy", "config": {"cluster": "up", "idle_timeout": "300ms"}}]}]}]}],
-  "cluster_manager": {"clusters": [{"name": "up", "type": "SIMPLE", "hosts": [{"address": %q}]}]}
-}`, up))
+	p := startProxy(t, tcpProxyConfig(up, `, "idle_timeout": "300ms"`))
 
 	stream, err := net.Dial("tcp", p.addr("tcp"))
 	if err != nil {
