@@ -29,6 +29,9 @@ type State interface {
 	Clusters() []ClusterInfo
 	Stats() Stats
 	Ready() bool
+	// Draining reports a shutdown in progress (listeners closed, requests
+	// in flight finishing).
+	Draining() bool
 	// Streams returns the streams in flight that q selects, in any order.
 	Streams(q StreamQuery) []StreamInfo
 }
@@ -61,6 +64,7 @@ type HostInfo struct {
 	Errors          uint64         `json:"errors"`
 	ConnectFailures uint64         `json:"connect_failures"`
 	Timeouts        uint64         `json:"timeouts"`
+	ProtocolErrors  uint64         `json:"protocol_errors"`
 	Metadata        map[string]any `json:"metadata,omitempty"`
 	// Rates over the cluster's rate_window_seconds (0 on a first poll).
 	RPS             float64 `json:"rps"`
@@ -218,10 +222,14 @@ func (s *Server) clusters(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, cs)
 }
 
-// states reports MOSN's process state names.
+// states reports MOSN's process state names, and Draining during a
+// graceful shutdown.
 func (s *Server) states(w http.ResponseWriter, _ *http.Request) {
 	state := "Init"
-	if s.state.Ready() {
+	switch {
+	case s.state.Draining():
+		state = "Draining"
+	case s.state.Ready():
 		state = "Running"
 	}
 	writeJSON(w, map[string]string{"state": state})

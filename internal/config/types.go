@@ -217,6 +217,7 @@ type RouteAction struct {
 	ClusterName            string              `json:"cluster_name,omitempty"`
 	WeightedClusters       []WeightedCluster   `json:"weighted_clusters,omitempty"`
 	Timeout                *Duration           `json:"timeout,omitempty"`
+	IdleTimeout            *Duration           `json:"idle_timeout,omitempty"` // Envoy's: time between bytes
 	RetryPolicy            *RetryPolicy        `json:"retry_policy,omitempty"`
 	PrefixRewrite          string              `json:"prefix_rewrite,omitempty"`
 	HostRewrite            string              `json:"host_rewrite,omitempty"`

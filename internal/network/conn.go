@@ -59,6 +59,7 @@ type Conn struct {
 	vw        vectorWriter
 	wmu       sync.Mutex // LockWrite's, for a connection served by goroutines
 	rw        *rawWriter // TryWrite's, made at its first use (under the write lock)
+	rp        *rawPeeker // CheckIdle's, made at its first use (reading goroutine)
 	send      time.Duration
 	sendUntil time.Time // the write deadline SetSendTimeout's rule set last
 }

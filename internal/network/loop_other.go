@@ -53,6 +53,11 @@ func (c *Conn) tryWrite(b []byte) (int, error) { return c.nc.Write(b) }
 
 type rawWriter struct{}
 
+type rawPeeker struct{}
+
+// peekIdle finds nothing: only Linux has the raw peek it needs.
+func (c *Conn) peekIdle() error { return nil }
+
 func (c *Conn) clock() time.Time { return time.Now() }
 
 func (c *Conn) lockWriteOnLoop() bool   { return false }

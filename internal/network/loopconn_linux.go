@@ -520,3 +520,76 @@ func (c *Conn) Loop() *Loop {
 // edgeTriggered is EPOLLET as the uint32 the event mask is (syscall's
 // constant is a negative int).
 const edgeTriggered = 1 << 31
+
+// peekIdle is CheckIdle's look at the socket: one non-blocking peek.
+func (c *Conn) peekIdle() error {
+	if fc, ok := c.nc.(*fdConn); ok {
+		if fc.closing.Load() {
+			return net.ErrClosed
+		}
+		// No shortcut through the readiness flag: it holds what the loop's
+		// last epoll wait saw, and bytes may have come since (a task can run
+		// on without waiting, e.g. reading a request that was already there).
+		err := peekFD(fc.fd)
+		if err == nil {
+			fc.readable = false // the peek found it empty: the next byte brings an edge
+		}
+		return err
+	}
+	if c.rp == nil {
+		sc, ok := c.nc.(syscall.Conn)
+		if !ok {
+			return nil
+		}
+		rc, err := sc.SyscallConn()
+		if err != nil {
+			return err
+		}
+		c.rp = &rawPeeker{rc: rc}
+		c.rp.fn = c.rp.peek
+	}
+	return c.rp.check()
+}
+
+// rawPeeker peeks at a netpoller socket without waiting. Its callback is a
+// method value made once per connection, so a check allocates nothing.
+type rawPeeker struct {
+	rc  syscall.RawConn
+	fn  func(fd uintptr) bool
+	err error
+}
+
+func (p *rawPeeker) check() error {
+	p.err = nil
+	if err := p.rc.Read(p.fn); err != nil {
+		return err
+	}
+	return p.err
+}
+
+func (p *rawPeeker) peek(fd uintptr) bool {
+	p.err = peekFD(int(fd))
+	return true // never wait
+}
+
+// peekFD looks for one byte without taking it or waiting: nil when the
+// socket is empty, io.EOF at the peer's end of stream, ErrUnsolicited when
+// bytes are queued.
+func peekFD(fd int) error {
+	var b [1]byte
+	for {
+		r1, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), 1,
+			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+		switch {
+		case e == syscall.EINTR:
+			continue
+		case e == syscall.EAGAIN:
+			return nil
+		case e != 0:
+			return os.NewSyscallError("recv", e)
+		case r1 == 0:
+			return io.EOF
+		}
+		return ErrUnsolicited
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/valyala/bytebufferpool"
+
 	"github.com/mosnctl/mosnctl/internal/metrics"
 	"github.com/mosnctl/mosnctl/internal/network"
 	"github.com/mosnctl/mosnctl/internal/protocol/http1"
@@ -69,11 +71,14 @@ const (
 
 // exchange is the state of one forwarded request.
 type exchange struct {
-	cluster *upstream.Cluster
-	host    *upstream.Host
-	flag    string
-	bytesIn int64
-	t       *trackedStream // nil: untracked
+	cluster  *upstream.Cluster
+	host     *upstream.Host
+	flag     string
+	bytesIn  int64
+	t        *trackedStream // nil: untracked
+	deadline time.Time      // the route timeout's; zero: none
+	idle     time.Duration  // the route's idle timeout; 0: none
+	body     heldBody
 }
 
 // ServeHTTP1 forwards one request of an untracked connection (ServeConn
@@ -136,23 +141,37 @@ func (p *HTTP1Proxy) forward(s *stream.HTTP1ServerStream, x *exchange) {
 	isHead := string(s.Req.Method) == "HEAD"
 	head := p.encodeRequest(s, route)
 	defer s.KeepWriteBuffer(head)
+	defer x.body.release()
 
-	timeout := route.Timeout
-	if timeout <= 0 {
-		timeout = DefaultRouteTimeout
+	switch timeout := route.Timeout; {
+	case timeout == 0:
+		x.deadline = s.Start.Add(DefaultRouteTimeout)
+	case timeout > 0:
+		x.deadline = s.Start.Add(timeout)
 	}
-	deadline := s.Start.Add(timeout)
+	x.idle = route.IdleTimeout
 	attempts := 1 + route.Retry.NumRetries
+	fresh := false // the last try met a stale connection: dial, same host
 	for attempt := 0; attempt < attempts; attempt++ {
-		x.host = x.cluster.LB.Pick()
-		if x.host == nil {
-			x.flag = flagNoHealthy
-			s.Respond(503, bodyNoHealthy)
-			return
+		if !fresh {
+			x.host = x.cluster.LB.Pick()
+			if x.host == nil {
+				x.flag = flagNoHealthy
+				s.Respond(503, bodyNoHealthy)
+				return
+			}
+			x.t.setHost(x.host)
 		}
-		x.t.setHost(x.host)
 		pool := p.Pools.HTTP1(s.Conn.Loop(), x.cluster, x.host)
-		cc, reused, err := pool.Get(context.Background())
+		var cc *stream.HTTP1ClientConn
+		var reused bool
+		var err error
+		if fresh {
+			cc, err = pool.Dial(context.Background())
+		} else {
+			cc, reused, err = pool.Get(context.Background())
+		}
+		fresh = false
 		if err != nil {
 			x.host.ConnectFailures.Add(1)
 			x.cluster.ConnectFailures.Add(1)
@@ -164,15 +183,19 @@ func (p *HTTP1Proxy) forward(s *stream.HTTP1ServerStream, x *exchange) {
 		x.cluster.Requests.Add(1)
 		x.host.ActiveRequests.Add(1)
 		x.cluster.ActiveRequests.Add(1)
-		retry := p.roundTrip(s, x, pool, cc, reused, head, isHead, deadline)
+		retry := p.roundTrip(s, x, pool, cc, reused, head, isHead)
 		x.host.ActiveRequests.Add(-1)
 		x.cluster.ActiveRequests.Add(-1)
 		if !retry {
 			return
 		}
-		if reused {
-			attempt-- // a stale pooled connection does not use up a retry
-		}
+		// The reused connection was stale (the upstream closed it while it
+		// idled): the request goes once more, whole, on a new connection;
+		// that costs no retry of the route's policy.
+		p.Log.Debug("stale upstream connection, sending the request again on a new one",
+			"cluster", x.cluster.Name, "host", x.host.Address)
+		fresh = true
+		attempt--
 	}
 	s.Respond(503, bodyConnectFail)
 }
@@ -231,32 +254,36 @@ func nameIn(name []byte, list [][]byte) bool {
 }
 
 // roundTrip sends the request on cc and relays the response. It reports
-// true when nothing reached the upstream and nothing was answered
-// downstream, so the request may be tried again on another connection.
-func (p *HTTP1Proxy) roundTrip(s *stream.HTTP1ServerStream, x *exchange, pool *stream.HTTP1Pool, cc *stream.HTTP1ClientConn, reused bool, head []byte, isHead bool, deadline time.Time) (retry bool) {
+// true when cc was a reused connection that failed before any response byte
+// arrived and the whole request body is held: the request may be sent again
+// on a new connection.
+func (p *HTTP1Proxy) roundTrip(s *stream.HTTP1ServerStream, x *exchange, pool *stream.HTTP1Pool, cc *stream.HTTP1ClientConn, reused bool, head []byte, isHead bool) (retry bool) {
 	up := cc.Conn
-	bodyStreamed := false
-	if !s.Body.Done() {
-		if err := s.Continue(); err != nil {
-			pool.Discard(cc)
-			x.flag = flagDownstream
-			s.CloseAfter()
-			return false
+	if !x.body.taken {
+		if !s.Body.Done() {
+			if err := s.Continue(); err != nil {
+				pool.Discard(cc)
+				x.flag = flagDownstream
+				s.CloseAfter()
+				return false
+			}
 		}
+		first, err := s.Body.Buffered()
+		if err != nil {
+			return p.badRequestBody(s, x, pool, cc, err)
+		}
+		x.bytesIn = int64(len(first))
+		x.body.take(first, reused, s.Body.Done())
 	}
-	first, err := s.Body.Buffered()
-	if err != nil {
-		return p.badRequestBody(s, x, pool, cc, err)
-	}
-	x.bytesIn = int64(len(first))
-	if len(first) > 0 {
-		err = up.Writev(head, first)
+	var err error
+	if len(x.body.b) > 0 {
+		err = up.Writev(head, x.body.b)
 	} else {
 		_, err = up.Write(head)
 	}
 	if err != nil {
 		pool.Discard(cc)
-		if reused && s.Body.Done() {
+		if reused && x.body.whole(s) {
 			return true
 		}
 		return p.upstreamFailed(s, x, err, false)
@@ -268,17 +295,16 @@ func (p *HTTP1Proxy) roundTrip(s *stream.HTTP1ServerStream, x *exchange, pool *s
 		// The rest of the body streams on its own goroutine while this one
 		// waits for the response: an upstream that answers while it reads
 		// (an echo, an early 413) would otherwise deadlock with us.
-		bodyStreamed = true
-		pump = startPump(s, up, deadline, x.t)
+		pump = startPump(s, up, x)
 	}
 	defer pump.finish(s, up, x, true)
 
-	// The route timeout may fire up to 1% early (at most 100ms), so a busy
-	// keep-alive connection re-arms its timer rarely, not per request.
-	up.ExtendReadDeadline(deadline, min(time.Until(deadline)/100, 100*time.Millisecond))
+	x.armRead(up)
+	interim := false
 	n, err := cc.ReadResponseHead(p.Limits)
 	for err == nil && cc.Resp.Status < 200 && cc.Resp.Status != 101 {
 		// Interim responses (103 Early Hints...) are relayed as they are.
+		interim = true
 		if werr := s.Write(cc.Conn.Buffered()[:n]); werr != nil {
 			pool.Discard(cc)
 			s.CloseAfter()
@@ -288,11 +314,15 @@ func (p *HTTP1Proxy) roundTrip(s *stream.HTTP1ServerStream, x *exchange, pool *s
 		n, err = cc.ReadResponseHead(p.Limits)
 	}
 	if err != nil {
+		// A reused connection that failed before a byte of a response came
+		// was stale: the request may go again if its body can be held whole,
+		// so the pump (its writes failing now) reads the rest of it first.
+		stale := reused && !interim && len(up.Buffered()) == 0 && isConnReset(err)
 		pool.Discard(cc)
-		if r := pump.finish(s, up, x, true); r.err != nil && !r.upstream {
+		if r := pump.finish(s, up, x, !(stale && x.body.holding())); r.err != nil && !r.upstream {
 			return p.badRequestBody(s, x, nil, nil, r.err)
 		}
-		if reused && !bodyStreamed && isConnReset(err) {
+		if stale && x.body.whole(s) {
 			return true
 		}
 		return p.upstreamFailed(s, x, err, true)
@@ -326,6 +356,9 @@ func (p *HTTP1Proxy) roundTrip(s *stream.HTTP1ServerStream, x *exchange, pool *s
 	x.t.setBytesOut(s.BytesOut)
 	x.t.setState(StreamResponding)
 	for !cc.Body.Done() {
+		if x.idle > 0 {
+			x.armRead(up)
+		}
 		chunk, err := cc.Body.Next()
 		if err != nil {
 			// Headers are out: the only honest signal left is to close.
@@ -365,17 +398,97 @@ func (p *HTTP1Proxy) roundTrip(s *stream.HTTP1ServerStream, x *exchange, pool *s
 	return false
 }
 
+// armRead sets c's read deadline for the next wait of the exchange: the
+// route's deadline, or sooner the idle timeout from now. The deadline may
+// fire up to 1% early (at most 100ms), so a busy keep-alive connection
+// re-arms its timer rarely, not per request.
+func (x *exchange) armRead(c *network.Conn) {
+	d := x.deadline
+	var slack time.Duration
+	if !d.IsZero() {
+		slack = time.Until(d) / 100
+	}
+	if x.idle > 0 {
+		if i := time.Now().Add(x.idle); d.IsZero() || i.Before(d) {
+			d, slack = i, x.idle/100
+		}
+	}
+	c.ExtendReadDeadline(d, min(slack, 100*time.Millisecond))
+}
+
+// maxHeldBody bounds the request body kept for sending again on a new
+// connection; a longer body streams through and is not sent again.
+const maxHeldBody = 64 << 10
+
+// heldBody is the request body sent so far, kept for a request whose reused
+// upstream connection may turn out stale.
+type heldBody struct {
+	taken bool   // the first bytes were taken from the downstream buffer
+	hold  bool   // keep what streams: the request may be sent again
+	over  bool   // outgrew maxHeldBody
+	b     []byte // the bytes: a view into the downstream buffer, or buf's
+	buf   *bytebufferpool.ByteBuffer
+}
+
+// take records the body bytes that came with the head. A whole body stays a
+// view (nothing reads the downstream connection again during the request);
+// the start of a body still arriving is copied if it is to be held.
+func (h *heldBody) take(first []byte, hold, whole bool) {
+	h.taken, h.hold, h.b = true, hold, first
+	if hold && !whole {
+		h.b = nil
+		h.add(first)
+	}
+}
+
+// add keeps more streamed body bytes, up to maxHeldBody.
+func (h *heldBody) add(p []byte) {
+	if !h.hold || h.over || len(p) == 0 {
+		return
+	}
+	if len(h.b)+len(p) > maxHeldBody {
+		h.over = true
+		return
+	}
+	if h.buf == nil {
+		h.buf = bytebufferpool.Get()
+		h.buf.B = h.buf.B[:0]
+	}
+	h.buf.B = append(h.buf.B, p...)
+	h.b = h.buf.B
+}
+
+// holding reports whether streamed bytes are still being kept.
+func (h *heldBody) holding() bool { return h.hold && !h.over }
+
+// whole reports whether the request body is read to its end and held, so
+// the request can be sent again.
+func (h *heldBody) whole(s *stream.HTTP1ServerStream) bool {
+	return h.hold && !h.over && s.Body.Done()
+}
+
+func (h *heldBody) release() {
+	if h.buf != nil {
+		bytebufferpool.Put(h.buf)
+	}
+	*h = heldBody{}
+}
+
 // bodyPump streams a request body upstream concurrently with reading the
 // response (a goroutine, or a task of the connection's event loop).
 type bodyPump struct {
-	task *network.Task
-	done bool
-	res  pumpResult
+	task     *network.Task
+	done     bool
+	res      pumpResult
+	held     heldBody // the exchange's, while the pump runs
+	deadline time.Time
+	idle     time.Duration
 }
 
-func startPump(s *stream.HTTP1ServerStream, up *network.Conn, deadline time.Time, t *trackedStream) *bodyPump {
-	p := &bodyPump{}
-	p.task = s.Conn.Go(func() { p.res = pumpBody(s, up, deadline, t) })
+func startPump(s *stream.HTTP1ServerStream, up *network.Conn, x *exchange) *bodyPump {
+	p := &bodyPump{held: x.body, deadline: x.deadline, idle: x.idle}
+	t := x.t
+	p.task = s.Conn.Go(func() { p.res = p.run(s, up, t) })
 	return p
 }
 
@@ -388,6 +501,10 @@ func (p *bodyPump) finished() bool {
 	return p.done
 }
 
+// errPumpCut is a pump's result when the exchange cut it short: the
+// upstream failed or answered before the body was sent.
+var errPumpCut = errors.New("request body cut: the upstream exchange ended")
+
 // finish waits for the pump; with abort it first unblocks it by cutting
 // the reads and writes it may be blocked in. A nil pump is a no-op.
 func (p *bodyPump) finish(s *stream.HTTP1ServerStream, up *network.Conn, x *exchange, abort bool) pumpResult {
@@ -395,15 +512,21 @@ func (p *bodyPump) finish(s *stream.HTTP1ServerStream, up *network.Conn, x *exch
 		return pumpResult{}
 	}
 	if !p.done {
-		if abort {
+		cut := abort && !p.task.Done()
+		if cut {
 			s.Conn.NetConn().SetReadDeadline(time.Unix(1, 0)) // not the wrapper: the pump owns it
 			up.Close()
 		}
 		p.task.Wait()
 		p.done = true
 		x.bytesIn += p.res.n
+		x.body = p.held
+		if cut && p.res.err != nil && !p.res.upstream && isTimeout(p.res.err) {
+			// The deadline is ours, not a failure of the client.
+			p.res.err, p.res.upstream = errPumpCut, true
+		}
 	}
-	if p.res.err != nil || !s.Body.Done() {
+	if (p.res.err != nil && !p.res.upstream) || !s.Body.Done() {
 		s.CloseAfter()
 	}
 	return p.res
@@ -416,20 +539,35 @@ type pumpResult struct {
 	upstream bool // err came from writing upstream
 }
 
-// pumpBody streams the rest of the request body upstream.
-func pumpBody(s *stream.HTTP1ServerStream, up *network.Conn, deadline time.Time, t *trackedStream) (r pumpResult) {
-	s.Conn.SetReadDeadline(deadline)
+// run streams the rest of the request body upstream. A body that fails on
+// the client's side (gone, malformed) closes the upstream connection at
+// once: it holds a partial request, and the reader waiting for its response
+// must not wait for the route timeout. When writing upstream fails, a body
+// being held is still read to its end (up to the hold limit), so the
+// request can be sent again whole.
+func (p *bodyPump) run(s *stream.HTTP1ServerStream, up *network.Conn, t *trackedStream) (r pumpResult) {
+	x := exchange{deadline: p.deadline, idle: p.idle}
+	x.armRead(s.Conn)
 	defer s.Conn.SetReadDeadline(time.Time{})
 	for !s.Body.Done() {
+		if p.idle > 0 {
+			x.armRead(s.Conn)
+		}
 		chunk, err := s.Body.Next()
 		if err != nil {
-			r.err = err
+			r.err, r.upstream = err, false
+			up.Close()
 			return r
 		}
 		r.n += int64(len(chunk))
 		t.addBytesIn(int64(len(chunk)))
-		if _, err := up.Write(chunk); err != nil {
-			r.err, r.upstream = err, true
+		p.held.add(chunk)
+		if r.err == nil {
+			if _, err := up.Write(chunk); err != nil {
+				r.err, r.upstream = err, true
+			}
+		}
+		if r.err != nil && !p.held.holding() {
 			return r
 		}
 	}
@@ -474,7 +612,7 @@ func (p *HTTP1Proxy) upstreamFailed(s *stream.HTTP1ServerStream, x *exchange, er
 		return false
 	}
 	x.flag = flagUpstream
-	p.Log.Debug("upstream failed", "listener", p.Listener, "cluster", x.cluster.Name, "host", x.host.Address, "err", err, "after_send", afterSend)
+	p.Log.Debug("upstream failed", "cluster", x.cluster.Name, "host", x.host.Address, "err", err, "after_send", afterSend)
 	s.Respond(502, bodyUpstreamFail)
 	return false
 }

@@ -84,6 +84,8 @@ func (p *Pools) newHTTP1Pool(loop *network.Loop, c *upstream.Cluster, h *upstrea
 		MaxRequestsPerConn: c.MaxRequestPerConn,
 		Counters:           p.ClusterCounters(c.Name),
 		Loop:               loop,
+		ProtocolErrors:     &h.ProtocolErrors,
+		Log:                p.Log.With("cluster", c.Name),
 	})
 }
 
@@ -119,10 +121,19 @@ func (p *Pools) Bolt(loop *network.Loop, c *upstream.Cluster, h *upstream.Host) 
 	return v.(*stream.BoltPool)
 }
 
-// Close closes every pool.
-func (p *Pools) Close() {
+// Close closes every pool's idle connections; those in use close when
+// their request ends.
+func (p *Pools) Close() { p.each((*stream.HTTP1Pool).Close) }
+
+// Abort closes every pool with the connections in use, so requests still
+// waiting for an upstream end at once (a drain out of time).
+func (p *Pools) Abort() { p.each((*stream.HTTP1Pool).Abort) }
+
+// each closes the Bolt pools (whose connections serve many requests, so
+// closing is cutting) and applies closeHTTP1 to the HTTP/1 pools.
+func (p *Pools) each(closeHTTP1 func(*stream.HTTP1Pool)) {
 	closeAll := func(http1, bolt *sync.Map) {
-		http1.Range(func(_, v any) bool { v.(*stream.HTTP1Pool).Close(); return true })
+		http1.Range(func(_, v any) bool { closeHTTP1(v.(*stream.HTTP1Pool)); return true })
 		bolt.Range(func(_, v any) bool { v.(*stream.BoltPool).Close(); return true })
 	}
 	closeAll(&p.http1, &p.bolt)

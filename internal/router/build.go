@@ -211,6 +211,10 @@ func buildAction(r *compiledRoute, a *config.RouteAction, apath string) error {
 		return fmt.Errorf("%s: needs cluster_name or weighted_clusters", apath)
 	}
 	r.route.Timeout = a.Timeout.Get(0)
+	if a.Timeout != nil && a.Timeout.Duration == 0 {
+		r.route.Timeout = NoTimeout // Envoy's "0s": the route sets no bound at all
+	}
+	r.route.IdleTimeout = a.IdleTimeout.Get(0)
 	if p := a.RetryPolicy; p != nil && p.RetryOn {
 		r.route.Retry = RetryPolicy{NumRetries: int(p.NumRetries), PerTryTimeout: p.RetryTimeout.Get(0)}
 	}

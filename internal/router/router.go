@@ -53,6 +53,9 @@ type RetryPolicy struct {
 	PerTryTimeout time.Duration // 0: each try gets what is left of the route timeout
 }
 
+// NoTimeout is Route.Timeout for a route that disabled its timeout.
+const NoTimeout time.Duration = -1
+
 // WeightedCluster is one cluster of a weighted route and its share of traffic.
 type WeightedCluster struct {
 	Name   string
@@ -65,11 +68,15 @@ type WeightedCluster struct {
 type Route struct {
 	ClusterName string // "" when Weighted or Direct is set
 	Weighted    []WeightedCluster
-	// Timeout bounds the whole request including retries; 0 means the route
-	// sets no timeout.
+	// Timeout bounds the whole request including retries, from the request
+	// head to the last byte of the response; 0 means the proxy's default,
+	// NoTimeout none at all.
 	Timeout time.Duration
-	Retry   RetryPolicy
-	Direct  *DirectResponse
+	// IdleTimeout bounds each wait for the next byte of the exchange (the
+	// response head, a body chunk either way); 0: none.
+	IdleTimeout time.Duration
+	Retry       RetryPolicy
+	Direct      *DirectResponse
 
 	PrefixRewrite string // replaces MatchedPrefix at the start of the path
 	HostRewrite   string

@@ -26,6 +26,7 @@ var (
 	descUpConnFail = prometheus.NewDesc("mosn_upstream_connect_failures_total", "Failed connection attempts to upstream hosts.", []string{"cluster", "host"}, nil)
 	descUpErrors   = prometheus.NewDesc("mosn_upstream_errors_total", "Upstream requests that failed or got a 5xx-class answer.", []string{"cluster", "host"}, nil)
 	descUpTimeouts = prometheus.NewDesc("mosn_upstream_timeouts_total", "Upstream requests that timed out.", []string{"cluster", "host"}, nil)
+	descUpProto    = prometheus.NewDesc("mosn_upstream_protocol_errors_total", "Upstream connections closed because the host sent bytes nobody asked for (after a response, or while idle).", []string{"cluster", "host"}, nil)
 	descUpHealthy  = prometheus.NewDesc("mosn_upstream_host_healthy", "1 when the host takes traffic.", []string{"cluster", "host"}, nil)
 	descUpConns    = prometheus.NewDesc("mosn_upstream_connections_active", "Open upstream connections.", []string{"cluster"}, nil)
 	descUpBytesIn  = prometheus.NewDesc("mosn_upstream_bytes_received_total", "Bytes read from upstream connections.", []string{"cluster"}, nil)
@@ -34,7 +35,7 @@ var (
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConnActive, descConnTotal, descBytesIn, descBytesOut, descReqActive, descReqTotal,
-		descDuration, descUpReq, descUpActive, descUpConnFail, descUpErrors, descUpTimeouts, descUpHealthy, descUpConns,
+		descDuration, descUpReq, descUpActive, descUpConnFail, descUpErrors, descUpTimeouts, descUpProto, descUpHealthy, descUpConns,
 		descUpBytesIn, descUpBytesOut} {
 		ch <- d
 	}
@@ -63,6 +64,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descUpConnFail, counter, float64(h.ConnectFailures.Load()), cl.Name, h.Address)
 			ch <- prometheus.MustNewConstMetric(descUpErrors, counter, float64(h.Errors.Load()), cl.Name, h.Address)
 			ch <- prometheus.MustNewConstMetric(descUpTimeouts, counter, float64(h.Timeouts.Load()), cl.Name, h.Address)
+			ch <- prometheus.MustNewConstMetric(descUpProto, counter, float64(h.ProtocolErrors.Load()), cl.Name, h.Address)
 			healthy := 0.0
 			if h.Healthy() {
 				healthy = 1

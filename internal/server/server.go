@@ -61,6 +61,7 @@ type Server struct {
 	logs     []*proxy.AccessLog
 	started  time.Time
 	ready    atomic.Bool
+	draining atomic.Bool
 	wg       sync.WaitGroup
 
 	// hot upgrade
@@ -325,9 +326,21 @@ func (s *Server) Start(ctx context.Context) {
 }
 
 // Shutdown stops accepting, lets in-flight requests finish until ctx is
-// done, then closes what is left. It returns the number of connections cut.
+// done, then closes what is left: downstream connections and the upstream
+// connections requests still wait on, so the drain timeout bounds the whole
+// shutdown. It returns the number of connections cut.
 func (s *Server) Shutdown(ctx context.Context) int {
 	s.ready.Store(false)
+	s.draining.Store(true)
+	drained := make(chan struct{})
+	defer close(drained)
+	go func() {
+		select {
+		case <-ctx.Done():
+			s.pools.Abort()
+		case <-drained:
+		}
+	}()
 	var cut atomic.Int64
 	var wg sync.WaitGroup
 	for _, rl := range s.lns {

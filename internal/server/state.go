@@ -15,6 +15,9 @@ func (s *Server) ConfigDump() any { return s.cfg }
 // Ready reports whether every listener is serving.
 func (s *Server) Ready() bool { return s.ready.Load() }
 
+// Draining reports whether Shutdown is under way.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
 // Listeners describes the listeners and their counters.
 func (s *Server) Listeners() []admin.ListenerInfo {
 	out := make([]admin.ListenerInfo, 0, len(s.lns))
@@ -60,7 +63,8 @@ func (s *Server) Clusters() []admin.ClusterInfo {
 			ci.Hosts = append(ci.Hosts, admin.HostInfo{
 				Address: h.Address, Weight: h.Weight, Healthy: h.Healthy(),
 				ActiveRequests: h.ActiveRequests.Load(), Requests: h.Requests.Load(), Errors: h.Errors.Load(),
-				ConnectFailures: h.ConnectFailures.Load(), Timeouts: h.Timeouts.Load(), Metadata: h.Metadata,
+				ConnectFailures: h.ConnectFailures.Load(), Timeouts: h.Timeouts.Load(),
+				ProtocolErrors: h.ProtocolErrors.Load(), Metadata: h.Metadata,
 			})
 		}
 		out = append(out, ci)

@@ -3,7 +3,10 @@ package stream
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mosnctl/mosnctl/internal/network"
@@ -24,27 +27,36 @@ type HTTP1PoolOptions struct {
 	// connections are dialled by and belong to that loop, and only the
 	// loop's tasks use the pool.
 	Loop *network.Loop
+	// ProtocolErrors counts connections closed because the upstream sent
+	// bytes nobody asked for (after a response, or while idle); may be nil.
+	ProtocolErrors *atomic.Uint64
+	Log            *slog.Logger // default slog.Default()
 }
 
 // HTTP1Pool keeps idle keep-alive connections to one upstream host; each
-// connection carries one request at a time.
+// connection carries one request at a time. A connection goes back to the
+// pool only when its response was read exactly to its end, and is handed out
+// again only if nothing arrived on it meanwhile: bytes an upstream sends out
+// of turn would otherwise be read as the next request's response.
 type HTTP1Pool struct {
 	addr string
 	opts HTTP1PoolOptions
 
 	mu     sync.Mutex
 	idle   []*HTTP1ClientConn // LIFO: the most recently used is the warmest
+	busy   HTTP1ClientConn    // sentinel of the ring of connections in use, for Abort
 	closed bool
 }
 
 // HTTP1ClientConn is an upstream connection with its response parser state.
 type HTTP1ClientConn struct {
-	Conn     *network.Conn
-	Resp     http1.Response
-	Body     Body
-	requests uint32
-	idleAt   time.Time
-	pool     *HTTP1Pool
+	Conn       *network.Conn
+	Resp       http1.Response
+	Body       Body
+	requests   uint32
+	idleAt     time.Time
+	pool       *HTTP1Pool
+	prev, next *HTTP1ClientConn // the pool's ring of busy connections
 }
 
 // NewHTTP1Pool makes a pool for addr.
@@ -58,62 +70,131 @@ func NewHTTP1Pool(addr string, opts HTTP1PoolOptions) *HTTP1Pool {
 	if opts.MaxIdle <= 0 {
 		opts.MaxIdle = 256
 	}
-	return &HTTP1Pool{addr: addr, opts: opts}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	p := &HTTP1Pool{addr: addr, opts: opts}
+	p.busy.prev, p.busy.next = &p.busy, &p.busy
+	return p
 }
 
 // Get returns an idle connection (reused=true) or dials a new one.
 func (p *HTTP1Pool) Get(ctx context.Context) (cc *HTTP1ClientConn, reused bool, err error) {
+	for {
+		cc, err = p.takeIdle()
+		if err != nil {
+			return nil, false, err
+		}
+		if cc == nil {
+			break
+		}
+		// The check is outside the lock: it is a system call.
+		if err := cc.Conn.CheckIdle(); err != nil {
+			p.unclean(cc, err, "while idle")
+			continue
+		}
+		return cc, true, nil
+	}
+	cc, err = p.Dial(ctx)
+	return cc, false, err
+}
+
+// takeIdle takes the warmest idle connection that has not outlived the idle
+// timeout; nil when there is none.
+func (p *HTTP1Pool) takeIdle() (*HTTP1ClientConn, error) {
 	now := time.Now()
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.closed {
-		p.mu.Unlock()
-		return nil, false, ErrPoolClosed
+		return nil, ErrPoolClosed
 	}
 	for len(p.idle) > 0 {
-		cc = p.idle[len(p.idle)-1]
+		cc := p.idle[len(p.idle)-1]
 		p.idle[len(p.idle)-1] = nil
 		p.idle = p.idle[:len(p.idle)-1]
 		if now.Sub(cc.idleAt) < p.opts.IdleTimeout {
-			p.mu.Unlock()
-			return cc, true, nil
+			p.link(cc)
+			return cc, nil
 		}
 		cc.close()
 	}
-	p.mu.Unlock()
+	return nil, nil
+}
+
+// Dial opens a new connection, never an idle one: for a request that must
+// not meet a stale connection again.
+func (p *HTTP1Pool) Dial(ctx context.Context) (*HTTP1ClientConn, error) {
 	c, err := network.DialFrom(ctx, p.opts.Loop, p.addr, p.opts.ConnectTimeout, p.opts.Counters, 0)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	return &HTTP1ClientConn{Conn: c, pool: p}, false, nil
+	cc := &HTTP1ClientConn{Conn: c, pool: p}
+	p.mu.Lock()
+	closed := p.closed
+	if !closed {
+		p.link(cc)
+	}
+	p.mu.Unlock()
+	if closed {
+		cc.close()
+		return nil, ErrPoolClosed
+	}
+	return cc, nil
 }
 
 // Put returns a connection whose last response was read completely and that
 // may be reused; otherwise the caller must call Discard.
 func (p *HTTP1Pool) Put(cc *HTTP1ClientConn) {
 	cc.requests++
-	if p.opts.MaxRequestsPerConn > 0 && cc.requests >= p.opts.MaxRequestsPerConn {
-		cc.close()
-		return
-	}
 	if len(cc.Conn.Buffered()) > 0 {
 		// Bytes after a complete response: the upstream is out of sync.
-		cc.close()
-		return
-	}
-	cc.Conn.Release()
-	cc.idleAt = time.Now()
-	p.mu.Lock()
-	if p.closed || len(p.idle) >= p.opts.MaxIdle {
+		p.mu.Lock()
+		p.unlink(cc)
 		p.mu.Unlock()
-		cc.close()
+		p.unclean(cc, network.ErrUnsolicited, "after a response")
 		return
 	}
-	p.idle = append(p.idle, cc)
+	reuse := p.opts.MaxRequestsPerConn == 0 || cc.requests < p.opts.MaxRequestsPerConn
+	if reuse {
+		cc.Conn.Release()
+		cc.idleAt = time.Now()
+	}
+	p.mu.Lock()
+	p.unlink(cc)
+	reuse = reuse && !p.closed && len(p.idle) < p.opts.MaxIdle
+	if reuse {
+		p.idle = append(p.idle, cc)
+	}
 	p.mu.Unlock()
+	if !reuse {
+		cc.close()
+	}
 }
 
 // Discard closes a connection that must not be reused.
-func (p *HTTP1Pool) Discard(cc *HTTP1ClientConn) { cc.close() }
+func (p *HTTP1Pool) Discard(cc *HTTP1ClientConn) {
+	p.mu.Lock()
+	p.unlink(cc)
+	p.mu.Unlock()
+	cc.close()
+}
+
+// unclean closes a connection that CheckIdle (or Put) found out of sync: a
+// closed one quietly (upstreams close idle connections), one that received
+// bytes out of turn with a log line and a count.
+func (p *HTTP1Pool) unclean(cc *HTTP1ClientConn, err error, when string) {
+	cc.close()
+	if !errors.Is(err, network.ErrUnsolicited) {
+		if !errors.Is(err, io.EOF) {
+			p.opts.Log.Debug("idle upstream connection failed", "host", p.addr, "err", err)
+		}
+		return
+	}
+	if p.opts.ProtocolErrors != nil {
+		p.opts.ProtocolErrors.Add(1)
+	}
+	p.opts.Log.Warn("upstream sent bytes nobody asked for, closing its connection", "host", p.addr, "when", when)
+}
 
 // Close closes idle connections and refuses new Gets; connections in use are
 // closed when they are put back.
@@ -128,11 +209,37 @@ func (p *HTTP1Pool) Close() {
 	}
 }
 
+// Abort is Close that also cuts the connections in use, so requests still
+// waiting for their upstream end now (a drain that ran out of time).
+func (p *HTTP1Pool) Abort() {
+	p.Close()
+	p.mu.Lock()
+	for cc := p.busy.next; cc != &p.busy; cc = cc.next {
+		cc.Conn.Close() // its owner frees the buffer when it discards it
+	}
+	p.mu.Unlock()
+}
+
 // IdleCount is the number of pooled idle connections.
 func (p *HTTP1Pool) IdleCount() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.idle)
+}
+
+// link and unlink keep the ring of busy connections; call under p.mu.
+func (p *HTTP1Pool) link(cc *HTTP1ClientConn) {
+	cc.prev, cc.next = &p.busy, p.busy.next
+	p.busy.next.prev = cc
+	p.busy.next = cc
+}
+
+func (p *HTTP1Pool) unlink(cc *HTTP1ClientConn) {
+	if cc.next == nil {
+		return
+	}
+	cc.prev.next, cc.next.prev = cc.next, cc.prev
+	cc.prev, cc.next = nil, nil
 }
 
 func (cc *HTTP1ClientConn) close() {

@@ -32,6 +32,9 @@ type Host struct {
 	ConnectFailures atomic.Uint64
 	Errors          atomic.Uint64
 	Timeouts        atomic.Uint64
+	// ProtocolErrors counts connections closed because the host broke its
+	// protocol: bytes sent out of turn (after a response, or while idle).
+	ProtocolErrors atomic.Uint64
 
 	// unhealthy rather than healthy, so that the zero Host starts healthy.
 	unhealthy atomic.Bool

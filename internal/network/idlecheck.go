@@ -1,0 +1,27 @@
+package network
+
+import (
+	"errors"
+	"net"
+)
+
+// ErrUnsolicited is CheckIdle's verdict on a connection that received bytes
+// while nobody had asked it for any.
+var ErrUnsolicited = errors.New("network: bytes arrived on an idle connection")
+
+// CheckIdle tells whether a connection that waited idle (a pooled upstream
+// connection between requests) is still clean, without consuming anything:
+// nil when nothing arrived and the peer has not closed; io.EOF when the peer
+// closed it; ErrUnsolicited when bytes arrived (an upstream that answers
+// what nobody asked, whose bytes would be read as the next request's
+// response); another error when the socket failed. It costs one
+// non-blocking system call (a peek).
+func (c *Conn) CheckIdle() error {
+	if len(c.Buffered()) > 0 {
+		return ErrUnsolicited
+	}
+	if c.closed.Load() {
+		return net.ErrClosed
+	}
+	return c.peekIdle()
+}
