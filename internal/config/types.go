@@ -164,7 +164,7 @@ type RouterConfiguration struct {
 	ResponseHeadersToAdd   []HeaderValueOption `json:"response_headers_to_add,omitempty"`
 	RequestHeadersToRemove []string            `json:"request_headers_to_remove,omitempty"`
 
-	ResponseHeadersToRemove json.RawMessage `json:"response_headers_to_remove,omitempty" mosn:"unimplemented"`
+	ResponseHeadersToRemove []string        `json:"response_headers_to_remove,omitempty"`
 	RouterConfigPath        json.RawMessage `json:"router_configs,omitempty" mosn:"unimplemented"`
 }
 
@@ -178,7 +178,7 @@ type VirtualHost struct {
 	RequestHeadersToRemove []string            `json:"request_headers_to_remove,omitempty"`
 
 	RequireTLS              json.RawMessage `json:"require_tls,omitempty" mosn:"unimplemented"`
-	ResponseHeadersToRemove json.RawMessage `json:"response_headers_to_remove,omitempty" mosn:"unimplemented"`
+	ResponseHeadersToRemove []string        `json:"response_headers_to_remove,omitempty"`
 	PerFilterConfig         json.RawMessage `json:"per_filter_config,omitempty" mosn:"unimplemented"`
 }
 
@@ -233,7 +233,7 @@ type RouteAction struct {
 	UpstreamProtocol        json.RawMessage `json:"upstream_protocol,omitempty" mosn:"unimplemented"`
 	HashPolicy              json.RawMessage `json:"hash_policy,omitempty" mosn:"unimplemented"`
 	RegexRewrite            json.RawMessage `json:"regex_rewrite,omitempty" mosn:"unimplemented"`
-	ResponseHeadersToRemove json.RawMessage `json:"response_headers_to_remove,omitempty" mosn:"unimplemented"`
+	ResponseHeadersToRemove []string        `json:"response_headers_to_remove,omitempty"`
 }
 
 // WeightedCluster is MOSN's {"cluster": {"name": ..., "weight": ...}}.

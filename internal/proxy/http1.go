@@ -76,8 +76,9 @@ type exchange struct {
 	flag     string
 	bytesIn  int64
 	t        *trackedStream // nil: untracked
-	deadline time.Time      // the route timeout's; zero: none
-	idle     time.Duration  // the route's idle timeout; 0: none
+	route    *router.Route
+	deadline time.Time     // the route timeout's; zero: none
+	idle     time.Duration // the route's idle timeout; 0: none
 	body     heldBody
 }
 
@@ -127,6 +128,7 @@ func (p *HTTP1Proxy) forward(s *stream.HTTP1ServerStream, x *exchange) {
 		return
 	}
 	x.t.setRoute(route)
+	x.route = route
 	if route.Direct != nil {
 		s.Respond(route.Direct.Status, route.Direct.Body)
 		return
@@ -233,6 +235,28 @@ func (p *HTTP1Proxy) encodeRequest(s *stream.HTTP1ServerStream, route *router.Ro
 	return http1.AppendRequestHead(s.WriteBuffer(), req, s.Extra)
 }
 
+// editResponseHeaders applies the route's response header edits: removals
+// first, then additions (replacing same-named headers unless they append),
+// which it returns appended to extra.
+func editResponseHeaders(resp *http1.Response, route *router.Route, extra []http1.Header) []http1.Header {
+	if len(route.ResponseHeadersToRemove) > 0 {
+		kept := resp.Headers[:0]
+		for _, h := range resp.Headers {
+			if !nameIn(h.Name, route.ResponseHeadersToRemove) {
+				kept = append(kept, h)
+			}
+		}
+		resp.Headers = kept
+	}
+	for _, h := range route.ResponseHeadersToAdd {
+		if !h.Append {
+			resp.Headers = removeHeader(resp.Headers, h.Name)
+		}
+		extra = append(extra, http1.Header{Name: h.Name, Value: h.Value})
+	}
+	return extra
+}
+
 // removeHeader drops every header named name, in place.
 func removeHeader(hs []http1.Header, name []byte) []http1.Header {
 	kept := hs[:0]
@@ -334,8 +358,18 @@ func (p *HTTP1Proxy) roundTrip(s *stream.HTTP1ServerStream, x *exchange, pool *s
 	}
 	upstreamKeepAlive := resp.KeepAlive && framing != http1.FramingUntilClose
 	var extra []http1.Header
+	if len(x.route.ResponseHeadersToAdd) > 0 || len(x.route.ResponseHeadersToRemove) > 0 {
+		// The request head is out: its edits' space serves the response.
+		s.Extra = editResponseHeaders(resp, x.route, s.Extra[:0])
+		extra = s.Extra
+	}
 	if !s.KeepAlive() {
-		extra = connClose
+		if extra == nil {
+			extra = connClose
+		} else {
+			extra = append(extra, connClose...)
+			s.Extra = extra
+		}
 	}
 	status := resp.Status
 	rhead := http1.AppendResponseHead(s.Scratch2[:0], resp, extra)

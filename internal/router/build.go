@@ -22,7 +22,8 @@ func New(cfg *config.RouterConfiguration) (*Table, error) {
 		name:  cfg.RouterConfigName,
 		exact: make(map[string]*virtualHost),
 	}
-	if err := checkHeadersToAdd("", cfg.RequestHeadersToAdd, cfg.ResponseHeadersToAdd); err != nil {
+	if err := checkHeaderEdits("", cfg.RequestHeadersToAdd, cfg.ResponseHeadersToAdd,
+		cfg.RequestHeadersToRemove, cfg.ResponseHeadersToRemove); err != nil {
 		return nil, err
 	}
 	// domain -> where it was first seen, to name both places on a duplicate.
@@ -80,7 +81,8 @@ func (t *Table) addDomain(d string, vh *virtualHost, dpath string, seen map[stri
 }
 
 func buildVirtualHost(cfg *config.RouterConfiguration, vc *config.VirtualHost, vpath string) (*virtualHost, error) {
-	if err := checkHeadersToAdd(vpath+".", vc.RequestHeadersToAdd, vc.ResponseHeadersToAdd); err != nil {
+	if err := checkHeaderEdits(vpath+".", vc.RequestHeadersToAdd, vc.ResponseHeadersToAdd,
+		vc.RequestHeadersToRemove, vc.ResponseHeadersToRemove); err != nil {
 		return nil, err
 	}
 	vh := &virtualHost{name: vc.Name, routes: make([]compiledRoute, 0, len(vc.Routers))}
@@ -175,13 +177,16 @@ func buildRoute(cfg *config.RouterConfiguration, vc *config.VirtualHost, rc *con
 	ra := rc.Route
 	if ra == nil {
 		ra = &config.RouteAction{}
-	} else if err := checkHeadersToAdd(rpath+".route.", ra.RequestHeadersToAdd, ra.ResponseHeadersToAdd); err != nil {
+	} else if err := checkHeaderEdits(rpath+".route.", ra.RequestHeadersToAdd, ra.ResponseHeadersToAdd,
+		ra.RequestHeadersToRemove, ra.ResponseHeadersToRemove); err != nil {
 		return r, err
 	}
 	r.route.RequestHeadersToAdd = mergeHeadersToAdd(ra.RequestHeadersToAdd, vc.RequestHeadersToAdd, cfg.RequestHeadersToAdd)
 	r.route.ResponseHeadersToAdd = mergeHeadersToAdd(ra.ResponseHeadersToAdd, vc.ResponseHeadersToAdd, cfg.ResponseHeadersToAdd)
 	r.route.RequestHeadersToRemove = mergeHeadersToRemove(ra.RequestHeadersToRemove,
 		vc.RequestHeadersToRemove, cfg.RequestHeadersToRemove)
+	r.route.ResponseHeadersToRemove = mergeHeadersToRemove(ra.ResponseHeadersToRemove,
+		vc.ResponseHeadersToRemove, cfg.ResponseHeadersToRemove)
 	return r, nil
 }
 
@@ -264,17 +269,41 @@ func mergeHeadersToAdd(levels ...[]config.HeaderValueOption) []Header {
 	return out
 }
 
-// checkHeadersToAdd rejects entries without a name; prefix is the path of
-// the level's block ("" for the router configuration itself).
-func checkHeadersToAdd(prefix string, request, response []config.HeaderValueOption) error {
+// checkHeaderEdits rejects entries without a name, and edits of the
+// headers that frame a message or its connection: the proxy owns those.
+// prefix is the path of the level's block ("" for the router configuration
+// itself).
+func checkHeaderEdits(prefix string, reqAdd, respAdd []config.HeaderValueOption, reqRemove, respRemove []string) error {
 	for _, l := range []struct {
 		field string
 		hs    []config.HeaderValueOption
-	}{{"request_headers_to_add", request}, {"response_headers_to_add", response}} {
+	}{{"request_headers_to_add", reqAdd}, {"response_headers_to_add", respAdd}} {
 		for k, o := range l.hs {
-			if o.Header.Key == "" {
-				return fmt.Errorf("%s%s[%d].header.key: empty header name", prefix, l.field, k)
+			if err := checkEditedName(o.Header.Key); err != nil {
+				return fmt.Errorf("%s%s[%d].header.key: %w", prefix, l.field, k, err)
 			}
+		}
+	}
+	for _, l := range []struct {
+		field string
+		names []string
+	}{{"request_headers_to_remove", reqRemove}, {"response_headers_to_remove", respRemove}} {
+		for k, name := range l.names {
+			if err := checkEditedName(name); err != nil {
+				return fmt.Errorf("%s%s[%d]: %w", prefix, l.field, k, err)
+			}
+		}
+	}
+	return nil
+}
+
+func checkEditedName(name string) error {
+	if name == "" {
+		return errors.New("empty header name")
+	}
+	for _, f := range []string{"content-length", "transfer-encoding", "connection"} {
+		if strings.EqualFold(name, f) {
+			return fmt.Errorf("%s frames the message: the proxy sets it, a route cannot", name)
 		}
 	}
 	return nil

@@ -87,6 +87,9 @@ type Route struct {
 	RequestHeadersToAdd    []Header
 	ResponseHeadersToAdd   []Header
 	RequestHeadersToRemove [][]byte
+	// ResponseHeadersToRemove apply before ResponseHeadersToAdd, as
+	// Envoy's do.
+	ResponseHeadersToRemove [][]byte
 
 	// MatchedPrefix is the prefix of a prefix route, or the path of an exact
 	// path route (so PrefixRewrite replaces the whole path, as in Envoy).

@@ -368,3 +368,50 @@ func TestRouteTimeoutAndIdleTimeout(t *testing.T) {
 		t.Errorf("idle_timeout 500ms, a 3 s stall: got all %d bytes, want it cut", n)
 	}
 }
+
+// Fields that used to be accepted and ignored: a ":method"/"method" header
+// matcher on an HTTP/1 request, and a route's response header edits.
+func TestMethodMatcherAndResponseHeaderEdits(t *testing.T) {
+	origin, _ := startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Secret", "s")
+		w.Header().Set("X-Keep", "k")
+		w.Header().Set("X-Replace", "old")
+		io.WriteString(w, r.Method)
+	}))
+	p := startProxy(t, fmt.Sprintf(`{
+  "servers": [{
+    "routers": [{"router_config_name": "r", "virtual_hosts": [{"name": "v", "domains": ["*"],
+      "response_headers_to_remove": ["x-secret"],
+      "routers": [
+        {"match": {"prefix": "/", "headers": [{"name": ":method", "value": "DELETE"}]}, "direct_response": {"status": 405, "body": "no deletes\n"}},
+        {"match": {"prefix": "/", "headers": [{"name": "method", "value": "P(UT|ATCH)", "regex": true}]}, "direct_response": {"status": 403, "body": "read only\n"}},
+        {"match": {"prefix": "/"}, "route": {"cluster_name": "origin",
+          "response_headers_to_add": [{"header": {"key": "x-via", "value": "mosnctl"}},
+                                      {"header": {"key": "x-replace", "value": "new"}, "append": false}]}}
+      ]}]}],
+    "listeners": [{"name": "in", "address": "127.0.0.1:0",
+      "filter_chains": [{"filters": [{"type": "proxy", "config": {"downstream_protocol": "Http1", "router_config_name": "r"}}]}]}]
+  }],
+  "cluster_manager": {"clusters": [{"name": "origin", "type": "SIMPLE", "hosts": [{"address": %q}]}]}
+}`, origin))
+	client := newClient()
+	for method, want := range map[string]int{"DELETE": 405, "PUT": 403, "PATCH": 403, "GET": 200} {
+		req, _ := http.NewRequest(method, p.url("in", "/x"), nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s: status %d, want %d", method, resp.StatusCode, want)
+		}
+		if method != "GET" {
+			continue
+		}
+		h := resp.Header
+		if h.Get("X-Secret") != "" || h.Get("X-Keep") != "k" || h.Get("X-Via") != "mosnctl" || fmt.Sprint(h.Values("X-Replace")) != "[new]" {
+			t.Errorf("response headers not edited as configured: %v", h)
+		}
+	}
+}

@@ -81,6 +81,10 @@ func (s *HTTP1ServerStream) Host() []byte { return s.Req.Host }
 // Path implements the router's request view.
 func (s *HTTP1ServerStream) Path() []byte { return s.Req.Path() }
 
+// Method implements the router's MethodRequest, so ":method" and "method"
+// header matchers see the request method.
+func (s *HTTP1ServerStream) Method() []byte { return s.Req.Method }
+
 // Header implements the router's request view.
 func (s *HTTP1ServerStream) Header(name string) ([]byte, bool) { return s.Req.Header(name) }
 
