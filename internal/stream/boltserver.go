@@ -197,6 +197,8 @@ func ServeBolt(ctx context.Context, c *network.Conn, h BoltHandler, opts *BoltOp
 	d := &BoltDownstream{Conn: c, opts: opts.withDefaults(), inflight: network.NewInFlight(c)}
 	c.SetSendTimeout(d.opts.SendTimeout) // bounds the flusher's waits
 	log, maxFrame, idle := d.opts.Logger, d.opts.MaxFrameSize, d.opts.IdleTimeout
+	// A whole frame must fit the read buffer: Decode reads it in place.
+	c.SetMaxBuffer(maxFrame)
 	d.log = log
 	// Answers still on their way must not hit a closed connection
 	// unnoticed: wait (bounded by upstream and write timeouts) before the
