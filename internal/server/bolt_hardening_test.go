@@ -156,3 +156,27 @@ func TestBoltPartialFrameReadTimeout(t *testing.T) {
 		t.Fatalf("call after an idle wait: id %d content %q", f.RequestID, f.Content)
 	}
 }
+
+// The frame's own timeout bounds the request when it is shorter than the
+// route's (set or the 15s default).
+func TestBoltFrameTimeoutBoundsRequest(t *testing.T) {
+	silent := serveTCP(t, func(c net.Conn) { io.Copy(io.Discard, c); c.Close() })
+	for _, tc := range []struct{ name, route string }{
+		{"route timeout", `, "timeout": "15s"`},
+		{"default timeout", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startProxy(t, boltProxyConfig("bolt", tc.route, silent))
+			c := dialRaw(t, p.addr("in"))
+			start := time.Now()
+			c.Write(echoRequest(5, 200, []byte("never answered")))
+			f := readBoltFrame(t, c)
+			if f.RequestID != 5 || f.Status != bolt.StatusTimeout {
+				t.Fatalf("got id %d status %s, want id 5 status timeout", f.RequestID, bolt.StatusText(f.Status))
+			}
+			if d := time.Since(start); d > 3*time.Second {
+				t.Fatalf("timeout answered after %v, want about the frame's 200ms", d)
+			}
+		})
+	}
+}
