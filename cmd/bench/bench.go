@@ -44,6 +44,9 @@ type Options struct {
 	Asserts       []string
 	Compare       string
 	MaxRegression string
+	// Serve ("bolt") runs an echo server on Listen instead of a load.
+	Serve  string
+	Listen string
 	// Progress gets the progress line; nil keeps quiet.
 	Progress io.Writer
 }
@@ -62,14 +65,24 @@ percentiles. --assert and --compare make the exit code 1 on a regression.
 URLs: http://, https:// (HTTP/1.1, or HTTP/2 with --h2: ALPN h2 over TLS,
 h2c prior knowledge over plain TCP), bolt://host:port (with --service and
 --method; the payload, already serialised, from --body-file), tcp://host:port
-(echo: each request writes the body and waits for as many bytes back).`,
+(echo: each request writes the body and waits for as many bytes back).
+
+--serve bolt runs a Bolt echo server on --listen (default 127.0.0.1:12201)
+until interrupted: a target for a proxy's Bolt cluster or for bolt:// load.`,
 		Example: `  mosnctl bench -c 50 -d 10s http://127.0.0.1:8080/
   mosnctl bench --h2 -c 10 --streams 10 -n 100000 http://127.0.0.1:8080/
   mosnctl bench --rate 2000 -d 30s --assert 'p99<5ms' --assert 'errors==0' http://127.0.0.1:8080/
   mosnctl bench -o json -d 10s http://127.0.0.1:8080/ > base.json
   mosnctl bench --compare base.json --max-regression 10% -d 10s http://127.0.0.1:8080/
-  mosnctl bench --replay capture.pcap http://127.0.0.1:8080/`,
+  mosnctl bench --replay capture.pcap http://127.0.0.1:8080/
+  mosnctl bench --serve bolt --listen 127.0.0.1:12201`,
 		Args: func(_ *cobra.Command, args []string) error {
+			if opts.Serve != "" {
+				if len(args) > 0 {
+					return cli.Usagef("bench: --serve takes no target URL")
+				}
+				return nil
+			}
 			if len(args) == 0 {
 				return cli.Usagef("bench: give at least one target URL")
 			}
@@ -106,6 +119,8 @@ h2c prior knowledge over plain TCP), bolt://host:port (with --service and
 	f.StringArrayVar(&opts.Asserts, "assert", nil, "fail (exit 1) unless METRIC OP VALUE holds, e.g. 'p99<5ms', 'errors==0', 'rps>=20000'")
 	f.StringVar(&opts.Compare, "compare", "", "baseline result (-o json of an earlier run) to compare with")
 	f.StringVar(&opts.MaxRegression, "max-regression", "10%", "with --compare: largest allowed regression")
+	f.StringVar(&opts.Serve, "serve", "", "run an echo server instead of a load: bolt (boltrpc's echo) until interrupted")
+	f.StringVar(&opts.Listen, "listen", DefaultServeAddr, "with --serve: address to listen on")
 	return c
 }
 
@@ -118,8 +133,12 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// Run checks the options, runs the load and prints the result.
+// Run checks the options, runs the load and prints the result; with
+// opts.Serve it runs that server until ctx is done instead.
 func Run(ctx context.Context, opts Options, out io.Writer) error {
+	if opts.Serve != "" {
+		return runServe(ctx, opts, out)
+	}
 	if err := cli.CheckOutput(opts.Output); err != nil {
 		return err
 	}

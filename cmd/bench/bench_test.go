@@ -1,20 +1,24 @@
 package bench
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mosnctl/mosnctl/internal/boltrpc"
 	"github.com/mosnctl/mosnctl/internal/cli"
+	"github.com/mosnctl/mosnctl/internal/protocol/bolt"
 )
 
 func origin(t *testing.T) string {
@@ -147,5 +151,56 @@ func TestBoltAndReplayFlags(t *testing.T) {
 	}
 	if code, _, stderr := execute(t, "--replay", "/nonexistent.pcap", u); code != 2 || !strings.Contains(stderr, "replay") {
 		t.Fatalf("missing capture: exit %d %q", code, stderr)
+	}
+}
+
+// --serve bolt answers Bolt calls until its context ends, then returns
+// cleanly; it takes no URL and knows only bolt.
+func TestServeBolt(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, Options{Serve: "bolt", Listen: "127.0.0.1:0"}, pw) }()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, pr)
+	fields := strings.Fields(line) // "bolt echo server on ADDR ..."
+	if len(fields) < 5 {
+		t.Fatalf("first line %q does not name the address", line)
+	}
+	addr := fields[4]
+	c, err := boltrpc.Dial(ctx, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	resp, err := c.Call(ctx, &boltrpc.Request{Service: "com.example.EchoService:1.0", Method: "echo", Content: []byte("ping"), Timeout: 5 * time.Second})
+	if err != nil || resp.Status != bolt.StatusSuccess || string(resp.Content) != "ping" {
+		t.Fatalf("call to the echo server at %s: %+v %v", addr, resp, err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v after its context ended", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("serve still running after its context ended")
+	}
+	pw.Close()
+
+	for _, tc := range []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"--serve", "http"}, "not supported"},
+		{[]string{"--serve", "bolt", "bolt://127.0.0.1:1"}, "takes no target URL"},
+	} {
+		if code, _, stderr := execute(t, tc.args...); code != 2 || !strings.Contains(stderr, tc.err) {
+			t.Errorf("%v: exit %d %q, want 2 and %q", tc.args, code, stderr, tc.err)
+		}
 	}
 }

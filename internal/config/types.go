@@ -73,7 +73,7 @@ type Listener struct {
 
 	// mosnctl additions.
 	MaxConnections int       `json:"max_connections,omitempty"` // 0: default limit
-	ReadTimeout    *Duration `json:"read_timeout,omitempty"`    // a request head must arrive within it
+	ReadTimeout    *Duration `json:"read_timeout,omitempty"`    // a started request head or Bolt frame must arrive within it
 	WriteTimeout   *Duration `json:"write_timeout,omitempty"`   // bounds one HTTP/1 response
 	SendTimeout    *Duration `json:"send_timeout,omitempty"`    // bounds each wait for a client that does not read
 	IOModel        string    `json:"io_model,omitempty"`        // "goroutine" or "netpoll"; default: the server's use_netpoll_mode

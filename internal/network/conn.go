@@ -22,6 +22,11 @@ const (
 	DefaultMaxBufferSize  = 1 << 20
 )
 
+// maxPooledBufferSize is the largest read buffer given back to the pool. One
+// grown for a large message is dropped instead: the pool would otherwise
+// keep megabytes alive for every later small message of every connection.
+const maxPooledBufferSize = 64 << 10
+
 // Counters are byte and connection totals shared by the connections of one
 // listener or one upstream cluster. They are atomics: no lock per read.
 type Counters struct {
@@ -82,6 +87,16 @@ func NewConn(nc net.Conn, counters *Counters, maxBuf int) *Conn {
 		counters.ConnsActive.Add(1)
 	}
 	return c
+}
+
+// SetMaxBuffer changes the buffer limit once the connection's protocol is
+// known (a Bolt frame may be far larger than an HTTP/1 head); n <= 0 means
+// DefaultMaxBufferSize. The buffer still grows only as bytes arrive.
+func (c *Conn) SetMaxBuffer(n int) {
+	if n <= 0 {
+		n = DefaultMaxBufferSize
+	}
+	c.maxBuf = n
 }
 
 // NetConn returns the underlying connection.
@@ -152,10 +167,18 @@ func (c *Conn) Fill() error {
 // idle connection holds no buffer. Call it before blocking for a new message.
 func (c *Conn) Release() {
 	if c.bb != nil && c.r == c.w {
-		bytebufferpool.Put(c.bb)
-		c.bb = nil
-		c.r, c.w = 0, 0
+		c.putBuffer()
 	}
+}
+
+// putBuffer gives the read buffer back to the pool, or to the garbage
+// collector when it grew past maxPooledBufferSize.
+func (c *Conn) putBuffer() {
+	if cap(c.bb.B) <= maxPooledBufferSize {
+		bytebufferpool.Put(c.bb)
+	}
+	c.bb = nil
+	c.r, c.w = 0, 0
 }
 
 // SetSendTimeout makes a write fail with os.ErrDeadlineExceeded once it has
@@ -329,8 +352,6 @@ func (c *Conn) Closed() bool { return c.closed.Load() }
 // goroutine once it no longer reads.
 func (c *Conn) FreeBuffer() {
 	if c.bb != nil {
-		bytebufferpool.Put(c.bb)
-		c.bb = nil
-		c.r, c.w = 0, 0
+		c.putBuffer()
 	}
 }

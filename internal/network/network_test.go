@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/valyala/bytebufferpool"
 )
 
 func pair(t *testing.T) (client net.Conn, server *Conn, counters *Counters) {
@@ -68,6 +70,32 @@ func TestConnBufferGrowsCompactsAndLimits(t *testing.T) {
 	}
 	if !errors.Is(err, ErrBufferFull) {
 		t.Fatalf("want ErrBufferFull, got %v", err)
+	}
+}
+
+// SetMaxBuffer raises the limit for a protocol with large messages; a
+// buffer grown past maxPooledBufferSize for one goes to the garbage
+// collector, not back to the pool, when released.
+func TestConnSetMaxBufferDropsGrownBuffer(t *testing.T) {
+	client, c, _ := pair(t) // a 64 KiB limit
+	c.SetMaxBuffer(256 << 10)
+	msg := bytes.Repeat([]byte("m"), 200<<10)
+	go client.Write(msg)
+	for len(c.Buffered()) < len(msg) {
+		if err := c.Fill(); err != nil {
+			t.Fatalf("fill past the old limit: %v", err)
+		}
+	}
+	grown := c.bb
+	c.Discard(len(msg))
+	c.Release()
+	if c.bb != nil {
+		t.Fatal("the buffer is kept after Release")
+	}
+	for range 4 {
+		if b := bytebufferpool.Get(); b == grown {
+			t.Fatalf("a %d-byte buffer went back to the pool", cap(b.B))
+		}
 	}
 }
 

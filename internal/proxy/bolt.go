@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -100,12 +101,16 @@ func (p *BoltProxy) ServeBolt(d *stream.BoltDownstream, f *bolt.Frame, raw []byt
 	}
 	c.t.setCluster(c.cluster)
 	timeout := route.Timeout
-	if timeout <= 0 {
-		if f.Timeout > 0 {
-			timeout = time.Duration(f.Timeout) * time.Millisecond
-		} else {
-			timeout = DefaultRouteTimeout
-		}
+	switch {
+	case timeout == 0:
+		timeout = DefaultRouteTimeout
+	case timeout < 0:
+		timeout = math.MaxInt64 // the route turned its timeout off: only the request's own bounds it
+	}
+	// The client gives up after its own timeout: waiting longer for the
+	// upstream only keeps the call's state and upstream slot busy.
+	if ft := time.Duration(f.Timeout) * time.Millisecond; ft > 0 && ft < timeout {
+		timeout = ft
 	}
 	attempts := 1 + route.Retry.NumRetries
 	for attempt := 0; attempt < attempts; attempt++ {

@@ -189,7 +189,8 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 			SendTimeout: lc.SendTimeout.Get(0), Logger: log}
 		bp := &proxy.BoltProxy{Listener: lc.Name, Routes: table, Clusters: s.clusters, Pools: s.pools,
 			Stats: rl.stats, AccessLog: accessLog, Log: log, Streams: s.streams}
-		bopts := &stream.BoltOptions{IdleTimeout: lc.ConnectionIdleTimeout.Get(0), SendTimeout: lc.SendTimeout.Get(0), Logger: log}
+		bopts := &stream.BoltOptions{IdleTimeout: lc.ConnectionIdleTimeout.Get(0), ReadTimeout: lc.ReadTimeout.Get(0),
+			SendTimeout: lc.SendTimeout.Get(0), Logger: log}
 		serveHTTP1 := func(ctx context.Context, c *network.Conn) { h1.ServeConn(ctx, c, h1opts) }
 		serveBolt := func(ctx context.Context, c *network.Conn) { stream.ServeBolt(ctx, c, bp, bopts) }
 		rl.byProtocol = map[string]network.HandlerFunc{protocol.HTTP1: serveHTTP1, protocol.Bolt: serveBolt}

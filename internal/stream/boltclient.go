@@ -64,7 +64,8 @@ func (p *boltPending) expire() {
 // DialBolt connects to addr and starts the response reader; from a task of
 // event loop l (nil: a goroutine), on that loop.
 func DialBolt(ctx context.Context, l *network.Loop, addr string, timeout time.Duration, counters *network.Counters, log *slog.Logger) (*BoltClientConn, error) {
-	c, err := network.DialFrom(ctx, l, addr, timeout, counters, 0)
+	// The read buffer may grow to a whole frame: Decode reads it in place.
+	c, err := network.DialFrom(ctx, l, addr, timeout, counters, bolt.DefaultMaxFrameSize)
 	if err != nil {
 		return nil, err
 	}

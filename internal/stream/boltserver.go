@@ -16,6 +16,10 @@ import (
 type BoltOptions struct {
 	MaxFrameSize int           // default bolt.DefaultMaxFrameSize
 	IdleTimeout  time.Duration // default 90s: Bolt clients heartbeat every 15-30s
+	// ReadTimeout bounds reading one frame, from its first bytes; default
+	// 30s. Without it a client could hold a connection (and a drain) for
+	// ever with a frame trickled a byte at a time.
+	ReadTimeout time.Duration
 	// SendTimeout bounds how long answers may wait for a client that does
 	// not read them; then the connection closes. Default 60s.
 	SendTimeout time.Duration
@@ -36,6 +40,9 @@ func (o *BoltOptions) withDefaults() BoltOptions {
 	}
 	if v.IdleTimeout <= 0 {
 		v.IdleTimeout = 90 * time.Second
+	}
+	if v.ReadTimeout <= 0 {
+		v.ReadTimeout = 30 * time.Second
 	}
 	if v.SendTimeout <= 0 {
 		v.SendTimeout = 60 * time.Second
@@ -196,7 +203,9 @@ func (d *BoltDownstream) settle() (failed bool) {
 func ServeBolt(ctx context.Context, c *network.Conn, h BoltHandler, opts *BoltOptions) {
 	d := &BoltDownstream{Conn: c, opts: opts.withDefaults(), inflight: network.NewInFlight(c)}
 	c.SetSendTimeout(d.opts.SendTimeout) // bounds the flusher's waits
-	log, maxFrame, idle := d.opts.Logger, d.opts.MaxFrameSize, d.opts.IdleTimeout
+	log, maxFrame, idle, readTimeout := d.opts.Logger, d.opts.MaxFrameSize, d.opts.IdleTimeout, d.opts.ReadTimeout
+	// A whole frame must fit the read buffer: Decode reads it in place.
+	c.SetMaxBuffer(maxFrame)
 	d.log = log
 	// Answers still on their way must not hit a closed connection
 	// unnoticed: wait (bounded by upstream and write timeouts) before the
@@ -204,21 +213,29 @@ func ServeBolt(ctx context.Context, c *network.Conn, h BoltHandler, opts *BoltOp
 	defer d.settle()
 	var f bolt.Frame
 	var hb []byte // heartbeat answers, written by this reader only
+	// inFrame is set while the read deadline is the one of a frame split
+	// over reads: set once at its first bytes, not moved by later ones.
+	inFrame := false
 	for {
 		buf := c.Buffered()
 		f.Reset()
 		n, err := bolt.Decode(buf, &f, maxFrame)
 		if errors.Is(err, bolt.ErrNeedMore) {
-			// The deadline goes before the idle mark: a drain that finds the
-			// connection idle kicks it with a past deadline, which must not
-			// be overwritten afterwards.
-			c.SetReadDeadline(time.Now().Add(idle))
 			if len(buf) == 0 {
+				// The deadline goes before the idle mark: a drain that finds
+				// the connection idle kicks it with a past deadline, which
+				// must not be overwritten afterwards.
+				c.ExtendReadDeadline(time.Now().Add(idle), time.Second)
+				inFrame = false
 				c.Release()
 				if !c.SetIdle(true) {
 					handoffBolt(d)
 					return
 				}
+			} else if !inFrame {
+				// Only a frame split over reads pays for this deadline.
+				c.SetReadDeadline(time.Now().Add(readTimeout))
+				inFrame = true
 			}
 			ferr := c.Fill()
 			c.SetIdle(false)
@@ -226,15 +243,19 @@ func ServeBolt(ctx context.Context, c *network.Conn, h BoltHandler, opts *BoltOp
 				return
 			}
 			if ferr != nil {
-				if len(buf) > 0 && !c.Draining() {
-					log.Info("bolt: connection closed inside a frame", "remote", c.RemoteAddr().String(), "buffered", len(buf), "err", ferr)
-				} else {
+				switch {
+				case len(buf) == 0 || c.Draining():
 					logReadError(log, c, ferr)
+				case errors.Is(ferr, os.ErrDeadlineExceeded):
+					log.Info("bolt: frame not complete within read_timeout, closing connection", "remote", c.RemoteAddr().String(), "buffered", len(buf), "read_timeout", readTimeout)
+				default:
+					log.Info("bolt: connection closed inside a frame", "remote", c.RemoteAddr().String(), "buffered", len(buf), "err", ferr)
 				}
 				return
 			}
 			continue
 		}
+		inFrame = false
 		if err != nil {
 			log.Info("bolt: malformed frame, closing connection", "remote", c.RemoteAddr().String(), "err", err)
 			return
