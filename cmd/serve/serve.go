@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -120,6 +122,10 @@ func Run(ctx context.Context, opts Options, out, errOut io.Writer) error {
 		return cli.Failed(err)
 	}
 	takeover.closeUnused()
+	srv.SetConfigSource(reloadSource(opts, log), raw)
+	hup := make(chan os.Signal, 1) // SIGHUP reloads the config (before Ready: a test may send it then)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	srv.Start(ctx)
 	log.Info("mosnctl serving", "config", raw.Source, "pid", os.Getpid())
 	if opts.Ready != nil {
@@ -137,6 +143,10 @@ func Run(ctx context.Context, opts Options, out, errOut io.Writer) error {
 	var takenOver <-chan struct{}
 	for {
 		select {
+		case <-hup:
+			log.Info("SIGHUP: reloading the config")
+			srv.ReloadConfig() // logs the outcome
+			continue
 		case src = <-sockets.ch:
 			takenOver = src.TakenOver()
 			continue
@@ -147,6 +157,9 @@ func Run(ctx context.Context, opts Options, out, errOut io.Writer) error {
 				o := sopts
 				o.Inherit = inherit
 				s, err := server.New(cfg, o)
+				if err == nil {
+					s.SetConfigSource(reloadSource(opts, log), raw)
+				}
 				if err != nil {
 					return err
 				}
@@ -206,6 +219,21 @@ func loadFor(path string, t *takeover, log *slog.Logger) (*config.Config, upgrad
 		log.Warn(w, "config", raw.Source)
 	}
 	return cfg, raw, nil
+}
+
+// reloadSource reads the config file again for a reload (SIGHUP or the
+// admin API); without one the embedded default stays.
+func reloadSource(opts Options, log *slog.Logger) server.ConfigSource {
+	return func() (*config.Config, any, error) {
+		cfg, raw, err := loadFor(opts.ConfigPath, nil, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		if opts.DrainTimeout > 0 {
+			cfg.DrainTimeout = &config.Duration{Duration: opts.DrainTimeout}
+		}
+		return cfg, raw, nil
+	}
 }
 
 // formatOf tells the config format by extension, as config.Load does.

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -183,5 +184,84 @@ func TestMetricsExposeRequests(t *testing.T) {
 		if !strings.Contains(string(m), want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// SIGHUP re-reads the config file: a changed route answers, and a file that
+// no longer validates is refused with the bad field's path while the
+// running config keeps serving.
+func TestSIGHUPReloadsConfig(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cfg.json")
+	write := func(body, field string) {
+		cfg := fmt.Sprintf(`{
+  "servers": [{
+    "routers": [{"router_config_name": "r", "virtual_hosts": [{"name": "v", "domains": ["*"], "routers": [{"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": %q}}]}]}],
+    "listeners": [{"name": "in", %q: "127.0.0.1:0",
+      "filter_chains": [{"filters": [{"type": "proxy", "config": {"downstream_protocol": "Http1", "router_config_name": "r"}}]}]}]
+  }],
+  "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}}
+}`, body, field)
+		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("one", "address")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan *server.Server, 1)
+	done := make(chan error, 1)
+	var logs lockedBuffer
+	go func() {
+		done <- Run(ctx, Options{ConfigPath: path, LogLevel: "info", Ready: func(s *server.Server) { ready <- s }}, io.Discard, &logs)
+	}()
+	var srv *server.Server
+	select {
+	case srv = <-ready:
+	case err := <-done:
+		t.Fatalf("serve exited early: %v\n%s", err, logs.String())
+	}
+	url := "http://" + srv.ListenerAddr("in").String() + "/"
+	body := func() string {
+		resp, err := http.Get(url)
+		if err != nil {
+			return err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	waitReload := func(n uint64) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			ok, failed := srv.ReloadStats()
+			if ok+failed >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no reload after SIGHUP:\n%s", logs.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+
+	write("two", "address")
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	waitReload(1)
+	if got := body(); got != "two" {
+		t.Fatalf("after SIGHUP with a new route: %q, want %q", got, "two")
+	}
+	write("three", "adress")
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	waitReload(2)
+	if got := body(); got != "two" {
+		t.Fatalf("after SIGHUP with a bad file: %q, want the old config's %q", got, "two")
+	}
+	if !strings.Contains(logs.String(), "servers[0].listeners[0].adress: unknown field") {
+		t.Errorf("the refused reload's log line lacks the field path:\n%s", logs.String())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
 	}
 }

@@ -32,6 +32,9 @@ type State interface {
 	// Draining reports a shutdown in progress (listeners closed, requests
 	// in flight finishing).
 	Draining() bool
+	// ReloadConfig reads the config again and swaps it in; an error leaves
+	// the running config in place.
+	ReloadConfig() error
 	// Streams returns the streams in flight that q selects, in any order.
 	Streams(q StreamQuery) []StreamInfo
 }
@@ -148,6 +151,7 @@ func New(state State, level *slog.LevelVar, log *slog.Logger, collectors ...prom
 	mux.HandleFunc("GET /api/v1/streams", s.streams)
 	mux.HandleFunc("GET /api/v1/get_loglevel", s.getLogLevel)
 	mux.HandleFunc("POST /api/v1/update_loglevel", s.updateLogLevel)
+	mux.HandleFunc("POST /api/v1/config/reload", s.reloadConfig)
 	mux.HandleFunc("GET /ready", s.ready)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	// Go's profiler, for "where does the proxy spend its CPU" on a live
@@ -162,6 +166,7 @@ func New(state State, level *slog.LevelVar, log *slog.Logger, collectors ...prom
 var endpoints = []string{
 	"/api/v1/version", "/api/v1/config_dump", "/api/v1/stats", "/api/v1/states",
 	"/api/v1/listeners", "/api/v1/clusters", "/api/v1/streams", "/api/v1/get_loglevel", "/api/v1/update_loglevel (POST)",
+	"/api/v1/config/reload (POST)",
 	"/metrics", "/ready", "/debug/pprof/",
 }
 
@@ -233,6 +238,18 @@ func (s *Server) states(w http.ResponseWriter, _ *http.Request) {
 		state = "Running"
 	}
 	writeJSON(w, map[string]string{"state": state})
+}
+
+// reloadConfig is SIGHUP over HTTP: 200 when the new config runs, 400 with
+// the reason (the path of the bad field) when it was refused.
+func (s *Server) reloadConfig(w http.ResponseWriter, _ *http.Request) {
+	if err := s.state.ReloadConfig(); err != nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		json.NewEncoder(w).Encode(map[string]string{"status": "refused", "error": err.Error()})
+		return
+	}
+	writeJSON(w, map[string]string{"status": "reloaded"})
 }
 
 func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {

@@ -3,6 +3,7 @@ package proxy
 import (
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/mosnctl/mosnctl/internal/network"
 	"github.com/mosnctl/mosnctl/internal/stream"
@@ -119,6 +120,41 @@ func (p *Pools) Bolt(loop *network.Loop, c *upstream.Cluster, h *upstream.Host) 
 		pool.Close()
 	}
 	return v.(*stream.BoltPool)
+}
+
+// Retain closes the pools of hosts that clusters no longer has (after a
+// reload): HTTP/1 pools at once (a connection in use closes when its
+// request ends), Bolt pools, whose connections carry many requests, once
+// the requests still on them had the drain timeout to finish.
+func (p *Pools) Retain(clusters *upstream.Manager, drain time.Duration) {
+	keep := make(map[*upstream.Host]bool)
+	for _, c := range clusters.Clusters() {
+		for _, h := range c.Hosts {
+			keep[h] = true
+		}
+	}
+	retain := func(http1, bolt *sync.Map) {
+		http1.Range(func(k, v any) bool {
+			if !keep[k.(*upstream.Host)] {
+				http1.Delete(k)
+				v.(*stream.HTTP1Pool).Close()
+			}
+			return true
+		})
+		bolt.Range(func(k, v any) bool {
+			if !keep[k.(*upstream.Host)] {
+				bolt.Delete(k)
+				time.AfterFunc(drain, v.(*stream.BoltPool).Close)
+			}
+			return true
+		})
+	}
+	retain(&p.http1, &p.bolt)
+	p.loops.Range(func(_, v any) bool {
+		lp := v.(*loopPools)
+		retain(&lp.http1, &lp.bolt)
+		return true
+	})
 }
 
 // Close closes every pool's idle connections; those in use close when

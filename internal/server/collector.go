@@ -30,20 +30,24 @@ var (
 	descUpHealthy  = prometheus.NewDesc("mosn_upstream_host_healthy", "1 when the host takes traffic.", []string{"cluster", "host"}, nil)
 	descUpConns    = prometheus.NewDesc("mosn_upstream_connections_active", "Open upstream connections.", []string{"cluster"}, nil)
 	descUpBytesIn  = prometheus.NewDesc("mosn_upstream_bytes_received_total", "Bytes read from upstream connections.", []string{"cluster"}, nil)
+	descReloads    = prometheus.NewDesc("mosn_config_reloads_total", "Config reloads (SIGHUP, admin API) by result: ok, or refused (the running config stayed).", []string{"result"}, nil)
 	descUpBytesOut = prometheus.NewDesc("mosn_upstream_bytes_sent_total", "Bytes written to upstream connections.", []string{"cluster"}, nil)
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConnActive, descConnTotal, descBytesIn, descBytesOut, descReqActive, descReqTotal,
 		descDuration, descUpReq, descUpActive, descUpConnFail, descUpErrors, descUpTimeouts, descUpProto, descUpHealthy, descUpConns,
-		descUpBytesIn, descUpBytesOut} {
+		descUpBytesIn, descUpBytesOut, descReloads} {
 		ch <- d
 	}
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
 	gauge, counter := prometheus.GaugeValue, prometheus.CounterValue
-	for _, rl := range c.s.lns {
+	ok, failed := c.s.ReloadStats()
+	ch <- prometheus.MustNewConstMetric(descReloads, counter, float64(ok), "ok")
+	ch <- prometheus.MustNewConstMetric(descReloads, counter, float64(failed), "refused")
+	for _, rl := range c.s.listeners() {
 		n, p := rl.cfg.Name, rl.protocol
 		ctr := &rl.ln.Counters
 		ch <- prometheus.MustNewConstMetric(descConnActive, gauge, float64(ctr.ConnsActive.Load()), n)
@@ -57,7 +61,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		buckets, count, sum := rl.stats.Duration.Snapshot()
 		ch <- prometheus.MustNewConstHistogram(descDuration, count, sum, buckets, n, p)
 	}
-	for _, cl := range c.s.clusters.Clusters() {
+	for _, cl := range c.s.clusters.load().Clusters() {
 		for _, h := range cl.Hosts {
 			ch <- prometheus.MustNewConstMetric(descUpReq, counter, float64(h.Requests.Load()), cl.Name, h.Address)
 			ch <- prometheus.MustNewConstMetric(descUpActive, gauge, float64(h.ActiveRequests.Load()), cl.Name, h.Address)

@@ -27,7 +27,7 @@ type ListenerSocket struct {
 // Sockets lists the listening sockets (the admin API's last, when on).
 func (s *Server) Sockets() []ListenerSocket {
 	var out []ListenerSocket
-	for _, rl := range s.lns {
+	for _, rl := range s.listeners() {
 		nw := rl.cfg.Network
 		if nw == "" {
 			nw = "tcp"
@@ -56,7 +56,7 @@ func (s *Server) inherited(name, network, address string) net.Listener {
 // offer themselves to f (hot upgrade) instead of closing; call it before
 // Shutdown. tcp_proxy connections are never offered: they drain.
 func (s *Server) SetHandoff(f func(c *network.Conn, listener, protocol string) bool) {
-	for _, rl := range s.lns {
+	for _, rl := range s.listeners() {
 		if rl.byProtocol == nil {
 			continue
 		}
@@ -69,7 +69,7 @@ func (s *Server) SetHandoff(f func(c *network.Conn, listener, protocol string) b
 // upgraded on the listener of that name, continuing with protocol from the
 // bytes already read. On error the caller closes nc.
 func (s *Server) ServeHandedOff(listener, protocol string, nc net.Conn, buffered []byte) error {
-	for _, rl := range s.lns {
+	for _, rl := range s.listeners() {
 		if rl.cfg.Name != listener {
 			continue
 		}
@@ -88,7 +88,7 @@ func (s *Server) ServeHandedOff(listener, protocol string, nc net.Conn, buffered
 // ActiveConnections is the number of open downstream connections.
 func (s *Server) ActiveConnections() int64 {
 	var n int64
-	for _, rl := range s.lns {
+	for _, rl := range s.listeners() {
 		n += rl.ln.ActiveConnections()
 	}
 	return n

@@ -50,9 +50,16 @@ type Options struct {
 
 // Server is a running proxy built from one config snapshot.
 type Server struct {
+	// mu guards cfg, lns and logs, which a reload replaces; the data path
+	// never takes it (it reads routes and clusters through refs).
+	mu       sync.RWMutex
+	reloadMu sync.Mutex // one reload at a time
+	reloads  struct{ ok, failed atomic.Uint64 }
+	source   ConfigSource
+	raw      any
 	cfg      *config.Config
 	log      *slog.Logger
-	clusters *upstream.Manager
+	clusters clustersRef
 	pools    *proxy.Pools
 	loops    *network.LoopGroup   // event loops of netpoll listeners; nil if none
 	streams  *proxy.StreamTracker // nil when tracking is off
@@ -70,6 +77,9 @@ type Server struct {
 	ctx       context.Context // Start's, for connections handed over later
 }
 
+// runningListener is a listener as one config built it. A reload builds
+// every listener anew; one that stays keeps its socket, its slot (the
+// handler new connections get), its route ref and its counters.
 type runningListener struct {
 	cfg      config.Listener
 	protocol string
@@ -77,6 +87,14 @@ type runningListener struct {
 	ioModel  string // "goroutine" or "netpoll"
 	ln       *network.Listener
 	stats    *metrics.RequestStats
+	handler  network.Handler
+	slot     *atomic.Pointer[runningListener] // the listener's current build
+	routes   *routeRef                        // the route table its proxies read
+	table    *router.Table                    // what routes gets when this build goes live
+	// accessLog is shared with the builds before when its path stays;
+	// openedLog says this build opened it.
+	accessLog *proxy.AccessLog
+	openedLog bool
 	// byProtocol serves a connection handed over from an upgraded process
 	// whose protocol is already known (no detection).
 	byProtocol map[string]network.HandlerFunc
@@ -98,28 +116,20 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 			s.closeAll()
 		}
 	}()
-	s.clusters, err = upstream.NewManager(cfg.ClusterManager.Clusters)
+	clusters, err := upstream.NewManager(cfg.ClusterManager.Clusters)
 	if err != nil {
 		return nil, fmt.Errorf("cluster_manager: %w", err)
 	}
-	for si := range cfg.Servers {
-		srv := &cfg.Servers[si]
-		tables := map[string]*router.Table{}
-		for ri := range srv.Routers {
-			t, err := router.New(&srv.Routers[ri])
-			if err != nil {
-				return nil, fmt.Errorf("servers[%d].routers[%d]: %w", si, ri, err)
-			}
-			tables[srv.Routers[ri].RouterConfigName] = t
+	s.clusters.p.Store(clusters)
+	s.lns, err = s.buildListeners(cfg, clusters, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, rl := range s.lns {
+		if err := s.open(rl); err != nil {
+			return nil, err
 		}
-		for li := range srv.Listeners {
-			path := fmt.Sprintf("servers[%d].listeners[%d]", si, li)
-			rl, err := s.buildListener(&srv.Listeners[li], path, tables, srv.UseNetpollMode)
-			if err != nil {
-				return nil, err
-			}
-			s.lns = append(s.lns, rl)
-		}
+		s.activate(rl)
 	}
 	if err := s.startLoops(); err != nil {
 		return nil, fmt.Errorf("netpoll IO model: %w", err)
@@ -144,23 +154,102 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 	return s, nil
 }
 
-func (s *Server) buildListener(lc *config.Listener, path string, tables map[string]*router.Table, netpollDefault bool) (*runningListener, error) {
+// buildListeners builds every listener of cfg without opening anything
+// but access logs. A listener that old (the running ones, on reload) has by
+// name takes over its socket, slot, route ref and counters.
+func (s *Server) buildListeners(cfg *config.Config, clusters *upstream.Manager, old map[string]*runningListener) ([]*runningListener, error) {
+	var lns []*runningListener
+	for si := range cfg.Servers {
+		srv := &cfg.Servers[si]
+		tables := map[string]*router.Table{}
+		for ri := range srv.Routers {
+			t, err := router.New(&srv.Routers[ri])
+			if err != nil {
+				return nil, fmt.Errorf("servers[%d].routers[%d]: %w", si, ri, err)
+			}
+			tables[srv.Routers[ri].RouterConfigName] = t
+		}
+		for li := range srv.Listeners {
+			path := fmt.Sprintf("servers[%d].listeners[%d]", si, li)
+			lc := &srv.Listeners[li]
+			rl, err := s.buildListener(lc, path, tables, clusters, srv.UseNetpollMode, old[lc.Name])
+			if err != nil {
+				return nil, err
+			}
+			lns = append(lns, rl)
+		}
+	}
+	return lns, nil
+}
+
+// open binds a new listener's socket (or takes it from the process being
+// upgraded) and makes its network listener, which hands each connection to
+// the listener's current build.
+func (s *Server) open(rl *runningListener) error {
+	lc := &rl.cfg
+	ln := s.inherited(lc.Name, lc.Network, lc.Address)
+	if ln == nil {
+		var err error
+		if ln, err = network.Listen(lc.Network, lc.Address); err != nil {
+			return fmt.Errorf("listener %q: address: %w", lc.Name, err)
+		}
+	}
+	slot := rl.slot
+	rl.ln = network.NewListener(lc.Name, ln, network.HandlerFunc(func(ctx context.Context, c *network.Conn) {
+		slot.Load().handler.ServeConn(ctx, c)
+	}), network.ListenerOptions{MaxConnections: lc.MaxConnections, Logger: s.log})
+	return nil
+}
+
+// activate makes rl the build its listener serves: new connections get its
+// handler, and every connection's proxy (old ones too) its route table.
+// Call under s.mu.
+func (s *Server) activate(rl *runningListener) {
+	rl.routes.p.Store(rl.table)
+	rl.slot.Store(rl)
+	if rl.openedLog {
+		s.logs = append(s.logs, rl.accessLog)
+	}
+}
+
+func (s *Server) buildListener(lc *config.Listener, path string, tables map[string]*router.Table, clusters *upstream.Manager, netpollDefault bool, old *runningListener) (*runningListener, error) {
 	if len(lc.FilterChains) == 0 || len(lc.FilterChains[0].Filters) == 0 {
 		return nil, fmt.Errorf("%s.filter_chains: a listener needs one filter chain with a network filter", path)
 	}
 	f := lc.FilterChains[0].Filters[0]
 	fpath := path + ".filter_chains[0].filters[0]"
-	rl := &runningListener{cfg: *lc, filter: f.Type}
+	rl := &runningListener{cfg: *lc, filter: f.Type, slot: new(atomic.Pointer[runningListener]), routes: new(routeRef)}
+	if old != nil {
+		rl.slot, rl.routes = old.slot, old.routes
+	}
+	rl.ioModel = "goroutine"
+	if lc.IOModel == "netpoll" || (lc.IOModel == "" && netpollDefault) {
+		if !network.LoopSupported {
+			s.log.Warn("the netpoll IO model needs Linux; serving with a goroutine per connection", "listener", lc.Name)
+		} else {
+			rl.ioModel = "netpoll"
+		}
+	}
+	if old != nil {
+		if old.ioModel != rl.ioModel {
+			return nil, fmt.Errorf("%s.io_model: a running listener keeps its IO model (%s): restart or hot-upgrade to change it", path, old.ioModel)
+		}
+		if old.cfg.Address != lc.Address || old.cfg.Network != lc.Network {
+			return nil, fmt.Errorf("%s.address: a running listener keeps its address (%s): rename the listener to move it", path, old.cfg.Address)
+		}
+		rl.ln = old.ln
+	}
 	log := s.log.With("listener", lc.Name)
-	var accessLog *proxy.AccessLog
-	if lc.AccessLog != "" {
+	if old != nil && old.cfg.AccessLog == lc.AccessLog {
+		rl.accessLog = old.accessLog
+	} else if lc.AccessLog != "" {
 		al, err := proxy.OpenAccessLog(lc.AccessLog)
 		if err != nil {
 			return nil, fmt.Errorf("%s.access_log: %w", path, err)
 		}
-		s.logs = append(s.logs, al)
-		accessLog = al
+		rl.accessLog, rl.openedLog = al, true
 	}
+	accessLog := rl.accessLog
 	var handler network.Handler
 	switch f.Type {
 	case config.FilterProxy:
@@ -168,8 +257,8 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 		if err != nil {
 			return nil, err
 		}
-		table := tables[pc.RouterConfigName]
-		if table == nil {
+		rl.table = tables[pc.RouterConfigName]
+		if rl.table == nil {
 			return nil, fmt.Errorf("%s.config.router_config_name: no router config %q", fpath, pc.RouterConfigName)
 		}
 		down := pc.DownstreamProtocol // DecodeProxy resolved MOSN's "X" to its sub protocol
@@ -181,13 +270,13 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 			return nil, fmt.Errorf("%s.config.upstream_protocol: converting %s to %s is not supported yet", fpath, down, up)
 		}
 		rl.protocol = down
-		rl.stats = &metrics.RequestStats{Listener: lc.Name, Protocol: down}
-		h1 := &proxy.HTTP1Proxy{Listener: lc.Name, Routes: table, Clusters: s.clusters, Pools: s.pools,
+		rl.stats = s.statsFor(old, lc.Name, down)
+		h1 := &proxy.HTTP1Proxy{Listener: lc.Name, Routes: rl.routes, Clusters: &s.clusters, Pools: s.pools,
 			Stats: rl.stats, AccessLog: accessLog, Log: log, Streams: s.streams}
 		h1opts := &stream.HTTP1Options{Limits: http1.Limits{}, IdleTimeout: lc.ConnectionIdleTimeout.Get(0),
 			ReadTimeout: lc.ReadTimeout.Get(0), WriteTimeout: lc.WriteTimeout.Get(0),
 			SendTimeout: lc.SendTimeout.Get(0), Logger: log}
-		bp := &proxy.BoltProxy{Listener: lc.Name, Routes: table, Clusters: s.clusters, Pools: s.pools,
+		bp := &proxy.BoltProxy{Listener: lc.Name, Routes: rl.routes, Clusters: &s.clusters, Pools: s.pools,
 			Stats: rl.stats, AccessLog: accessLog, Log: log, Streams: s.streams}
 		bopts := &stream.BoltOptions{IdleTimeout: lc.ConnectionIdleTimeout.Get(0), ReadTimeout: lc.ReadTimeout.Get(0),
 			SendTimeout: lc.SendTimeout.Get(0), Logger: log}
@@ -220,34 +309,28 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 		if name == "" && len(tc.Routes) > 0 {
 			name = tc.Routes[0].Cluster
 		}
-		cluster := s.clusters.Get(name)
+		cluster := clusters.Get(name)
 		if cluster == nil {
 			return nil, fmt.Errorf("%s.config.cluster: unknown cluster %q", fpath, name)
 		}
 		rl.protocol = "tcp"
-		rl.stats = &metrics.RequestStats{Listener: lc.Name, Protocol: "tcp"}
+		rl.stats = s.statsFor(old, lc.Name, "tcp")
 		handler = &tcpproxy.Proxy{Listener: lc.Name, Cluster: cluster, IdleTimeout: tc.IdleTimeout.Get(0),
 			MaxConnectAttempts: int(tc.MaxConnectAttempts), Counters: s.pools.ClusterCounters(cluster.Name), Log: log}
 	default:
 		return nil, fmt.Errorf("%s.type: network filter %q is not supported yet", fpath, f.Type)
 	}
-	ln := s.inherited(lc.Name, lc.Network, lc.Address)
-	if ln == nil {
-		var err error
-		if ln, err = network.Listen(lc.Network, lc.Address); err != nil {
-			return nil, fmt.Errorf("%s.address: %w", path, err)
-		}
-	}
-	rl.ioModel = "goroutine"
-	if lc.IOModel == "netpoll" || (lc.IOModel == "" && netpollDefault) {
-		if !network.LoopSupported {
-			log.Warn("the netpoll IO model needs Linux; serving with a goroutine per connection")
-		} else {
-			rl.ioModel = "netpoll"
-		}
-	}
-	rl.ln = network.NewListener(lc.Name, ln, handler, network.ListenerOptions{MaxConnections: lc.MaxConnections, Logger: s.log})
+	rl.handler = handler
 	return rl, nil
+}
+
+// statsFor keeps a listener's request counters across a reload unless its
+// protocol (a label of theirs) changed.
+func (s *Server) statsFor(old *runningListener, name, protocol string) *metrics.RequestStats {
+	if old != nil && old.stats != nil && old.stats.Protocol == protocol {
+		return old.stats
+	}
+	return &metrics.RequestStats{Listener: name, Protocol: protocol}
 }
 
 // startLoops gives the netpoll listeners their event loops. When every
@@ -303,15 +386,8 @@ func first(b []byte, n int) []byte { return b[:min(len(b), n)] }
 func (s *Server) Start(ctx context.Context) {
 	s.started = time.Now()
 	s.ctx = ctx
-	for _, rl := range s.lns {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			if err := rl.ln.Serve(ctx); err != nil {
-				s.log.Error("listener stopped", "listener", rl.cfg.Name, "err", err)
-			}
-		}()
-		s.log.Info("listening", "listener", rl.cfg.Name, "address", rl.ln.Addr().String(), "filter", rl.filter, "protocol", rl.protocol, "io_model", rl.ioModel)
+	for _, rl := range s.listeners() {
+		s.serve(rl)
 	}
 	if s.admin != nil {
 		s.wg.Add(1)
@@ -324,6 +400,26 @@ func (s *Server) Start(ctx context.Context) {
 		s.log.Info("admin API listening", "address", s.admin.Addr().String())
 	}
 	s.ready.Store(true)
+}
+
+// serve accepts connections on a listener until it closes.
+func (s *Server) serve(rl *runningListener) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := rl.ln.Serve(s.ctx); err != nil {
+			s.log.Error("listener stopped", "listener", rl.cfg.Name, "err", err)
+		}
+	}()
+	s.log.Info("listening", "listener", rl.cfg.Name, "address", rl.ln.Addr().String(), "filter", rl.filter, "protocol", rl.protocol, "io_model", rl.ioModel)
+}
+
+// listeners is the running listeners; the slice is replaced, never changed,
+// by a reload.
+func (s *Server) listeners() []*runningListener {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.lns
 }
 
 // Shutdown stops accepting, lets in-flight requests finish until ctx is
@@ -344,7 +440,7 @@ func (s *Server) Shutdown(ctx context.Context) int {
 	}()
 	var cut atomic.Int64
 	var wg sync.WaitGroup
-	for _, rl := range s.lns {
+	for _, rl := range s.listeners() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -363,7 +459,7 @@ func (s *Server) Shutdown(ctx context.Context) int {
 }
 
 func (s *Server) closeAll() {
-	for _, rl := range s.lns {
+	for _, rl := range s.listeners() {
 		if rl.ln != nil {
 			rl.ln.Close()
 		}
@@ -373,18 +469,25 @@ func (s *Server) closeAll() {
 		s.loops.Close()
 		s.loops = nil
 	}
-	for _, l := range s.logs {
+	s.mu.Lock()
+	logs := s.logs
+	s.logs = nil
+	s.mu.Unlock()
+	for _, l := range logs {
 		l.Close()
 	}
-	s.logs = nil
 }
 
 // DrainTimeout is the configured drain timeout.
-func (s *Server) DrainTimeout() time.Duration { return s.cfg.DrainTimeout.Get(DefaultDrainTimeout) }
+func (s *Server) DrainTimeout() time.Duration {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.cfg.DrainTimeout.Get(DefaultDrainTimeout)
+}
 
 // ListenerAddr returns the bound address of a listener by name (nil if none).
 func (s *Server) ListenerAddr(name string) net.Addr {
-	for _, rl := range s.lns {
+	for _, rl := range s.listeners() {
 		if rl.cfg.Name == name {
 			return rl.ln.Addr()
 		}

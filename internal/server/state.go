@@ -10,7 +10,11 @@ import (
 )
 
 // ConfigDump returns the running config.
-func (s *Server) ConfigDump() any { return s.cfg }
+func (s *Server) ConfigDump() any {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.cfg
+}
 
 // Ready reports whether every listener is serving.
 func (s *Server) Ready() bool { return s.ready.Load() }
@@ -20,8 +24,9 @@ func (s *Server) Draining() bool { return s.draining.Load() }
 
 // Listeners describes the listeners and their counters.
 func (s *Server) Listeners() []admin.ListenerInfo {
-	out := make([]admin.ListenerInfo, 0, len(s.lns))
-	for _, rl := range s.lns {
+	lns := s.listeners()
+	out := make([]admin.ListenerInfo, 0, len(lns))
+	for _, rl := range lns {
 		li := admin.ListenerInfo{
 			Name: rl.cfg.Name, Address: rl.ln.Addr().String(), Protocol: rl.protocol, Filter: rl.filter, IOModel: rl.ioModel,
 			ConnectionsActive: rl.ln.Counters.ConnsActive.Load(), ConnectionsTotal: rl.ln.Counters.ConnsTotal.Load(),
@@ -49,7 +54,7 @@ func byClass(st *metrics.RequestStats) map[string]uint64 {
 // Clusters describes clusters and hosts with their counters.
 func (s *Server) Clusters() []admin.ClusterInfo {
 	var out []admin.ClusterInfo
-	for _, c := range s.clusters.Clusters() {
+	for _, c := range s.clusters.load().Clusters() {
 		ctr := s.pools.ClusterCounters(c.Name)
 		ci := admin.ClusterInfo{
 			Name: c.Name, LBType: c.LBType,
@@ -79,7 +84,7 @@ func (s *Server) Stats() admin.Stats {
 		st.UptimeSeconds = time.Since(s.started).Seconds()
 	}
 	var merged metrics.Histogram
-	for _, rl := range s.lns {
+	for _, rl := range s.listeners() {
 		st.ConnectionsActive += rl.ln.Counters.ConnsActive.Load()
 		st.ConnectionsTotal += rl.ln.Counters.ConnsTotal.Load()
 		st.BytesIn += rl.ln.Counters.BytesIn.Load()
@@ -91,7 +96,7 @@ func (s *Server) Stats() admin.Stats {
 		}
 		merged.Merge(&rl.stats.Duration)
 	}
-	for _, c := range s.clusters.Clusters() {
+	for _, c := range s.clusters.load().Clusters() {
 		st.UpstreamRequests += c.Requests.Load()
 		st.UpstreamErrors += c.Errors.Load()
 	}

@@ -112,7 +112,11 @@ func (s *Source) offer(ctx context.Context, w *wire) (pid int, err error) {
 		pid = int(ucred.Pid)
 	}
 	s.log.Info("upgrade requested: passing listeners", "new_pid", pid)
-	hello := &message{Type: "hello", PID: os.Getpid(), Config: s.cfg.Data, ConfigFormat: s.cfg.Format, ConfigSource: s.cfg.Source}
+	cfg := s.cfg
+	if rc, ok := s.srv.RawConfig().(Config); ok {
+		cfg = rc // reloaded since Listen
+	}
+	hello := &message{Type: "hello", PID: os.Getpid(), Config: cfg.Data, ConfigFormat: cfg.Format, ConfigSource: cfg.Source}
 	var fds []int
 	var files []*os.File
 	defer func() {

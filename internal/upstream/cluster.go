@@ -3,6 +3,7 @@ package upstream
 import (
 	"fmt"
 	"net"
+	"reflect"
 	"sort"
 	"strconv"
 	"sync/atomic"
@@ -31,6 +32,8 @@ type Cluster struct {
 	MaxRequestPerConn uint32
 	MaxConnections    int
 
+	cfg config.Cluster // as built, to tell an unchanged cluster on reload
+
 	// Cluster totals, updated by the proxy beside the per-host counters.
 	Requests        atomic.Uint64
 	ConnectFailures atomic.Uint64
@@ -41,7 +44,12 @@ type Cluster struct {
 
 // NewCluster builds a cluster from its config. Errors name the field by its
 // path inside the cluster (for example `hosts[1].address`).
-func NewCluster(cfg *config.Cluster) (*Cluster, error) {
+func NewCluster(cfg *config.Cluster) (*Cluster, error) { return newCluster(cfg, nil) }
+
+// newCluster builds a cluster; hosts of old (the cluster of that name in
+// the config being replaced) that are unchanged are taken over with their
+// counters, health and connection pools (keyed by the host).
+func newCluster(cfg *config.Cluster, old *Cluster) (*Cluster, error) {
 	if cfg == nil {
 		return nil, fmt.Errorf("upstream: nil cluster config")
 	}
@@ -65,6 +73,7 @@ func NewCluster(cfg *config.Cluster) (*Cluster, error) {
 		MaxRequestPerConn: cfg.MaxRequestPerConn,
 		MaxConnections:    cfg.MaxConnections,
 		Hosts:             make([]*Host, 0, len(cfg.Hosts)),
+		cfg:               *cfg,
 	}
 	if cfg.MaxConnections < 0 {
 		return nil, fmt.Errorf("max_connections: %d is negative", cfg.MaxConnections)
@@ -74,13 +83,17 @@ func NewCluster(cfg *config.Cluster) (*Cluster, error) {
 		if err := checkAddress(hc.Address); err != nil {
 			return nil, fmt.Errorf("hosts[%d].address: %w", i, err)
 		}
-		c.Hosts = append(c.Hosts, &Host{
+		h := &Host{
 			Address:  hc.Address,
 			Hostname: hc.Hostname,
 			Weight:   clampWeight(hc.Weight),
 			Metadata: hc.Metadata,
 			Cluster:  cfg.Name,
-		})
+		}
+		if same := old.host(h); same != nil {
+			h = same
+		}
+		c.Hosts = append(c.Hosts, h)
 	}
 	lb, err := NewLoadBalancer(lbType, c.Hosts)
 	if err != nil {
@@ -119,22 +132,55 @@ type Manager struct {
 // NewManager builds every cluster. Errors name the field by its path inside
 // the cluster list (for example `clusters[2].hosts[0].address`).
 func NewManager(cfgs []config.Cluster) (*Manager, error) {
-	m := &Manager{byName: make(map[string]*Cluster, len(cfgs))}
+	return (&Manager{}).Rebuild(cfgs)
+}
+
+// Rebuild builds the clusters of a new config as NewManager does, keeping
+// what did not change: a cluster whose config is the same is the same
+// *Cluster (its counters, hosts and pools live on); in a changed cluster,
+// hosts with the same address, weight and metadata are kept, and the
+// cluster's request counters carry over.
+func (m *Manager) Rebuild(cfgs []config.Cluster) (*Manager, error) {
+	n := &Manager{byName: make(map[string]*Cluster, len(cfgs))}
 	firstAt := make(map[string]int, len(cfgs))
 	for i := range cfgs {
-		c, err := NewCluster(&cfgs[i])
-		if err != nil {
-			return nil, fmt.Errorf("clusters[%d].%w", i, err)
+		old := m.byName[cfgs[i].Name]
+		c := old
+		if old == nil || !reflect.DeepEqual(old.cfg, cfgs[i]) {
+			var err error
+			if c, err = newCluster(&cfgs[i], old); err != nil {
+				return nil, fmt.Errorf("clusters[%d].%w", i, err)
+			}
+			if old != nil {
+				c.Requests.Store(old.Requests.Load())
+				c.ConnectFailures.Store(old.ConnectFailures.Load())
+				c.Errors.Store(old.Errors.Load())
+				c.Timeouts.Store(old.Timeouts.Load())
+			}
 		}
 		if j, dup := firstAt[c.Name]; dup {
 			return nil, fmt.Errorf("clusters[%d].name: duplicate cluster name %q (also clusters[%d])", i, c.Name, j)
 		}
 		firstAt[c.Name] = i
-		m.byName[c.Name] = c
-		m.sorted = append(m.sorted, c)
+		n.byName[c.Name] = c
+		n.sorted = append(n.sorted, c)
 	}
-	sort.Slice(m.sorted, func(a, b int) bool { return m.sorted[a].Name < m.sorted[b].Name })
-	return m, nil
+	sort.Slice(n.sorted, func(a, b int) bool { return n.sorted[a].Name < n.sorted[b].Name })
+	return n, nil
+}
+
+// host returns c's host equal to h (address, hostname, weight, metadata),
+// or nil. A nil c has none.
+func (c *Cluster) host(h *Host) *Host {
+	if c == nil {
+		return nil
+	}
+	for _, o := range c.Hosts {
+		if o.Address == h.Address && o.Hostname == h.Hostname && o.Weight == h.Weight && reflect.DeepEqual(o.Metadata, h.Metadata) {
+			return o
+		}
+	}
+	return nil
 }
 
 // Get returns the named cluster, or nil when there is none.
