@@ -27,6 +27,20 @@ func checkParseErr(t *testing.T, err error) {
 	}
 }
 
+// checkOneContentLength fails unless hs holds at most one Content-Length, with a single value: what the parser
+// leaves of repeated ones, so that they are forwarded once.
+func checkOneContentLength(t *testing.T, hs []Header) {
+	t.Helper()
+	n := 0
+	for _, h := range hs {
+		if equalFold(h.Name, "content-length") {
+			if n++; n > 1 || bytes.IndexByte(h.Value, ',') >= 0 {
+				t.Fatalf("Content-Length not collapsed: %q", hs)
+			}
+		}
+	}
+}
+
 var fuzzReparseLimits = Limits{MaxHeaderBytes: 1 << 20, MaxHeaders: 1 << 10}
 
 func FuzzParseRequest(f *testing.F) {
@@ -49,6 +63,7 @@ func FuzzParseRequest(f *testing.F) {
 		if r.Chunked && r.ContentLength >= 0 {
 			t.Fatal("both chunked and Content-Length")
 		}
+		checkOneContentLength(t, r.Headers)
 		_ = r.Path()
 		// The head alone parses the same, and any shorter prefix asks for more.
 		var again Request
@@ -112,6 +127,7 @@ func FuzzParseResponse(f *testing.F) {
 		if r.Chunked && r.ContentLength >= 0 {
 			t.Fatal("both chunked and Content-Length")
 		}
+		checkOneContentLength(t, r.Headers)
 		for _, m := range []string{"GET", "HEAD", "CONNECT"} {
 			if fr := r.Framing([]byte(m)); fr < FramingNone || fr > FramingUntilClose {
 				t.Fatalf("framing %d", fr)

@@ -1,0 +1,152 @@
+package server
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The tests of this file send raw requests through the proxy to an origin
+// that records the bytes it receives, so they see exactly what an upstream
+// would have to interpret (issue 19).
+
+// recordingOrigin answers every request with a fixed response and hands the
+// bytes of each request it received (head and body) to the test.
+type recordingOrigin struct {
+	addr     string
+	requests chan string
+}
+
+// startRecordingOrigin runs a raw HTTP/1 origin on loopback that answers
+// each request with resp. It frames request bodies by their first
+// Content-Length value only: the tests send bodies that way.
+func startRecordingOrigin(t *testing.T, resp string) *recordingOrigin {
+	t.Helper()
+	o := &recordingOrigin{requests: make(chan string, 64)}
+	o.addr = serveTCP(t, func(c net.Conn) {
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for {
+			var req strings.Builder
+			length := 0
+			for {
+				line, err := br.ReadString('\n')
+				if err != nil {
+					return
+				}
+				req.WriteString(line)
+				if line == "\r\n" {
+					break
+				}
+				name, value, _ := strings.Cut(line, ":")
+				if strings.EqualFold(name, "content-length") && length == 0 {
+					first, _, _ := strings.Cut(value, ",")
+					length, _ = strconv.Atoi(strings.TrimSpace(first))
+				}
+			}
+			body := make([]byte, length)
+			if _, err := io.ReadFull(br, body); err != nil {
+				return
+			}
+			req.Write(body)
+			o.requests <- req.String()
+			if _, err := io.WriteString(c, resp); err != nil {
+				return
+			}
+		}
+	})
+	return o
+}
+
+// next returns the next request the origin received.
+func (o *recordingOrigin) next(t *testing.T) string {
+	t.Helper()
+	select {
+	case r := <-o.requests:
+		return r
+	case <-time.After(5 * time.Second):
+		t.Fatal("the origin received no request")
+		return ""
+	}
+}
+
+// none fails the test if the origin received a request.
+func (o *recordingOrigin) none(t *testing.T) {
+	t.Helper()
+	select {
+	case r := <-o.requests:
+		t.Fatalf("the origin received %q, want nothing", r)
+	default:
+	}
+}
+
+const okResponse = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+// hardeningConfig is one HTTP/1 proxy listener "in" with the given proxy
+// filter extras and routes (JSON array elements) to cluster "origin" at addr.
+func hardeningConfig(addr, filterExtra, routes string) string {
+	return fmt.Sprintf(`{
+  "servers": [{
+    "routers": [{"router_config_name": "r", "virtual_hosts": [%s]}],
+    "listeners": [{"name": "in", "address": "127.0.0.1:0",
+      "filter_chains": [{"filters": [{"type": "proxy", "config": {"downstream_protocol": "Http1", "router_config_name": "r"%s}}]}]}]
+  }],
+  "cluster_manager": {"clusters": [{"name": "origin", "type": "SIMPLE", "connect_timeout": "1s", "hosts": [{"address": %q}]}]}
+}`, routes, filterExtra, addr)
+}
+
+// allToOrigin is a virtual host sending every request to the origin.
+const allToOrigin = `{"name": "all", "domains": ["*"], "routers": [{"match": {"prefix": "/"}, "route": {"cluster_name": "origin"}}]}`
+
+// A Content-Length repeated with the same value, or listed twice in one
+// field, reaches the upstream once (RFC 9110 8.6), so an upstream that
+// would refuse or misread the copies sees a plain message; differing values
+// are still refused.
+func TestRequestDuplicateContentLengthCollapsed(t *testing.T) {
+	o := startRecordingOrigin(t, okResponse)
+	p := startProxy(t, hardeningConfig(o.addr, "", allToOrigin))
+	for _, tt := range []struct{ name, cl string }{
+		{"two fields", "Content-Length: 5\r\ncontent-length: 5\r\n"},
+		{"list", "Content-Length: 5, 5\r\n"},
+		{"both", "Content-Length: 5,5\r\nContent-Length: 5\r\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := rawExchange(t, p.addr("in"), "POST /u HTTP/1.1\r\nHost: h\r\n"+tt.cl+"X-After: 1\r\nConnection: close\r\n\r\nhello")
+			if !strings.HasPrefix(got, "HTTP/1.1 200 ") {
+				t.Fatalf("response %q", got)
+			}
+			want := strings.SplitAfter(tt.cl, "\r\n")[0]
+			want = want[:strings.Index(want, ":")] + ": 5\r\n"
+			if up := o.next(t); up != "POST /u HTTP/1.1\r\nHost: h\r\n"+want+"X-After: 1\r\n\r\nhello" {
+				t.Errorf("upstream got %q", up)
+			}
+		})
+	}
+	got := rawExchange(t, p.addr("in"), "POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!")
+	if !strings.HasPrefix(got, "HTTP/1.1 400 ") || !strings.Contains(got, "Connection: close\r\n") {
+		t.Errorf("differing Content-Length values: %q, want a 400 that closes", got)
+	}
+	o.none(t)
+}
+
+// The same holds for a response relayed downstream.
+func TestRequestDuplicateContentLengthInResponseCollapsed(t *testing.T) {
+	for _, tt := range []struct{ name, cl string }{
+		{"two fields", "Content-Length: 2\r\nContent-Length: 2\r\n"},
+		{"list", "Content-Length: 2 , 2\r\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := startRecordingOrigin(t, "HTTP/1.1 200 OK\r\n"+tt.cl+"X-After: 1\r\n\r\nok")
+			p := startProxy(t, hardeningConfig(o.addr, "", allToOrigin))
+			got := rawExchange(t, p.addr("in"), "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+			if want := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-After: 1\r\nConnection: close\r\n\r\nok"; got != want {
+				t.Errorf("client got %q\nwant       %q", got, want)
+			}
+		})
+	}
+}
