@@ -150,3 +150,63 @@ func TestRequestDuplicateContentLengthInResponseCollapsed(t *testing.T) {
 		})
 	}
 }
+
+// An HTTP/1.0 request may omit Host, but it goes upstream as HTTP/1.1, which
+// requires one: the proxy adds the route's host_rewrite, else the authority
+// the client reached, as nginx does.
+func TestRequestHTTP10WithoutHostGetsOne(t *testing.T) {
+	o := startRecordingOrigin(t, okResponse)
+	p := startProxy(t, hardeningConfig(o.addr, "", `{"name": "all", "domains": ["*"], "routers": [
+      {"match": {"prefix": "/rw"}, "route": {"cluster_name": "origin", "host_rewrite": "up.example"}},
+      {"match": {"prefix": "/"}, "route": {"cluster_name": "origin"}}]}`))
+	for _, tt := range []struct{ name, req, up string }{
+		{"listener address", "GET /a HTTP/1.0\r\nUser-Agent: t\r\n\r\n",
+			"GET /a HTTP/1.1\r\nUser-Agent: t\r\nHost: " + p.addr("in") + "\r\n\r\n"},
+		{"host_rewrite", "GET /rw HTTP/1.0\r\n\r\n", "GET /rw HTTP/1.1\r\nHost: up.example\r\n\r\n"},
+		{"absolute form", "GET http://abs.example:81/a HTTP/1.0\r\n\r\n", "GET /a HTTP/1.1\r\nHost: abs.example:81\r\n\r\n"},
+		{"Host given", "GET /a HTTP/1.0\r\nHost: given\r\n\r\n", "GET /a HTTP/1.1\r\nHost: given\r\n\r\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := rawExchange(t, p.addr("in"), tt.req)
+			if !strings.HasPrefix(got, "HTTP/1.1 200 ") || !strings.HasSuffix(got, "\r\n\r\nok") {
+				t.Fatalf("response %q", got)
+			}
+			if up := o.next(t); up != tt.up {
+				t.Errorf("upstream got %q\nwant         %q", up, tt.up)
+			}
+		})
+	}
+}
+
+// An absolute-form target names the host (RFC 9112 3.2.2): routing uses
+// its authority, and the upstream gets the origin form with a Host from the
+// authority, not the client's conflicting Host.
+func TestRequestAbsoluteFormForwardedInOriginForm(t *testing.T) {
+	o := startRecordingOrigin(t, okResponse)
+	p := startProxy(t, hardeningConfig(o.addr, "", `
+      {"name": "target", "domains": ["target.example"], "routers": [{"match": {"prefix": "/"}, "route": {"cluster_name": "origin"}}]},
+      {"name": "other", "domains": ["*"], "routers": [{"match": {"prefix": "/"}, "direct_response": {"status": 421, "body": "other\n"}}]}`))
+	for _, tt := range []struct{ name, target, host, up string }{
+		{"path and query", "http://target.example:8080/x?q=1&r=/../a", "other.example",
+			"GET /x?q=1&r=/../a HTTP/1.1\r\nHost: target.example:8080\r\n\r\n"},
+		{"userinfo and no path", "http://user:pw@target.example?q", "other.example",
+			"GET /?q HTTP/1.1\r\nHost: target.example\r\n\r\n"},
+		{"no path", "HTTP://target.example", "other.example", "GET / HTTP/1.1\r\nHost: target.example\r\n\r\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := rawExchange(t, p.addr("in"), "GET "+tt.target+" HTTP/1.1\r\nHost: "+tt.host+"\r\nConnection: close\r\n\r\n")
+			if !strings.HasPrefix(got, "HTTP/1.1 200 ") {
+				t.Fatalf("response %q", got)
+			}
+			if up := o.next(t); up != tt.up {
+				t.Errorf("upstream got %q\nwant         %q", up, tt.up)
+			}
+		})
+	}
+	// The Host header does not route an absolute-form request.
+	got := rawExchange(t, p.addr("in"), "GET http://other.example/x HTTP/1.1\r\nHost: target.example\r\nConnection: close\r\n\r\n")
+	if !strings.HasPrefix(got, "HTTP/1.1 421 ") {
+		t.Errorf("absolute form naming another host: %q, want its 421", got)
+	}
+	o.none(t)
+}

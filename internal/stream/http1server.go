@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"time"
 
@@ -53,7 +54,8 @@ type HTTP1Handler interface {
 // HTTP1ServerStream is one request on a downstream connection. It is reused
 // for every request of the connection: nothing is allocated per request.
 // Req's slices point into the connection's buffer and stay valid only until
-// the body is read.
+// the body is read. The handler sees Req's target as it is to be forwarded:
+// in origin form (http1.Request.RewriteTarget).
 type HTTP1ServerStream struct {
 	Conn  *network.Conn
 	Req   http1.Request
@@ -73,6 +75,7 @@ type HTTP1ServerStream struct {
 	keepAlive    bool
 	continueSent bool
 	wbuf         []byte
+	target       []byte // backs Req.URI when the target was rewritten
 }
 
 // Host implements the router's request view.
@@ -83,6 +86,21 @@ func (s *HTTP1ServerStream) Path() []byte { return s.Req.Path() }
 
 // Header implements the router's request view.
 func (s *HTTP1ServerStream) Header(name string) ([]byte, bool) { return s.Req.Header(name) }
+
+// AppendLocalAuthority appends the address the client connected to, as a
+// Host value ("127.0.0.1:8080", "[::1]:8080"): the authority an HTTP/1.0
+// request that names none was sent to, which a proxy forwards as its Host
+// (as nginx does). It does not allocate when dst has room.
+func (s *HTTP1ServerStream) AppendLocalAuthority(dst []byte) []byte {
+	a, ok := s.Conn.LocalAddr().(*net.TCPAddr)
+	if !ok || a == nil {
+		return append(dst, "localhost"...) // a unix socket has no authority
+	}
+	ap := a.AddrPort()
+	// A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d, and a zone
+	// is no part of a URI host.
+	return netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port()).AppendTo(dst)
+}
 
 // KeepAlive reports whether the connection will carry another request.
 func (s *HTTP1ServerStream) KeepAlive() bool { return s.keepAlive }
@@ -205,6 +223,9 @@ func ServeHTTP1(ctx context.Context, c *network.Conn, h HTTP1Handler, opts *HTTP
 				return
 			}
 			n, err = http1.ParseRequest(c.Buffered(), &s.Req, opts.Limits)
+		}
+		if err == nil {
+			s.target = s.Req.RewriteTarget(s.target[:0])
 		}
 		if err != nil {
 			status := 400

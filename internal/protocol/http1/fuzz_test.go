@@ -107,6 +107,17 @@ func FuzzParseRequest(f *testing.F) {
 		if want := append(forwardedHeaders(r.Headers, true), extra...); !sameHeaders(r2.Headers, want) {
 			t.Fatalf("headers %q, want %q", r2.Headers, want)
 		}
+
+		// Rewriting the target for forwarding keeps what routing sees and leaves no absolute form.
+		path, host := string(r.Path()), string(r.Host)
+		_, _, absolute := splitAbsolute(r.URI)
+		r.RewriteTarget(nil)
+		if string(r.Path()) != path || string(r.Host) != host {
+			t.Fatalf("rewritten target %q: path %q host %q, want %q %q", r.URI, r.Path(), r.Host, path, host)
+		}
+		if h, ok := r.Header("host"); absolute && (r.URI[0] != '/' || ok && string(h) != host) {
+			t.Fatalf("absolute form rewritten to %q with Host %q, want origin form and Host %q", r.URI, h, host)
+		}
 	})
 }
 

@@ -107,6 +107,7 @@ type Request struct {
 	ProtoMinor     int      // 0 or 1 (HTTP/1.0, HTTP/1.1)
 	Headers        []Header // every field line in wire order, a repeated Content-Length collapsed (see ParseRequest)
 	Host           []byte   // Host header value, or the authority of an absolute-form target
+	HasHost        bool     // a Host header field is present (HTTP/1.0 may omit it)
 	ContentLength  int64    // -1 when absent
 	Chunked        bool     // Transfer-Encoding: chunked
 	KeepAlive      bool     // the connection may carry another request after this one
@@ -267,7 +268,7 @@ func ParseRequest(buf []byte, r *Request, lim Limits) (n int, err error) {
 	if !validHost(f.host) {
 		return 0, errHost
 	}
-	r.Host = f.host
+	r.Host, r.HasHost = f.host, f.hostCount > 0
 	if auth, _, ok := splitAbsolute(r.URI); ok {
 		// RFC 9112 3.2.2: the target's authority replaces the Host header.
 		if at := bytes.LastIndexByte(auth, '@'); at >= 0 {
