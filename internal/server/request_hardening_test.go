@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -207,6 +208,105 @@ func TestRequestAbsoluteFormForwardedInOriginForm(t *testing.T) {
 	got := rawExchange(t, p.addr("in"), "GET http://other.example/x HTTP/1.1\r\nHost: target.example\r\nConnection: close\r\n\r\n")
 	if !strings.HasPrefix(got, "HTTP/1.1 421 ") {
 		t.Errorf("absolute form naming another host: %q, want its 421", got)
+	}
+	o.none(t)
+}
+
+// denyAdmin denies /admin with a direct 403 and sends everything else to
+// the origin, prefix-rewriting /api/ to /v2/.
+const denyAdmin = `{"name": "all", "domains": ["*"], "routers": [
+      {"match": {"prefix": "/admin"}, "direct_response": {"status": 403, "body": "denied\n"}},
+      {"match": {"prefix": "/api/"}, "route": {"cluster_name": "origin", "prefix_rewrite": "/v2/"}},
+      {"match": {"prefix": "/"}, "route": {"cluster_name": "origin"}}]}`
+
+// Paths are normalized before routing, so a deny rule on a prefix cannot
+// be walked around with dot segments, repeated slashes or percent-encoded
+// letters, and the upstream gets the path the route matched; the query is
+// left alone. A path climbing above the root is refused and the connection
+// closed, as for any malformed request.
+func TestRequestPathNormalizedBeforeRouting(t *testing.T) {
+	o := startRecordingOrigin(t, okResponse)
+	logFile := t.TempDir() + "/access.log"
+	cfg := strings.Replace(hardeningConfig(o.addr, "", denyAdmin), `"address": "127.0.0.1:0",`,
+		fmt.Sprintf(`"address": "127.0.0.1:0", "access_log": %q,`, logFile), 1)
+	p := startProxy(t, cfg)
+	for _, path := range []string{"/admin", "/./admin", "//admin", "/x/../admin", "/%61dmin", "/x/%2e%2E/admin/", "/%41dmin"} {
+		got := rawExchange(t, p.addr("in"), "GET "+path+"?a=1 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+		want := "/admin"
+		if path == "/%41dmin" { // "Admin": another path, since paths are case-sensitive
+			want = ""
+		}
+		if want != "" && !strings.HasPrefix(got, "HTTP/1.1 403 ") {
+			t.Errorf("%s: %q, want the deny rule's 403", path, got)
+		}
+		if want == "" {
+			if up := o.next(t); up != "GET /Admin?a=1 HTTP/1.1\r\nHost: h\r\n\r\n" {
+				t.Errorf("%s: upstream got %q", path, up)
+			}
+		}
+	}
+	for _, tt := range []struct{ target, up string }{
+		{"/a/./b/../c//d?x=/../y&z=%2e%2E//", "/a/c/d?x=/../y&z=%2e%2E//"},
+		{"/%7e%75ser/a%2fb%3f/", "/~user/a%2Fb%3F/"},
+		{"/x/../api/./items", "/v2/items"}, // prefix_rewrite applies to the normalized path
+		{"/.well-known/a", "/.well-known/a"},
+	} {
+		got := rawExchange(t, p.addr("in"), "GET "+tt.target+" HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+		if !strings.HasPrefix(got, "HTTP/1.1 200 ") {
+			t.Errorf("%s: %q", tt.target, got)
+			continue
+		}
+		if up := o.next(t); up != "GET "+tt.up+" HTTP/1.1\r\nHost: h\r\n\r\n" {
+			t.Errorf("%s: upstream got %q, want %s", tt.target, up, tt.up)
+		}
+	}
+	for _, target := range []string{"/../x", "/a/../../admin", "/%2e%2e/admin", "/%zzadmin"} {
+		// A keep-alive request: the 400 must close the connection anyway.
+		got := rawExchange(t, p.addr("in"), "GET "+target+" HTTP/1.1\r\nHost: h\r\n\r\n")
+		if !strings.HasPrefix(got, "HTTP/1.1 400 ") || !strings.Contains(got, "Connection: close\r\n") {
+			t.Errorf("%s: %q, want a 400 that closes the connection", target, got)
+		}
+	}
+	o.none(t)
+	if logs := p.log.String(); !strings.Contains(logs, "path climbs above the root") || !strings.Contains(logs, "malformed percent-encoding") {
+		t.Errorf("the refusals are not logged with their reason:\n%s", logs)
+	}
+	// The access log shows the path as routed (its copy and the prefix
+	// rewrite share the stream's scratch space).
+	waitFor(t, "the access log line of /x/../api/./items", func() bool {
+		b, _ := os.ReadFile(logFile)
+		return strings.Contains(string(b), `"path":"/api/items"`)
+	})
+}
+
+// normalize_path and merge_slashes turn each rule off.
+func TestRequestPathNormalizationOff(t *testing.T) {
+	o := startRecordingOrigin(t, okResponse)
+	for _, tt := range []struct {
+		name, filter string
+		target, up   string // up "": the deny rule answers
+	}{
+		{"both off", `, "normalize_path": false, "merge_slashes": false`, "/x/..//%61dmin/./", "/x/..//%61dmin/./"},
+		{"no merging", `, "merge_slashes": false`, "/x/..//%61dmin/./", "//admin/"},
+		{"merging only", `, "normalize_path": false`, "/x/..//%61dmin/./", "/x/../%61dmin/./"},
+		{"merging only, deny", `, "normalize_path": false`, "//admin", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := startProxy(t, hardeningConfig(o.addr, tt.filter, denyAdmin))
+			got := rawExchange(t, p.addr("in"), "GET "+tt.target+" HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+			if tt.up == "" {
+				if !strings.HasPrefix(got, "HTTP/1.1 403 ") {
+					t.Errorf("%q, want the deny rule's 403", got)
+				}
+				return
+			}
+			if !strings.HasPrefix(got, "HTTP/1.1 200 ") {
+				t.Fatalf("%q", got)
+			}
+			if up := o.next(t); up != "GET "+tt.up+" HTTP/1.1\r\nHost: h\r\n\r\n" {
+				t.Errorf("upstream got %q, want %s", up, tt.up)
+			}
+		})
 	}
 	o.none(t)
 }

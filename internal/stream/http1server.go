@@ -27,7 +27,10 @@ type HTTP1Options struct {
 	// SendTimeout, used when WriteTimeout is not, bounds each wait for a
 	// client that does not read (network.Conn.SetSendTimeout); default 60s.
 	SendTimeout time.Duration
-	Logger      *slog.Logger
+	// Paths says how request paths are normalized before the handler
+	// routes them; the zero value leaves them as they came.
+	Paths  http1.PathRules
+	Logger *slog.Logger
 }
 
 func (o *HTTP1Options) idle() time.Duration {
@@ -55,7 +58,8 @@ type HTTP1Handler interface {
 // for every request of the connection: nothing is allocated per request.
 // Req's slices point into the connection's buffer and stay valid only until
 // the body is read. The handler sees Req's target as it is to be forwarded:
-// in origin form (http1.Request.RewriteTarget).
+// in origin form, its path normalized by HTTP1Options.Paths
+// (http1.Request.RewriteTarget).
 type HTTP1ServerStream struct {
 	Conn  *network.Conn
 	Req   http1.Request
@@ -225,7 +229,8 @@ func ServeHTTP1(ctx context.Context, c *network.Conn, h HTTP1Handler, opts *HTTP
 			n, err = http1.ParseRequest(c.Buffered(), &s.Req, opts.Limits)
 		}
 		if err == nil {
-			s.target = s.Req.RewriteTarget(s.target[:0])
+			// Before routing: a route must see the path the upstream gets.
+			s.target, err = s.Req.RewriteTarget(s.target[:0], opts.Paths)
 		}
 		if err != nil {
 			status := 400
