@@ -96,6 +96,16 @@ func TestDecodeFilters(t *testing.T) {
 	if http.DownstreamProtocol != ProtocolHTTP1 || http.UpstreamProtocol != ProtocolHTTP1 || http.RouterConfigName != "http_router" {
 		t.Errorf("http proxy %+v", http)
 	}
+	if normalize, merge := http.PathRules(); !normalize || !merge {
+		t.Errorf("path rules default to %v %v, want on", normalize, merge)
+	}
+	off, err := DecodeProxy(Filter{Type: FilterProxy, Config: json.RawMessage(`{"normalize_path": false, "merge_slashes": false}`)}, "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if normalize, merge := off.PathRules(); normalize || merge {
+		t.Errorf("path rules turned off read %v %v", normalize, merge)
+	}
 	rpc, err := DecodeProxy(ls[1].FilterChains[0].Filters[0], "x")
 	if err != nil {
 		t.Fatal(err)

@@ -137,6 +137,19 @@ type ProxyConfig struct {
 	FallbackForUnknownProtocol json.RawMessage `json:"fallback_for_unknown_protocol,omitempty" mosn:"unimplemented"`
 	ValidateClusters           json.RawMessage `json:"validate_clusters,omitempty" mosn:"unimplemented"`
 	ConcurrencyNum             json.RawMessage `json:"concurrency_num,omitempty" mosn:"unimplemented"`
+
+	// mosnctl additions, named after Envoy's HTTP connection manager
+	// fields; unset means true (PathRules), unlike Envoy, because a route
+	// that denies a prefix is otherwise walked around with "/./admin".
+	NormalizePath *bool `json:"normalize_path,omitempty"`
+	MergeSlashes  *bool `json:"merge_slashes,omitempty"`
+}
+
+// PathRules reports whether HTTP request paths are normalized (dot
+// segments, percent-encoded unreserved characters) and have their slashes
+// merged before routing: each unless the config sets it to false.
+func (p *ProxyConfig) PathRules() (normalize, mergeSlashes bool) {
+	return p.NormalizePath == nil || *p.NormalizePath, p.MergeSlashes == nil || *p.MergeSlashes
 }
 
 // TCPProxyConfig is the config of a "tcp_proxy" network filter.

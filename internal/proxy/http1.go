@@ -206,11 +206,18 @@ func (p *HTTP1Proxy) forward(s *stream.HTTP1ServerStream, x *exchange) {
 // are valid, applying the route's header edits and rewrites.
 func (p *HTTP1Proxy) encodeRequest(s *stream.HTTP1ServerStream, route *router.Route) []byte {
 	req := &s.Req
-	if len(route.RequestHeadersToRemove) > 0 || route.HostRewrite != "" {
+	var hostRewrite []byte
+	if route.HostRewrite != "" {
+		// Copied to scratch space: converting the string would allocate.
+		start := len(s.Scratch)
+		s.Scratch = append(s.Scratch, route.HostRewrite...)
+		hostRewrite = s.Scratch[start:]
+	}
+	if len(route.RequestHeadersToRemove) > 0 || hostRewrite != nil {
 		kept := req.Headers[:0]
 		for _, h := range req.Headers {
-			if route.HostRewrite != "" && http1.EqualFold(h.Name, "host") {
-				h.Value = []byte(route.HostRewrite)
+			if hostRewrite != nil && http1.EqualFold(h.Name, "host") {
+				h.Value = hostRewrite
 			}
 			if !nameIn(h.Name, route.RequestHeadersToRemove) {
 				kept = append(kept, h)
@@ -226,6 +233,9 @@ func (p *HTTP1Proxy) encodeRequest(s *stream.HTTP1ServerStream, route *router.Ro
 		req.URI = s.Scratch[start:]
 	}
 	s.Extra = s.Extra[:0]
+	if !req.HasHost && !addsHost(route) {
+		s.Extra = append(s.Extra, http1.Header{Name: hostName, Value: upstreamHost(s, hostRewrite)})
+	}
 	for _, h := range route.RequestHeadersToAdd {
 		if !h.Append {
 			req.Headers = removeHeader(req.Headers, h.Name)
@@ -255,6 +265,34 @@ func editResponseHeaders(resp *http1.Response, route *router.Route, extra []http
 		extra = append(extra, http1.Header{Name: h.Name, Value: h.Value})
 	}
 	return extra
+}
+
+var hostName = []byte("Host")
+
+// upstreamHost is the Host of a request forwarded without one (HTTP/1.0
+// allows that; an HTTP/1.1 upstream answers 400): the route's host_rewrite,
+// else the authority of an absolute-form target, else the address the
+// client connected to.
+func upstreamHost(s *stream.HTTP1ServerStream, hostRewrite []byte) []byte {
+	if hostRewrite != nil {
+		return hostRewrite
+	}
+	if len(s.Req.Host) > 0 {
+		return s.Req.Host
+	}
+	start := len(s.Scratch)
+	s.Scratch = s.AppendLocalAuthority(s.Scratch)
+	return s.Scratch[start:]
+}
+
+// addsHost reports whether the route sets a Host header itself.
+func addsHost(route *router.Route) bool {
+	for _, h := range route.RequestHeadersToAdd {
+		if http1.EqualFold(h.Name, "host") {
+			return true
+		}
+	}
+	return false
 }
 
 // removeHeader drops every header named name, in place.

@@ -273,9 +273,11 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 		rl.stats = s.statsFor(old, lc.Name, down)
 		h1 := &proxy.HTTP1Proxy{Listener: lc.Name, Routes: rl.routes, Clusters: &s.clusters, Pools: s.pools,
 			Stats: rl.stats, AccessLog: accessLog, Log: log, Streams: s.streams}
+		normalize, merge := pc.PathRules()
 		h1opts := &stream.HTTP1Options{Limits: http1.Limits{}, IdleTimeout: lc.ConnectionIdleTimeout.Get(0),
 			ReadTimeout: lc.ReadTimeout.Get(0), WriteTimeout: lc.WriteTimeout.Get(0),
-			SendTimeout: lc.SendTimeout.Get(0), Logger: log}
+			SendTimeout: lc.SendTimeout.Get(0), Paths: http1.PathRules{Normalize: normalize, MergeSlashes: merge},
+			Logger: log}
 		bp := &proxy.BoltProxy{Listener: lc.Name, Routes: rl.routes, Clusters: &s.clusters, Pools: s.pools,
 			Stats: rl.stats, AccessLog: accessLog, Log: log, Streams: s.streams}
 		bopts := &stream.BoltOptions{IdleTimeout: lc.ConnectionIdleTimeout.Get(0), ReadTimeout: lc.ReadTimeout.Get(0),

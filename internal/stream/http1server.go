@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"time"
 
@@ -26,7 +27,10 @@ type HTTP1Options struct {
 	// SendTimeout, used when WriteTimeout is not, bounds each wait for a
 	// client that does not read (network.Conn.SetSendTimeout); default 60s.
 	SendTimeout time.Duration
-	Logger      *slog.Logger
+	// Paths says how request paths are normalized before the handler
+	// routes them; the zero value leaves them as they came.
+	Paths  http1.PathRules
+	Logger *slog.Logger
 }
 
 func (o *HTTP1Options) idle() time.Duration {
@@ -53,7 +57,9 @@ type HTTP1Handler interface {
 // HTTP1ServerStream is one request on a downstream connection. It is reused
 // for every request of the connection: nothing is allocated per request.
 // Req's slices point into the connection's buffer and stay valid only until
-// the body is read.
+// the body is read. The handler sees Req's target as it is to be forwarded:
+// in origin form, its path normalized by HTTP1Options.Paths
+// (http1.Request.RewriteTarget).
 type HTTP1ServerStream struct {
 	Conn  *network.Conn
 	Req   http1.Request
@@ -73,6 +79,7 @@ type HTTP1ServerStream struct {
 	keepAlive    bool
 	continueSent bool
 	wbuf         []byte
+	target       []byte // backs Req.URI when the target was rewritten
 }
 
 // Host implements the router's request view.
@@ -87,6 +94,21 @@ func (s *HTTP1ServerStream) Method() []byte { return s.Req.Method }
 
 // Header implements the router's request view.
 func (s *HTTP1ServerStream) Header(name string) ([]byte, bool) { return s.Req.Header(name) }
+
+// AppendLocalAuthority appends the address the client connected to, as a
+// Host value ("127.0.0.1:8080", "[::1]:8080"): the authority an HTTP/1.0
+// request that names none was sent to, which a proxy forwards as its Host
+// (as nginx does). It does not allocate when dst has room.
+func (s *HTTP1ServerStream) AppendLocalAuthority(dst []byte) []byte {
+	a, ok := s.Conn.LocalAddr().(*net.TCPAddr)
+	if !ok || a == nil {
+		return append(dst, "localhost"...) // a unix socket has no authority
+	}
+	ap := a.AddrPort()
+	// A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d, and a zone
+	// is no part of a URI host.
+	return netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port()).AppendTo(dst)
+}
 
 // KeepAlive reports whether the connection will carry another request.
 func (s *HTTP1ServerStream) KeepAlive() bool { return s.keepAlive }
@@ -209,6 +231,10 @@ func ServeHTTP1(ctx context.Context, c *network.Conn, h HTTP1Handler, opts *HTTP
 				return
 			}
 			n, err = http1.ParseRequest(c.Buffered(), &s.Req, opts.Limits)
+		}
+		if err == nil {
+			// Before routing: a route must see the path the upstream gets.
+			s.target, err = s.Req.RewriteTarget(s.target[:0], opts.Paths)
 		}
 		if err != nil {
 			status := 400

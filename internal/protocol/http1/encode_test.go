@@ -31,6 +31,12 @@ func TestAppendRequestHead(t *testing.T) {
 			crlf("GET / HTTP/1.1\nHost: h\nClose: x\nX-A: 1\n\n")},
 		{"OWS normalised", "GET / HTTP/1.1\r\nHost:h\r\nX:\t v \t\r\n\r\n", nil,
 			crlf("GET / HTTP/1.1\nHost: h\nX: v\n\n")},
+		{"repeated Content-Length collapsed", crlf("POST / HTTP/1.1\ncontent-length: 5\nHost: h\nContent-Length: 5\nX: y\n\n"), nil,
+			crlf("POST / HTTP/1.1\ncontent-length: 5\nHost: h\nX: y\n\n")},
+		{"Content-Length list collapsed", crlf("POST / HTTP/1.1\nHost: h\nContent-Length: 5, 5 ,5\nX: y\n\n"), nil,
+			crlf("POST / HTTP/1.1\nHost: h\nContent-Length: 5\nX: y\n\n")},
+		{"single Content-Length verbatim", crlf("POST / HTTP/1.1\nHost: h\nContent-Length: 007\n\n"), nil,
+			crlf("POST / HTTP/1.1\nHost: h\nContent-Length: 007\n\n")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -135,6 +141,18 @@ func TestAppendResponseHead(t *testing.T) {
 	want := crlf("HTTP/1.1 200 Fine\nContent-Length: 2\nExpect: kept-on-responses\nVia: 1.1 mosnctl\n\n")
 	if got != want {
 		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	for _, in := range []string{
+		crlf("HTTP/1.1 200 OK\nContent-Length: 2\nX: y\nContent-Length: 2\n\n"),
+		crlf("HTTP/1.1 200 OK\nContent-Length: 2,2\nX: y\n\n"),
+	} {
+		var r Response
+		if _, err := ParseResponse([]byte(in), &r, Limits{}); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := string(AppendResponseHead(nil, &r, nil)), crlf("HTTP/1.1 200 OK\nContent-Length: 2\nX: y\n\n"); got != want {
+			t.Errorf("repeated Content-Length %q:\ngot  %q\nwant %q", in, got, want)
+		}
 	}
 	r.Reason = nil
 	r.Status = 503

@@ -27,6 +27,20 @@ func checkParseErr(t *testing.T, err error) {
 	}
 }
 
+// checkOneContentLength fails unless hs holds at most one Content-Length, with a single value: what the parser
+// leaves of repeated ones, so that they are forwarded once.
+func checkOneContentLength(t *testing.T, hs []Header) {
+	t.Helper()
+	n := 0
+	for _, h := range hs {
+		if equalFold(h.Name, "content-length") {
+			if n++; n > 1 || bytes.IndexByte(h.Value, ',') >= 0 {
+				t.Fatalf("Content-Length not collapsed: %q", hs)
+			}
+		}
+	}
+}
+
 var fuzzReparseLimits = Limits{MaxHeaderBytes: 1 << 20, MaxHeaders: 1 << 10}
 
 func FuzzParseRequest(f *testing.F) {
@@ -49,6 +63,7 @@ func FuzzParseRequest(f *testing.F) {
 		if r.Chunked && r.ContentLength >= 0 {
 			t.Fatal("both chunked and Content-Length")
 		}
+		checkOneContentLength(t, r.Headers)
 		_ = r.Path()
 		// The head alone parses the same, and any shorter prefix asks for more.
 		var again Request
@@ -92,6 +107,19 @@ func FuzzParseRequest(f *testing.F) {
 		if want := append(forwardedHeaders(r.Headers, true), extra...); !sameHeaders(r2.Headers, want) {
 			t.Fatalf("headers %q, want %q", r2.Headers, want)
 		}
+
+		// Rewriting the target for forwarding keeps what routing sees and leaves no absolute form.
+		path, host := string(r.Path()), string(r.Host)
+		_, _, absolute := splitAbsolute(r.URI)
+		if _, err := r.RewriteTarget(nil, PathRules{}); err != nil {
+			t.Fatalf("rewriting %q without path rules: %v", r.URI, err)
+		}
+		if string(r.Path()) != path || string(r.Host) != host {
+			t.Fatalf("rewritten target %q: path %q host %q, want %q %q", r.URI, r.Path(), r.Host, path, host)
+		}
+		if h, ok := r.Header("host"); absolute && (r.URI[0] != '/' || ok && string(h) != host) {
+			t.Fatalf("absolute form rewritten to %q with Host %q, want origin form and Host %q", r.URI, h, host)
+		}
 	})
 }
 
@@ -112,6 +140,7 @@ func FuzzParseResponse(f *testing.F) {
 		if r.Chunked && r.ContentLength >= 0 {
 			t.Fatal("both chunked and Content-Length")
 		}
+		checkOneContentLength(t, r.Headers)
 		for _, m := range []string{"GET", "HEAD", "CONNECT"} {
 			if fr := r.Framing([]byte(m)); fr < FramingNone || fr > FramingUntilClose {
 				t.Fatalf("framing %d", fr)

@@ -105,8 +105,9 @@ func (f Framing) String() string {
 type Request struct {
 	Method, URI    []byte
 	ProtoMinor     int      // 0 or 1 (HTTP/1.0, HTTP/1.1)
-	Headers        []Header // every field line in wire order
+	Headers        []Header // every field line in wire order, a repeated Content-Length collapsed (see ParseRequest)
 	Host           []byte   // Host header value, or the authority of an absolute-form target
+	HasHost        bool     // a Host header field is present (HTTP/1.0 may omit it)
 	ContentLength  int64    // -1 when absent
 	Chunked        bool     // Transfer-Encoding: chunked
 	KeepAlive      bool     // the connection may carry another request after this one
@@ -211,6 +212,9 @@ func (r *Response) Framing(requestMethod []byte) Framing {
 // bytes the head took: the body, if any, starts at buf[n]. ErrNeedMore means the head is incomplete; an *Error means
 // the request is malformed and the connection should be answered with Error.Status and closed. Empty lines (CRLF)
 // before the request line are skipped and counted in n. On error the contents of r are unspecified.
+//
+// Content-Length on several lines with one value, or as a list of it, is accepted and left in r.Headers as its first
+// line with the first value only, so a proxy forwards a single plain Content-Length; differing values are an error.
 func ParseRequest(buf []byte, r *Request, lim Limits) (n int, err error) {
 	r.Reset()
 	maxBytes, maxHeaders := lim.resolve()
@@ -251,6 +255,9 @@ func ParseRequest(buf []byte, r *Request, lim Limits) (n int, err error) {
 		r.Chunked = true
 	}
 	r.ContentLength = f.contentLength
+	if f.clRepeated {
+		r.Headers = collapseContentLength(r.Headers)
+	}
 
 	if f.hostCount > 1 {
 		return 0, errMultipleHost
@@ -261,7 +268,7 @@ func ParseRequest(buf []byte, r *Request, lim Limits) (n int, err error) {
 	if !validHost(f.host) {
 		return 0, errHost
 	}
-	r.Host = f.host
+	r.Host, r.HasHost = f.host, f.hostCount > 0
 	if auth, _, ok := splitAbsolute(r.URI); ok {
 		// RFC 9112 3.2.2: the target's authority replaces the Host header.
 		if at := bytes.LastIndexByte(auth, '@'); at >= 0 {
@@ -316,6 +323,9 @@ func ParseResponse(buf []byte, r *Response, lim Limits) (n int, err error) {
 		r.Chunked = f.teLastChunked
 	} else {
 		r.ContentLength = f.contentLength
+		if f.clRepeated {
+			r.Headers = collapseContentLength(r.Headers)
+		}
 	}
 	if r.ProtoMinor == 1 {
 		r.KeepAlive = !f.connClose
@@ -324,6 +334,24 @@ func ParseResponse(buf []byte, r *Response, lim Limits) (n int, err error) {
 	}
 	r.HeadLen = pos
 	return pos, nil
+}
+
+// collapseContentLength keeps the first Content-Length line of hs, cut to its first value, and drops the others,
+// in place. Only a message whose values were all equal gets here (RFC 9110 8.6 lets a recipient collapse them): a
+// proxy forwards one plain Content-Length, so no next hop, laxer or stricter than this parser, sees a list.
+func collapseContentLength(hs []Header) []Header {
+	kept, seen := hs[:0], false
+	for _, h := range hs {
+		if len(h.Name) == 14 && equalFoldLower(h.Name, "content-length") {
+			if seen {
+				continue
+			}
+			seen = true
+			h.Value, _, _ = nextListElement(h.Value)
+		}
+		kept = append(kept, h)
+	}
+	return kept
 }
 
 // readLine returns the line starting at buf[pos] without its CRLF and the offset after it. Only buf[:end] is
@@ -422,6 +450,7 @@ func parseStatusLine(line []byte, r *Response) error {
 type fields struct {
 	contentLength int64
 	clSeen        bool
+	clRepeated    bool // more than one value, all equal
 
 	teSeen        bool
 	teLastChunked bool // the final coding seen so far is chunked
@@ -635,8 +664,11 @@ func (f *fields) parseContentLength(v []byte) error {
 			}
 			n = n*10 + int64(d)
 		}
-		if f.clSeen && n != f.contentLength {
-			return errContentLengthDiffer
+		if f.clSeen {
+			if n != f.contentLength {
+				return errContentLengthDiffer
+			}
+			f.clRepeated = true
 		}
 		f.clSeen, f.contentLength = true, n
 		if comma < 0 {
