@@ -2,13 +2,10 @@ package proxy
 
 import (
 	"context"
-	"log/slog"
 	"math"
-	"math/rand/v2"
 	"sync"
 	"time"
 
-	"github.com/mosnctl/mosnctl/internal/metrics"
 	"github.com/mosnctl/mosnctl/internal/protocol/bolt"
 	"github.com/mosnctl/mosnctl/internal/stream"
 	"github.com/mosnctl/mosnctl/internal/upstream"
@@ -21,14 +18,7 @@ import (
 // are tasks of the downstream connection's loop: its upstream pools are
 // that loop's.
 type BoltProxy struct {
-	Listener  string
-	Routes    Routes
-	Clusters  Clusters
-	Pools     *Pools
-	Stats     *metrics.RequestStats
-	AccessLog *AccessLog
-	Log       *slog.Logger
-	Streams   *StreamTracker // nil: streams are not listed
+	Forwarder
 }
 
 // boltRequest is the router's view of a Bolt request: routing keys are
@@ -45,8 +35,7 @@ type boltCall struct {
 	d       *stream.BoltDownstream
 	id      uint32
 	codec   byte
-	cluster *upstream.Cluster
-	host    *upstream.Host
+	tries   upstream.Tries
 	start   time.Time
 	bytesIn int
 	service []byte // copied only when the access log is on
@@ -62,7 +51,7 @@ var boltCalls = sync.Pool{New: func() any { return new(boltCall) }}
 func (p *BoltProxy) ServeBolt(d *stream.BoltDownstream, f *bolt.Frame, raw []byte) {
 	start := time.Now()
 	oneway := f.Type == bolt.TypeOneway
-	p.Stats.Active.Add(1)
+	p.begin()
 	if !oneway {
 		d.Begin()
 	}
@@ -80,13 +69,12 @@ func (p *BoltProxy) ServeBolt(d *stream.BoltDownstream, f *bolt.Frame, raw []byt
 		ts.register(c.t, f.RequestID)
 		ts.begin(c.t, start)
 	}
-	route := p.Routes.Match(boltRequest{f})
-	if route == nil {
+	route, ok := p.resolve(boltRequest{f}, c.t, &c.tries)
+	switch {
+	case route == nil || !ok:
 		c.fail(oneway, bolt.StatusNoProcessor, flagNoRoute)
 		return
-	}
-	c.t.setRoute(route)
-	if route.Direct != nil {
+	case route.Direct != nil:
 		status := bolt.StatusSuccess
 		if route.Direct.Status >= 400 {
 			status = bolt.StatusServerException
@@ -94,12 +82,6 @@ func (p *BoltProxy) ServeBolt(d *stream.BoltDownstream, f *bolt.Frame, raw []byt
 		c.fail(oneway, status, "")
 		return
 	}
-	c.cluster = p.Clusters.Get(route.PickCluster(rand.Uint32()))
-	if c.cluster == nil {
-		c.fail(oneway, bolt.StatusNoProcessor, flagNoRoute)
-		return
-	}
-	c.t.setCluster(c.cluster)
 	timeout := route.Timeout
 	switch {
 	case timeout == 0:
@@ -112,24 +94,15 @@ func (p *BoltProxy) ServeBolt(d *stream.BoltDownstream, f *bolt.Frame, raw []byt
 	if ft := time.Duration(f.Timeout) * time.Millisecond; ft > 0 && ft < timeout {
 		timeout = ft
 	}
-	attempts := 1 + route.Retry.NumRetries
-	for attempt := 0; attempt < attempts; attempt++ {
-		c.host = c.cluster.LB.Pick()
-		if c.host == nil {
-			c.fail(oneway, bolt.StatusConnectionClosed, flagNoHealthy)
-			return
-		}
-		c.t.setHost(c.host)
-		cc, err := p.Pools.Bolt(d.Conn.Loop(), c.cluster, c.host).Get(context.Background())
+	flag := flagConnect
+	for nextHost(&c.tries, c.t) {
+		cc, err := p.Pools.Bolt(d.Conn.Loop(), c.tries.Cluster, c.tries.Host).Get(context.Background())
 		if err != nil {
-			c.host.ConnectFailures.Add(1)
-			c.cluster.ConnectFailures.Add(1)
+			c.tries.ConnectFailed()
+			flag = flagConnect
 			continue
 		}
-		c.host.Requests.Add(1)
-		c.cluster.Requests.Add(1)
-		c.host.ActiveRequests.Add(1)
-		c.cluster.ActiveRequests.Add(1)
+		c.tries.Started()
 		var result stream.BoltResult = c
 		if oneway {
 			result = nil
@@ -138,19 +111,21 @@ func (p *BoltProxy) ServeBolt(d *stream.BoltDownstream, f *bolt.Frame, raw []byt
 		// returns.
 		c.t.setState(StreamWaiting)
 		if err := cc.Send(raw, oneway, timeout, result); err != nil {
-			c.host.ActiveRequests.Add(-1)
-			c.cluster.ActiveRequests.Add(-1)
-			c.host.Errors.Add(1)
+			c.tries.Ended()
+			c.tries.Failed(false)
+			flag = flagUpstream
 			continue
 		}
 		if oneway {
-			c.host.ActiveRequests.Add(-1)
-			c.cluster.ActiveRequests.Add(-1)
+			c.tries.Ended()
 			c.finish(200, "")
 		}
 		return
 	}
-	c.fail(oneway, bolt.StatusConnectionClosed, flagConnect)
+	if c.tries.Host == nil {
+		flag = flagNoHealthy
+	}
+	c.fail(oneway, bolt.StatusConnectionClosed, flag)
 }
 
 // fail answers the request locally (nothing for one-way) and finishes it.
@@ -166,28 +141,24 @@ func (c *boltCall) fail(oneway bool, status uint16, flag string) {
 func (c *boltCall) BoltResponse(raw []byte, f *bolt.Frame) {
 	c.d.WriteResponse(raw, c.id)
 	c.d.End()
-	c.host.ActiveRequests.Add(-1)
-	c.cluster.ActiveRequests.Add(-1)
+	c.tries.Ended()
+	class := httpClass(f.Status)
 	if f.Status != bolt.StatusSuccess {
-		c.host.Errors.Add(1)
-		c.cluster.Errors.Add(1)
+		c.tries.Failed(false) // a Bolt error status is the host's error, whatever its class
 	}
-	c.finish(httpClass(f.Status), "")
+	c.finish(class, "")
 }
 
 // BoltFailed answers a timeout or a lost upstream connection.
 func (c *boltCall) BoltFailed(status uint16) {
 	c.d.WriteError(c.id, c.codec, status)
 	c.d.End()
-	c.host.ActiveRequests.Add(-1)
-	c.cluster.ActiveRequests.Add(-1)
-	c.host.Errors.Add(1)
-	c.cluster.Errors.Add(1)
+	c.tries.Ended()
+	timeout := status == bolt.StatusTimeout
+	c.tries.Failed(timeout)
 	flag := flagUpstream
-	if status == bolt.StatusTimeout {
+	if timeout {
 		flag = flagTimeout
-		c.host.Timeouts.Add(1)
-		c.cluster.Timeouts.Add(1)
 	}
 	c.finish(httpClass(status), flag)
 }
@@ -200,19 +171,12 @@ func (c *boltCall) finish(class int, flag string) {
 		p.Streams.unregister(c.t)
 	}
 	d := time.Since(c.start)
-	p.Stats.Active.Add(-1)
-	p.Stats.Done(class, d)
+	p.count(class, d)
 	if p.AccessLog != nil {
-		e := AccessEntry{Start: c.start, Duration: d, Listener: p.Listener, Protocol: "bolt",
+		e := AccessEntry{Start: c.start, Duration: d, Protocol: "bolt",
 			Remote: c.d.Conn.RemoteAddr().String(), Status: class, BytesIn: int64(c.bytesIn),
 			RequestID: c.id, Service: c.service, Flags: flag}
-		if c.cluster != nil {
-			e.Cluster = c.cluster.Name
-		}
-		if c.host != nil {
-			e.Upstream = c.host.Address
-		}
-		p.AccessLog.Log(&e)
+		p.logAccess(&e, &c.tries)
 	}
 	svc := c.service[:0]
 	*c = boltCall{service: svc}

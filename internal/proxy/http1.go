@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
-	"math/rand/v2"
 	"net"
 	"os"
 	"syscall"
@@ -13,7 +11,6 @@ import (
 
 	"github.com/valyala/bytebufferpool"
 
-	"github.com/mosnctl/mosnctl/internal/metrics"
 	"github.com/mosnctl/mosnctl/internal/network"
 	"github.com/mosnctl/mosnctl/internal/protocol/http1"
 	"github.com/mosnctl/mosnctl/internal/router"
@@ -25,28 +22,10 @@ import (
 // Envoy's default route timeout does.
 const DefaultRouteTimeout = 15 * time.Second
 
-// Routes is the route table a proxy listener uses; the server swaps it on a
-// config change.
-type Routes interface {
-	Match(req router.Request) *router.Route
-}
-
-// Clusters resolves cluster names.
-type Clusters interface {
-	Get(name string) *upstream.Cluster
-}
-
 // HTTP1Proxy forwards HTTP/1 requests of one listener to HTTP/1 upstreams.
 type HTTP1Proxy struct {
-	Listener  string
-	Routes    Routes
-	Clusters  Clusters
-	Pools     *Pools
-	Stats     *metrics.RequestStats
-	AccessLog *AccessLog // nil: off
-	Limits    http1.Limits
-	Log       *slog.Logger
-	Streams   *StreamTracker // nil: streams are not listed
+	Forwarder
+	Limits http1.Limits
 }
 
 var (
@@ -71,8 +50,7 @@ const (
 
 // exchange is the state of one forwarded request.
 type exchange struct {
-	cluster  *upstream.Cluster
-	host     *upstream.Host
+	tries    upstream.Tries
 	flag     string
 	bytesIn  int64
 	t        *trackedStream // nil: untracked
@@ -87,7 +65,7 @@ type exchange struct {
 func (p *HTTP1Proxy) ServeHTTP1(s *stream.HTTP1ServerStream) { p.serve(s, nil) }
 
 func (p *HTTP1Proxy) serve(s *stream.HTTP1ServerStream, t *trackedStream) {
-	p.Stats.Active.Add(1)
+	p.begin()
 	if t != nil {
 		p.Streams.begin(t, s.Start)
 	}
@@ -104,42 +82,31 @@ func (p *HTTP1Proxy) serve(s *stream.HTTP1ServerStream, t *trackedStream) {
 	}
 	t.setState(StreamIdle)
 	d := time.Since(s.Start)
-	p.Stats.Active.Add(-1)
-	p.Stats.Done(s.Status, d)
+	p.count(s.Status, d)
 	if p.AccessLog != nil {
-		e := AccessEntry{Start: s.Start, Duration: d, Listener: p.Listener, Protocol: "HTTP/1.1",
+		e := AccessEntry{Start: s.Start, Duration: d, Protocol: "HTTP/1.1",
 			Remote: s.Conn.RemoteAddr().String(), Method: method, Path: path, Status: s.Status,
 			BytesIn: x.bytesIn, BytesOut: s.BytesOut, Flags: x.flag}
-		if x.cluster != nil {
-			e.Cluster = x.cluster.Name
-		}
-		if x.host != nil {
-			e.Upstream = x.host.Address
-		}
-		p.AccessLog.Log(&e)
+		p.logAccess(&e, &x.tries)
 	}
 }
 
 func (p *HTTP1Proxy) forward(s *stream.HTTP1ServerStream, x *exchange) {
-	route := p.Routes.Match(s)
-	if route == nil {
+	route, ok := p.resolve(s, x.t, &x.tries)
+	switch {
+	case route == nil:
 		x.flag = flagNoRoute
 		s.Respond(404, bodyNoRoute)
 		return
-	}
-	x.t.setRoute(route)
-	x.route = route
-	if route.Direct != nil {
-		s.Respond(route.Direct.Status, route.Direct.Body)
-		return
-	}
-	x.cluster = p.Clusters.Get(route.PickCluster(rand.Uint32()))
-	if x.cluster == nil {
+	case !ok:
 		x.flag = flagNoRoute
 		s.Respond(503, bodyNoCluster)
 		return
+	case route.Direct != nil:
+		s.Respond(route.Direct.Status, route.Direct.Body)
+		return
 	}
-	x.t.setCluster(x.cluster)
+	x.route = route
 	isHead := string(s.Req.Method) == "HEAD"
 	head := p.encodeRequest(s, route)
 	defer s.KeepWriteBuffer(head)
@@ -152,52 +119,39 @@ func (p *HTTP1Proxy) forward(s *stream.HTTP1ServerStream, x *exchange) {
 		x.deadline = s.Start.Add(timeout)
 	}
 	x.idle = route.IdleTimeout
-	attempts := 1 + route.Retry.NumRetries
-	fresh := false // the last try met a stale connection: dial, same host
-	for attempt := 0; attempt < attempts; attempt++ {
-		if !fresh {
-			x.host = x.cluster.LB.Pick()
-			if x.host == nil {
-				x.flag = flagNoHealthy
-				s.Respond(503, bodyNoHealthy)
-				return
-			}
-			x.t.setHost(x.host)
-		}
-		pool := p.Pools.HTTP1(s.Conn.Loop(), x.cluster, x.host)
+	for nextHost(&x.tries, x.t) {
+		pool := p.Pools.HTTP1(s.Conn.Loop(), x.tries.Cluster, x.tries.Host)
 		var cc *stream.HTTP1ClientConn
 		var reused bool
 		var err error
-		if fresh {
+		if x.tries.Fresh() {
 			cc, err = pool.Dial(context.Background())
 		} else {
 			cc, reused, err = pool.Get(context.Background())
 		}
-		fresh = false
 		if err != nil {
-			x.host.ConnectFailures.Add(1)
-			x.cluster.ConnectFailures.Add(1)
+			x.tries.ConnectFailed()
 			x.flag = flagConnect
 			continue
 		}
 		x.flag = ""
-		x.host.Requests.Add(1)
-		x.cluster.Requests.Add(1)
-		x.host.ActiveRequests.Add(1)
-		x.cluster.ActiveRequests.Add(1)
+		x.tries.Started()
 		retry := p.roundTrip(s, x, pool, cc, reused, head, isHead)
-		x.host.ActiveRequests.Add(-1)
-		x.cluster.ActiveRequests.Add(-1)
+		x.tries.Ended()
 		if !retry {
 			return
 		}
 		// The reused connection was stale (the upstream closed it while it
 		// idled): the request goes once more, whole, on a new connection;
-		// that costs no retry of the route's policy.
+		// that costs no try of the route's retry policy.
 		p.Log.Debug("stale upstream connection, sending the request again on a new one",
-			"cluster", x.cluster.Name, "host", x.host.Address)
-		fresh = true
-		attempt--
+			"cluster", x.tries.Cluster.Name, "host", x.tries.Host.Address)
+		x.tries.Again()
+	}
+	if x.tries.Host == nil {
+		x.flag = flagNoHealthy
+		s.Respond(503, bodyNoHealthy)
+		return
 	}
 	s.Respond(503, bodyConnectFail)
 }
@@ -435,12 +389,7 @@ func (p *HTTP1Proxy) roundTrip(s *stream.HTTP1ServerStream, x *exchange, pool *s
 		if err != nil {
 			// Headers are out: the only honest signal left is to close.
 			pool.Discard(cc)
-			x.flag = flagUpstream
-			if isTimeout(err) {
-				x.flag = flagTimeout
-				x.host.Timeouts.Add(1)
-			}
-			x.host.Errors.Add(1)
+			x.failed(err)
 			s.CloseAfter()
 			return false
 		}
@@ -452,10 +401,7 @@ func (p *HTTP1Proxy) roundTrip(s *stream.HTTP1ServerStream, x *exchange, pool *s
 		}
 		x.t.setBytesOut(s.BytesOut)
 	}
-	if status >= 500 {
-		x.host.Errors.Add(1)
-		x.cluster.Errors.Add(1)
-	}
+	x.tries.Answered(status)
 	if pump != nil && !pump.finished() {
 		// The response is complete while the body still flows: the
 		// upstream answered early, so neither connection can be reused.
@@ -674,19 +620,25 @@ func (p *HTTP1Proxy) badRequestBody(s *stream.HTTP1ServerStream, x *exchange, po
 
 // upstreamFailed answers 504 on a timeout and 502 otherwise.
 func (p *HTTP1Proxy) upstreamFailed(s *stream.HTTP1ServerStream, x *exchange, err error, afterSend bool) bool {
-	x.host.Errors.Add(1)
-	x.cluster.Errors.Add(1)
-	if isTimeout(err) {
-		x.flag = flagTimeout
-		x.host.Timeouts.Add(1)
-		x.cluster.Timeouts.Add(1)
+	if x.failed(err) {
 		s.Respond(504, bodyTimeout)
 		return false
 	}
-	x.flag = flagUpstream
-	p.Log.Debug("upstream failed", "cluster", x.cluster.Name, "host", x.host.Address, "err", err, "after_send", afterSend)
+	p.Log.Debug("upstream failed", "cluster", x.tries.Cluster.Name, "host", x.tries.Host.Address, "err", err, "after_send", afterSend)
 	s.Respond(502, bodyUpstreamFail)
 	return false
+}
+
+// failed counts a try that ended in err and flags it; it reports whether
+// err was a timeout.
+func (x *exchange) failed(err error) (timeout bool) {
+	timeout = isTimeout(err)
+	x.tries.Failed(timeout)
+	x.flag = flagUpstream
+	if timeout {
+		x.flag = flagTimeout
+	}
+	return timeout
 }
 
 func isTimeout(err error) bool {

@@ -271,15 +271,15 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 		}
 		rl.protocol = down
 		rl.stats = s.statsFor(old, lc.Name, down)
-		h1 := &proxy.HTTP1Proxy{Listener: lc.Name, Routes: rl.routes, Clusters: &s.clusters, Pools: s.pools,
+		fw := proxy.Forwarder{Listener: lc.Name, Routes: rl.routes, Clusters: &s.clusters, Pools: s.pools,
 			Stats: rl.stats, AccessLog: accessLog, Log: log, Streams: s.streams}
+		h1 := &proxy.HTTP1Proxy{Forwarder: fw}
 		normalize, merge := pc.PathRules()
 		h1opts := &stream.HTTP1Options{Limits: http1.Limits{}, IdleTimeout: lc.ConnectionIdleTimeout.Get(0),
 			ReadTimeout: lc.ReadTimeout.Get(0), WriteTimeout: lc.WriteTimeout.Get(0),
 			SendTimeout: lc.SendTimeout.Get(0), Paths: http1.PathRules{Normalize: normalize, MergeSlashes: merge},
 			Logger: log}
-		bp := &proxy.BoltProxy{Listener: lc.Name, Routes: rl.routes, Clusters: &s.clusters, Pools: s.pools,
-			Stats: rl.stats, AccessLog: accessLog, Log: log, Streams: s.streams}
+		bp := &proxy.BoltProxy{Forwarder: fw}
 		bopts := &stream.BoltOptions{IdleTimeout: lc.ConnectionIdleTimeout.Get(0), ReadTimeout: lc.ReadTimeout.Get(0),
 			SendTimeout: lc.SendTimeout.Get(0), Logger: log}
 		serveHTTP1 := func(ctx context.Context, c *network.Conn) { h1.ServeConn(ctx, c, h1opts) }
@@ -317,7 +317,7 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 		}
 		rl.protocol = "tcp"
 		rl.stats = s.statsFor(old, lc.Name, "tcp")
-		handler = &tcpproxy.Proxy{Listener: lc.Name, Cluster: cluster, IdleTimeout: tc.IdleTimeout.Get(0),
+		handler = &tcpproxy.Proxy{Cluster: cluster, IdleTimeout: tc.IdleTimeout.Get(0),
 			MaxConnectAttempts: int(tc.MaxConnectAttempts), Counters: s.pools.ClusterCounters(cluster.Name), Log: log}
 	default:
 		return nil, fmt.Errorf("%s.type: network filter %q is not supported yet", fpath, f.Type)

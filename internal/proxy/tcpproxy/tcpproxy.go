@@ -19,7 +19,6 @@ import (
 
 // Proxy forwards connections to one cluster.
 type Proxy struct {
-	Listener           string
 	Cluster            *upstream.Cluster
 	IdleTimeout        time.Duration // no bytes either way for this long closes both sides; 0: none
 	MaxConnectAttempts int           // default 1
@@ -29,32 +28,26 @@ type Proxy struct {
 
 // ServeConn forwards c until both directions are closed.
 func (p *Proxy) ServeConn(ctx context.Context, c *network.Conn) {
-	attempts := max(p.MaxConnectAttempts, 1)
+	var tries upstream.Tries
+	tries.Reset(p.Cluster, p.MaxConnectAttempts)
 	var up *network.Conn
-	var host *upstream.Host
-	for i := 0; i < attempts && up == nil; i++ {
-		host = p.Cluster.LB.Pick()
-		if host == nil {
-			p.Log.Info("tcp_proxy: no healthy upstream", "listener", p.Listener, "cluster", p.Cluster.Name)
-			return
-		}
+	for up == nil && tries.Next() {
 		var err error
-		up, err = network.DialFrom(ctx, c.Loop(), host.Address, p.Cluster.ConnectTimeout, p.Counters, 0)
+		up, err = network.DialFrom(ctx, c.Loop(), tries.Host.Address, p.Cluster.ConnectTimeout, p.Counters, 0)
 		if err != nil {
-			host.ConnectFailures.Add(1)
-			p.Cluster.ConnectFailures.Add(1)
-			p.Log.Info("tcp_proxy: upstream connect failed", "listener", p.Listener, "cluster", p.Cluster.Name, "host", host.Address, "err", err)
+			tries.ConnectFailed()
+			p.Log.Info("tcp_proxy: upstream connect failed", "cluster", p.Cluster.Name, "host", tries.Host.Address, "err", err)
 		}
 	}
 	if up == nil {
+		if tries.Host == nil {
+			p.Log.Info("tcp_proxy: no healthy upstream", "cluster", p.Cluster.Name)
+		}
 		return
 	}
 	defer func() { up.Close(); up.FreeBuffer() }()
-	host.Requests.Add(1)
-	host.ActiveRequests.Add(1)
-	p.Cluster.ActiveRequests.Add(1)
-	defer host.ActiveRequests.Add(-1)
-	defer p.Cluster.ActiveRequests.Add(-1)
+	tries.Started()
+	defer tries.Ended()
 
 	// On an event loop the upstream socket (DialFrom) and this second
 	// direction are the loop's too.
@@ -95,7 +88,7 @@ func (p *Proxy) pipe(src, dst *network.Conn, last *atomic.Int64) {
 				return
 			}
 			if !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded) {
-				p.Log.Debug("tcp_proxy: read failed", "listener", p.Listener, "err", err)
+				p.Log.Debug("tcp_proxy: read failed", "err", err)
 			}
 			src.Close()
 			dst.Close()

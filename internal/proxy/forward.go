@@ -1,0 +1,93 @@
+package proxy
+
+import (
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/mosnctl/mosnctl/internal/metrics"
+	"github.com/mosnctl/mosnctl/internal/router"
+	"github.com/mosnctl/mosnctl/internal/upstream"
+)
+
+// Forwarder is what the proxies of every protocol share: the listener's
+// routes, the clusters and their pools, and where requests are counted and
+// logged. The protocol adapters (HTTP1Proxy, BoltProxy) embed it and go
+// through its steps: resolve (route, cluster), upstream.Tries (a host per
+// try, tries left, cluster and host counters), then count and logAccess.
+type Forwarder struct {
+	Listener  string
+	Routes    Routes
+	Clusters  Clusters
+	Pools     *Pools
+	Stats     *metrics.RequestStats
+	AccessLog *AccessLog // nil: off
+	Log       *slog.Logger
+	Streams   *StreamTracker // nil: streams are not listed
+}
+
+// Routes is the route table a proxy listener uses; the server swaps it on a
+// config change.
+type Routes interface {
+	Match(req router.Request) *router.Route
+}
+
+// Clusters resolves cluster names.
+type Clusters interface {
+	Get(name string) *upstream.Cluster
+}
+
+// resolve matches req to a route and, unless the route answers directly,
+// the route to a cluster, whose tries it starts. It returns the route (nil:
+// no route) and whether the request can go on: false when the route names
+// a cluster that does not exist.
+func (f *Forwarder) resolve(req router.Request, t *trackedStream, tries *upstream.Tries) (*router.Route, bool) {
+	route := f.Routes.Match(req)
+	if route == nil {
+		return nil, false
+	}
+	t.setRoute(route)
+	if route.Direct != nil {
+		return route, true
+	}
+	cluster := f.Clusters.Get(route.PickCluster(rand.Uint32()))
+	if cluster == nil {
+		return route, false
+	}
+	t.setCluster(cluster)
+	tries.Reset(cluster, 1+route.Retry.NumRetries)
+	return route, true
+}
+
+// nextHost picks the host of the next try (upstream.Tries.Next) and shows
+// it in the stream list.
+func nextHost(tries *upstream.Tries, t *trackedStream) bool {
+	if !tries.Next() {
+		return false
+	}
+	t.setHost(tries.Host)
+	return true
+}
+
+// begin counts a request in flight; count ends it.
+func (f *Forwarder) begin() { f.Stats.Active.Add(1) }
+
+// count ends a request: its response class (an HTTP status; other
+// protocols map theirs) and duration.
+func (f *Forwarder) count(status int, d time.Duration) {
+	f.Stats.Active.Add(-1)
+	f.Stats.Done(status, d)
+}
+
+// logAccess completes e with what every protocol has and writes it; call
+// it only when AccessLog is set.
+func (f *Forwarder) logAccess(e *AccessEntry, tries *upstream.Tries) {
+	e.Listener = f.Listener
+	if tries.Cluster != nil {
+		e.Cluster = tries.Cluster.Name
+	}
+	if tries.Host != nil {
+		e.Upstream = tries.Host.Address
+	}
+	f.AccessLog.Log(e)
+}
