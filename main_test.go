@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -28,12 +30,31 @@ func TestBusyboxDispatch(t *testing.T) {
 	}
 }
 
+// serveCheckConfig is a valid config for `serve --check` cases to break.
+const serveCheckConfig = `{"servers": [{"listeners": [{"name": "in", "address": "127.0.0.1:2045",
+  "filter_chains": [{"filters": [{"type": "tcp_proxy", "config": {"cluster": "c"}}]}]}]}],
+ "cluster_manager": {"clusters": [{"name": "c", "hosts": [{"address": "127.0.0.1:1"}, {"address": "127.0.0.1:2", "weight": 128}]}]}}`
+
 func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	// writeConfig saves serveCheckConfig with old replaced by new.
+	writeConfig := func(name, old, new string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(strings.Replace(serveCheckConfig, old, new, 1)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
 	for _, tc := range []struct {
 		argv []string
 		code int
 		msg  string
 	}{
+		{[]string{"serve", "--check", "-c", writeConfig("ok.json", "", "")}, 0, ""},
+		{[]string{"serve", "--check", "-c", writeConfig("weight.json", `"weight": 128`, `"weight": 200`)}, 2,
+			"cluster_manager.clusters[0].hosts[1].weight: weight 200 out of range 1-128"},
+		{[]string{"serve", "--check", "-c", writeConfig("nolisteners.json", serveCheckConfig, `{"servers": [{"listeners": []}]}`)}, 2,
+			"servers[0].listeners: no listeners"},
 		{[]string{"mosnctl", "version"}, 0, ""},
 		{[]string{"mosnctl", "nosuch"}, 2, "unknown command"},
 		{[]string{"mosnctl", "version", "--nosuch"}, 2, "unknown flag"},

@@ -59,7 +59,7 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("connect timeout %v", got)
 	}
 	if cl[1].Hosts[0].Weight != 1 || cl[0].Hosts[0].Weight != 3 || cl[0].Hosts[1].Weight != 128 {
-		t.Errorf("host weights %d %d %d (want 1, 3, 128 clamped as MOSN does)",
+		t.Errorf("host weights %d %d %d (want 1 for an absent weight, 3, 128)",
 			cl[1].Hosts[0].Weight, cl[0].Hosts[0].Weight, cl[0].Hosts[1].Weight)
 	}
 	rpc := s.Routers[1].VirtualHosts[0].Routers[0].Match.Headers[0]
