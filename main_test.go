@@ -45,12 +45,17 @@ func TestExitCodes(t *testing.T) {
 		}
 		return path
 	}
+	huge := filepath.Join(dir, "huge.json")
+	if err := os.WriteFile(huge, nil, 0o600); err != nil || os.Truncate(huge, 64<<20+1) != nil {
+		t.Fatal("cannot make a sparse file")
+	}
 	for _, tc := range []struct {
 		argv []string
 		code int
 		msg  string
 	}{
 		{[]string{"serve", "--check", "-c", writeConfig("ok.json", "", "")}, 0, ""},
+		{[]string{"serve", "--check", "-c", huge}, 2, "over the 64 MiB limit for a config"},
 		{[]string{"serve", "--check", "-c", writeConfig("weight.json", `"weight": 128`, `"weight": 200`)}, 2,
 			"cluster_manager.clusters[0].hosts[1].weight: weight 200 out of range 1-128"},
 		{[]string{"serve", "--check", "-c", writeConfig("nolisteners.json", serveCheckConfig, `{"servers": [{"listeners": []}]}`)}, 2,
