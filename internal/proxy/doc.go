@@ -2,5 +2,5 @@
 // the router for a route, the cluster for a host, the stream layer for an
 // upstream connection, applies timeouts and retries and maps failures to the
 // protocol's error responses. It imports stream, protocol and network below
-// it and the router, upstream and metrics side packages.
+// it and the router, upstream, metrics and lograte side packages.
 package proxy

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mosnctl/mosnctl/internal/lograte"
 	"github.com/mosnctl/mosnctl/internal/metrics"
 	"github.com/mosnctl/mosnctl/internal/network"
 	"github.com/mosnctl/mosnctl/internal/protocol/http1"
@@ -44,7 +45,8 @@ type HTTP1Proxy struct {
 	AccessLog *AccessLog // nil: off
 	Limits    http1.Limits
 	Log       *slog.Logger
-	Streams   *StreamTracker // nil: streams are not listed
+	LogLimit  *lograte.Limiter // rate-limits bad-request lines; nil: off
+	Streams   *StreamTracker   // nil: streams are not listed
 }
 
 var (
@@ -454,7 +456,10 @@ func (p *HTTP1Proxy) badRequestBody(s *stream.HTTP1ServerStream, x *exchange, po
 	s.CloseAfter()
 	var perr *http1.Error
 	if errors.As(err, &perr) {
-		p.Log.Info("bad request body, closing connection", "listener", p.Listener, "remote", s.Conn.RemoteAddr().String(), "err", err)
+		if ok, suppressed := p.LogLimit.Allow(perr.Reason); ok {
+			p.Log.Info("bad request body, closing connection", "listener", p.Listener, "remote", s.Conn.RemoteAddr().String(), "err", err,
+				"suppressed", suppressed)
+		}
 		s.Respond(perr.Status, []byte(http1.StatusText(perr.Status)+"\n"))
 		return false
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/mosnctl/mosnctl/internal/lograte"
 	"github.com/mosnctl/mosnctl/internal/network"
 	"github.com/mosnctl/mosnctl/internal/protocol"
 	"github.com/mosnctl/mosnctl/internal/protocol/bolt"
@@ -24,6 +25,9 @@ type BoltOptions struct {
 	// Past it the connection closes.
 	MaxQueued int
 	Logger    *slog.Logger
+	// LogLimit rate-limits the lines malformed input logs, by reason;
+	// share one per listener. nil logs every one.
+	LogLimit *lograte.Limiter
 }
 
 func (o *BoltOptions) withDefaults() BoltOptions {
@@ -191,12 +195,19 @@ func (d *BoltDownstream) settle() (failed bool) {
 	return d.err != nil
 }
 
+// Reasons of the lines bad downstream input logs, each rate-limited apart.
+const (
+	reasonCutFrame  = "connection closed inside a frame"
+	reasonMalformed = "malformed frame"
+	reasonResponse  = "unexpected response frame from downstream"
+)
+
 // ServeBolt runs the frame loop of a downstream Bolt connection. Malformed
 // frames close the connection with a logged reason.
 func ServeBolt(ctx context.Context, c *network.Conn, h BoltHandler, opts *BoltOptions) {
 	d := &BoltDownstream{Conn: c, opts: opts.withDefaults(), inflight: network.NewInFlight(c)}
 	c.SetSendTimeout(d.opts.SendTimeout) // bounds the flusher's waits
-	log, maxFrame, idle := d.opts.Logger, d.opts.MaxFrameSize, d.opts.IdleTimeout
+	log, limit, maxFrame, idle := d.opts.Logger, d.opts.LogLimit, d.opts.MaxFrameSize, d.opts.IdleTimeout
 	d.log = log
 	// Answers still on their way must not hit a closed connection
 	// unnoticed: wait (bounded by upstream and write timeouts) before the
@@ -227,7 +238,10 @@ func ServeBolt(ctx context.Context, c *network.Conn, h BoltHandler, opts *BoltOp
 			}
 			if ferr != nil {
 				if len(buf) > 0 && !c.Draining() {
-					log.Info("bolt: connection closed inside a frame", "remote", c.RemoteAddr().String(), "buffered", len(buf), "err", ferr)
+					if ok, suppressed := limit.Allow(reasonCutFrame); ok {
+						log.Info("bolt: "+reasonCutFrame, "remote", c.RemoteAddr().String(), "buffered", len(buf), "err", ferr,
+							"suppressed", suppressed)
+					}
 				} else {
 					logReadError(log, c, ferr)
 				}
@@ -236,7 +250,11 @@ func ServeBolt(ctx context.Context, c *network.Conn, h BoltHandler, opts *BoltOp
 			continue
 		}
 		if err != nil {
-			log.Info("bolt: malformed frame, closing connection", "remote", c.RemoteAddr().String(), "err", err)
+			// The decoder's message carries numbers (codes, sizes): one
+			// reason for them all keeps the limiter's reasons few.
+			if ok, suppressed := limit.Allow(reasonMalformed); ok {
+				log.Info("bolt: "+reasonMalformed+", closing connection", "remote", c.RemoteAddr().String(), "err", err, "suppressed", suppressed)
+			}
 			return
 		}
 		raw := buf[:n]
@@ -247,7 +265,9 @@ func ServeBolt(ctx context.Context, c *network.Conn, h BoltHandler, opts *BoltOp
 		case f.IsRequest():
 			h.ServeBolt(d, &f, raw)
 		default:
-			log.Info("bolt: unexpected response frame from downstream, dropped", "remote", c.RemoteAddr().String(), "request_id", f.RequestID)
+			if ok, suppressed := limit.Allow(reasonResponse); ok {
+				log.Info("bolt: "+reasonResponse+", dropped", "remote", c.RemoteAddr().String(), "request_id", f.RequestID, "suppressed", suppressed)
+			}
 		}
 		c.Discard(n)
 		if c.Draining() {
