@@ -26,7 +26,7 @@ type BoltProxy struct {
 	Pools     *Pools
 	Stats     *metrics.RequestStats
 	AccessLog *AccessLog
-	Log       *slog.Logger
+	Log       *slog.Logger   // carries the listener key (log.With)
 	Streams   *StreamTracker // nil: streams are not listed
 }
 

@@ -44,7 +44,7 @@ type HTTP1Proxy struct {
 	Stats     *metrics.RequestStats
 	AccessLog *AccessLog // nil: off
 	Limits    http1.Limits
-	Log       *slog.Logger
+	Log       *slog.Logger     // carries the listener key (log.With)
 	LogLimit  *lograte.Limiter // rate-limits bad-request lines; nil: off
 	Streams   *StreamTracker   // nil: streams are not listed
 }
@@ -457,7 +457,7 @@ func (p *HTTP1Proxy) badRequestBody(s *stream.HTTP1ServerStream, x *exchange, po
 	var perr *http1.Error
 	if errors.As(err, &perr) {
 		if ok, suppressed := p.LogLimit.Allow(perr.Reason); ok {
-			p.Log.Info("bad request body, closing connection", "listener", p.Listener, "remote", s.Conn.RemoteAddr().String(), "err", err,
+			p.Log.Info("bad request body, closing connection", "remote", s.Conn.RemoteAddr().String(), "err", err,
 				"suppressed", suppressed)
 		}
 		s.Respond(perr.Status, []byte(http1.StatusText(perr.Status)+"\n"))
@@ -479,7 +479,7 @@ func (p *HTTP1Proxy) upstreamFailed(s *stream.HTTP1ServerStream, x *exchange, er
 		return false
 	}
 	x.flag = flagUpstream
-	p.Log.Debug("upstream failed", "listener", p.Listener, "cluster", x.cluster.Name, "host", x.host.Address, "err", err, "after_send", afterSend)
+	p.Log.Debug("upstream failed", "cluster", x.cluster.Name, "host", x.host.Address, "err", err, "after_send", afterSend)
 	s.Respond(502, bodyUpstreamFail)
 	return false
 }

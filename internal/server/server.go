@@ -228,7 +228,7 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 		}
 		rl.protocol = "tcp"
 		rl.stats = &metrics.RequestStats{Listener: lc.Name, Protocol: "tcp"}
-		handler = &tcpproxy.Proxy{Listener: lc.Name, Cluster: cluster, IdleTimeout: tc.IdleTimeout.Get(0),
+		handler = &tcpproxy.Proxy{Cluster: cluster, IdleTimeout: tc.IdleTimeout.Get(0),
 			MaxConnectAttempts: int(tc.MaxConnectAttempts), Counters: s.pools.ClusterCounters(cluster.Name), Log: log}
 	default:
 		return nil, fmt.Errorf("%s.type: network filter %q is not supported yet", fpath, f.Type)

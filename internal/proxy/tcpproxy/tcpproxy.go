@@ -19,12 +19,11 @@ import (
 
 // Proxy forwards connections to one cluster.
 type Proxy struct {
-	Listener           string
 	Cluster            *upstream.Cluster
 	IdleTimeout        time.Duration // no bytes either way for this long closes both sides; 0: none
 	MaxConnectAttempts int           // default 1
 	Counters           *network.Counters
-	Log                *slog.Logger
+	Log                *slog.Logger // carries the listener key (log.With)
 }
 
 // ServeConn forwards c until both directions are closed.
@@ -35,7 +34,7 @@ func (p *Proxy) ServeConn(ctx context.Context, c *network.Conn) {
 	for i := 0; i < attempts && up == nil; i++ {
 		host = p.Cluster.LB.Pick()
 		if host == nil {
-			p.Log.Info("tcp_proxy: no healthy upstream", "listener", p.Listener, "cluster", p.Cluster.Name)
+			p.Log.Info("tcp_proxy: no healthy upstream", "cluster", p.Cluster.Name)
 			return
 		}
 		var err error
@@ -43,7 +42,7 @@ func (p *Proxy) ServeConn(ctx context.Context, c *network.Conn) {
 		if err != nil {
 			host.ConnectFailures.Add(1)
 			p.Cluster.ConnectFailures.Add(1)
-			p.Log.Info("tcp_proxy: upstream connect failed", "listener", p.Listener, "cluster", p.Cluster.Name, "host", host.Address, "err", err)
+			p.Log.Info("tcp_proxy: upstream connect failed", "cluster", p.Cluster.Name, "host", host.Address, "err", err)
 		}
 	}
 	if up == nil {
@@ -95,7 +94,7 @@ func (p *Proxy) pipe(src, dst *network.Conn, last *atomic.Int64) {
 				return
 			}
 			if !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded) {
-				p.Log.Debug("tcp_proxy: read failed", "listener", p.Listener, "err", err)
+				p.Log.Debug("tcp_proxy: read failed", "err", err)
 			}
 			src.Close()
 			dst.Close()
