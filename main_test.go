@@ -21,12 +21,27 @@ func TestBusyboxDispatch(t *testing.T) {
 		{[]string{"/usr/local/bin/serve", "-c", "x.json"}, []string{"serve", "-c", "x.json"}},
 		{[]string{"./version"}, []string{"version"}},
 		{[]string{"mosnctl"}, []string{}},
-		{[]string{"/opt/notacommand", "version"}, []string{"version"}},
+		{[]string{"bin/mosnctl-boring", "tlsbench", "child"}, []string{"tlsbench", "child"}},
+		{[]string{"/tmp/x/mosnctl-new", "serve"}, []string{"serve"}},
 	} {
-		got := cli.DispatchArgs(root, tc.argv)
-		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
-			t.Errorf("DispatchArgs(%q) = %q, want %q", tc.argv, got, tc.want)
+		got, err := cli.DispatchArgs(root, tc.argv)
+		if err != nil || strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("DispatchArgs(%q) = %q, %v; want %q", tc.argv, got, err, tc.want)
 		}
+	}
+}
+
+// A binary named neither mosnctl nor a command says so instead of running
+// whatever its arguments name.
+func TestBusyboxUnknownName(t *testing.T) {
+	var errOut bytes.Buffer
+	root := newRoot()
+	root.SetOut(&errOut)
+	code := cli.Execute(context.Background(), root, []string{"/opt/foo", "version"}, &errOut)
+	want := `mosnctl: unknown command name "foo" (invoked as /opt/foo); use mosnctl <command> or a symlink named ` +
+		"bench|hwprobe|serve|tlsbench|top|upgrade|version\n"
+	if code != 2 || errOut.String() != want {
+		t.Errorf("exit %d, output %q; want exit 2, %q", code, errOut.String(), want)
 	}
 }
 
