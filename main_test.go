@@ -81,6 +81,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"mosnctl", "version", "-o", "xml"}, 2, "unknown output format"},
 		{[]string{"serve", "--check", "-c", "testdata/bad-config.json"}, 2, `servers[0].listeners[0].adress: unknown field (did you mean "address"?)`},
 		{[]string{"serve", "--check", "-c", "testdata/bench-http1.json"}, 0, ""},
+		{[]string{"mosnctl", "tlsbench", "--from", "/nonexistent/report.json"}, 2, "no such file"},
+		{[]string{"mosnctl", "bench", "--compare", "/nonexistent/report.json", "http://127.0.0.1:1/"}, 2, "no such file"},
 	} {
 		var errOut bytes.Buffer
 		root := newRoot()
