@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/mosnctl/mosnctl/internal/cli"
+	"github.com/mosnctl/mosnctl/internal/config"
 )
 
 func TestBusyboxDispatch(t *testing.T) {
@@ -91,5 +94,60 @@ func TestExitCodes(t *testing.T) {
 		if code != tc.code || !strings.Contains(errOut.String(), tc.msg) {
 			t.Errorf("%q: exit %d, stderr %q; want exit %d containing %q", tc.argv, code, errOut.String(), tc.code, tc.msg)
 		}
+	}
+}
+
+// The README's full config example passes `serve --check`, and a newcomer
+// who runs it sends nothing off the machine: every address is loopback and
+// no cluster points at one of the example's own listeners.
+func TestREADMEConfigExample(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "\n## Config reference\n")
+	_, block, ok := strings.Cut(section, "\n```json\n")
+	block, _, ok2 := strings.Cut(block, "\n```\n")
+	if !ok || !ok2 {
+		t.Fatal("no ```json block in the README's Config reference section")
+	}
+	path := filepath.Join(t.TempDir(), "readme.json")
+	if err := os.WriteFile(path, []byte(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var errOut bytes.Buffer
+	root := newRoot()
+	root.SetOut(&bytes.Buffer{})
+	if code := cli.Execute(context.Background(), root, []string{"mosnctl", "serve", "--check", "-c", path}, &errOut); code != 0 {
+		t.Fatalf("serve --check of the README example: exit %d: %s", code, errOut.String())
+	}
+	cfg, _, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listening := map[string]bool{}
+	loopback := func(what, addr string) {
+		host, _, err := net.SplitHostPort(addr)
+		ip, perr := netip.ParseAddr(host)
+		if err != nil || perr != nil || !ip.IsLoopback() {
+			t.Errorf("%s %q: want a loopback address in the README example", what, addr)
+		}
+	}
+	for _, s := range cfg.Servers {
+		for _, l := range s.Listeners {
+			loopback("listener", l.Address)
+			listening[l.Address] = true
+		}
+	}
+	for _, c := range cfg.ClusterManager.Clusters {
+		for _, h := range c.Hosts {
+			loopback("cluster "+c.Name+" host", h.Address)
+			if listening[h.Address] {
+				t.Errorf("cluster %s host %s is one of the example's listeners", c.Name, h.Address)
+			}
+		}
+	}
+	if a := cfg.AdminAddr(); !strings.HasPrefix(a, "127.0.0.1:") {
+		t.Errorf("admin address %q", a)
 	}
 }
