@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -149,5 +151,77 @@ func TestREADMEConfigExample(t *testing.T) {
 	}
 	if a := cfg.AdminAddr(); !strings.HasPrefix(a, "127.0.0.1:") {
 		t.Errorf("admin address %q", a)
+	}
+}
+
+// The README's make lines match the Makefile: each target exists, every
+// bin/ file a line says it builds is built by those targets (or what they
+// depend on), and the Development list names every target.
+func TestREADMEMakeTargets(t *testing.T) {
+	makefile, err := os.ReadFile("Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	binPath := regexp.MustCompile(`bin/[\w.-]+`)
+	deps := map[string][]string{}    // target -> prerequisites
+	outputs := map[string][]string{} // target -> bin/ files its recipe writes (-o)
+	var phony []string
+	rule := ""
+	for line := range strings.Lines(string(makefile)) {
+		line = strings.TrimRight(line, "\n")
+		switch {
+		case strings.HasPrefix(line, ".PHONY:"):
+			phony = strings.Fields(strings.TrimPrefix(line, ".PHONY:"))
+		case strings.HasPrefix(line, "\t") && rule != "":
+			if _, out, ok := strings.Cut(line, " -o "); ok {
+				outputs[rule] = append(outputs[rule], binPath.FindString(out))
+			}
+		default:
+			name, prereqs, ok := strings.Cut(line, ":")
+			if ok && !strings.ContainsAny(name, " =\t#") && name != "" && !strings.HasPrefix(prereqs, "=") {
+				rule = name
+				deps[rule] = strings.Fields(prereqs)
+			} else {
+				rule = ""
+			}
+		}
+	}
+	var builds func(target string) []string
+	builds = func(target string) []string {
+		out := outputs[target]
+		for _, d := range deps[target] {
+			out = append(out, builds(d)...)
+		}
+		return out
+	}
+
+	listed := map[string]bool{}
+	for line := range strings.Lines(string(readme)) {
+		if !strings.HasPrefix(line, "make ") {
+			continue
+		}
+		cmd, comment, _ := strings.Cut(line, "#")
+		var built []string
+		for _, target := range strings.Fields(strings.TrimPrefix(cmd, "make ")) {
+			if _, ok := deps[target]; !ok {
+				t.Errorf("README: make %s: no such target in the Makefile", target)
+			}
+			listed[target] = true
+			built = append(built, builds(target)...)
+		}
+		for _, bin := range binPath.FindAllString(comment, -1) {
+			if !slices.Contains(built, bin) {
+				t.Errorf("README: %q says it builds %s; the Makefile builds %v", strings.TrimSpace(line), bin, built)
+			}
+		}
+	}
+	for _, target := range phony {
+		if !listed[target] {
+			t.Errorf("README: make target %q is not listed", target)
+		}
 	}
 }
