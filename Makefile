@@ -30,6 +30,7 @@ fuzz:
 lint:
 	gofmt -l . | (! grep .)
 	$(GO) vet ./...
+	$(GO) mod tidy -diff
 
 peers: build
 	../shared/bench/peers.sh --cmd "bin/mosnctl serve -c testdata/bench-http1.json --admin-address off" --port 2046

@@ -3,10 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/mosnctl/mosnctl/internal/cli"
+	"github.com/mosnctl/mosnctl/internal/config"
 )
 
 func TestBusyboxDispatch(t *testing.T) {
@@ -19,27 +26,68 @@ func TestBusyboxDispatch(t *testing.T) {
 		{[]string{"/usr/local/bin/serve", "-c", "x.json"}, []string{"serve", "-c", "x.json"}},
 		{[]string{"./version"}, []string{"version"}},
 		{[]string{"mosnctl"}, []string{}},
-		{[]string{"/opt/notacommand", "version"}, []string{"version"}},
+		{[]string{"bin/mosnctl-boring", "tlsbench", "child"}, []string{"tlsbench", "child"}},
+		{[]string{"/tmp/x/mosnctl-new", "serve"}, []string{"serve"}},
 	} {
-		got := cli.DispatchArgs(root, tc.argv)
-		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
-			t.Errorf("DispatchArgs(%q) = %q, want %q", tc.argv, got, tc.want)
+		got, err := cli.DispatchArgs(root, tc.argv)
+		if err != nil || strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("DispatchArgs(%q) = %q, %v; want %q", tc.argv, got, err, tc.want)
 		}
 	}
 }
 
+// A binary named neither mosnctl nor a command says so instead of running
+// whatever its arguments name.
+func TestBusyboxUnknownName(t *testing.T) {
+	var errOut bytes.Buffer
+	root := newRoot()
+	root.SetOut(&errOut)
+	code := cli.Execute(context.Background(), root, []string{"/opt/foo", "version"}, &errOut)
+	want := `mosnctl: unknown command name "foo" (invoked as /opt/foo); use mosnctl <command> or a symlink named ` +
+		"bench|hwprobe|serve|tlsbench|top|upgrade|version\n"
+	if code != 2 || errOut.String() != want {
+		t.Errorf("exit %d, output %q; want exit 2, %q", code, errOut.String(), want)
+	}
+}
+
+// serveCheckConfig is a valid config for `serve --check` cases to break.
+const serveCheckConfig = `{"servers": [{"listeners": [{"name": "in", "address": "127.0.0.1:2045",
+  "filter_chains": [{"filters": [{"type": "tcp_proxy", "config": {"cluster": "c"}}]}]}]}],
+ "cluster_manager": {"clusters": [{"name": "c", "hosts": [{"address": "127.0.0.1:1"}, {"address": "127.0.0.1:2", "weight": 128}]}]}}`
+
 func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	// writeConfig saves serveCheckConfig with old replaced by new.
+	writeConfig := func(name, old, new string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(strings.Replace(serveCheckConfig, old, new, 1)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	huge := filepath.Join(dir, "huge.json")
+	if err := os.WriteFile(huge, nil, 0o600); err != nil || os.Truncate(huge, 64<<20+1) != nil {
+		t.Fatal("cannot make a sparse file")
+	}
 	for _, tc := range []struct {
 		argv []string
 		code int
 		msg  string
 	}{
+		{[]string{"serve", "--check", "-c", writeConfig("ok.json", "", "")}, 0, ""},
+		{[]string{"serve", "--check", "-c", huge}, 2, "over the 64 MiB limit for a config"},
+		{[]string{"serve", "--check", "-c", writeConfig("weight.json", `"weight": 128`, `"weight": 200`)}, 2,
+			"cluster_manager.clusters[0].hosts[1].weight: weight 200 out of range 1-128"},
+		{[]string{"serve", "--check", "-c", writeConfig("nolisteners.json", serveCheckConfig, `{"servers": [{"listeners": []}]}`)}, 2,
+			"servers[0].listeners: no listeners"},
 		{[]string{"mosnctl", "version"}, 0, ""},
 		{[]string{"mosnctl", "nosuch"}, 2, "unknown command"},
 		{[]string{"mosnctl", "version", "--nosuch"}, 2, "unknown flag"},
 		{[]string{"mosnctl", "version", "-o", "xml"}, 2, "unknown output format"},
 		{[]string{"serve", "--check", "-c", "testdata/bad-config.json"}, 2, `servers[0].listeners[0].adress: unknown field (did you mean "address"?)`},
 		{[]string{"serve", "--check", "-c", "testdata/bench-http1.json"}, 0, ""},
+		{[]string{"mosnctl", "tlsbench", "--from", "/nonexistent/report.json"}, 2, "no such file"},
+		{[]string{"mosnctl", "bench", "--compare", "/nonexistent/report.json", "http://127.0.0.1:1/"}, 2, "no such file"},
 	} {
 		var errOut bytes.Buffer
 		root := newRoot()
@@ -47,6 +95,133 @@ func TestExitCodes(t *testing.T) {
 		code := cli.Execute(context.Background(), root, tc.argv, &errOut)
 		if code != tc.code || !strings.Contains(errOut.String(), tc.msg) {
 			t.Errorf("%q: exit %d, stderr %q; want exit %d containing %q", tc.argv, code, errOut.String(), tc.code, tc.msg)
+		}
+	}
+}
+
+// The README's full config example passes `serve --check`, and a newcomer
+// who runs it sends nothing off the machine: every address is loopback and
+// no cluster points at one of the example's own listeners.
+func TestREADMEConfigExample(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "\n## Config reference\n")
+	_, block, ok := strings.Cut(section, "\n```json\n")
+	block, _, ok2 := strings.Cut(block, "\n```\n")
+	if !ok || !ok2 {
+		t.Fatal("no ```json block in the README's Config reference section")
+	}
+	path := filepath.Join(t.TempDir(), "readme.json")
+	if err := os.WriteFile(path, []byte(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var errOut bytes.Buffer
+	root := newRoot()
+	root.SetOut(&bytes.Buffer{})
+	if code := cli.Execute(context.Background(), root, []string{"mosnctl", "serve", "--check", "-c", path}, &errOut); code != 0 {
+		t.Fatalf("serve --check of the README example: exit %d: %s", code, errOut.String())
+	}
+	cfg, _, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listening := map[string]bool{}
+	loopback := func(what, addr string) {
+		host, _, err := net.SplitHostPort(addr)
+		ip, perr := netip.ParseAddr(host)
+		if err != nil || perr != nil || !ip.IsLoopback() {
+			t.Errorf("%s %q: want a loopback address in the README example", what, addr)
+		}
+	}
+	for _, s := range cfg.Servers {
+		for _, l := range s.Listeners {
+			loopback("listener", l.Address)
+			listening[l.Address] = true
+		}
+	}
+	for _, c := range cfg.ClusterManager.Clusters {
+		for _, h := range c.Hosts {
+			loopback("cluster "+c.Name+" host", h.Address)
+			if listening[h.Address] {
+				t.Errorf("cluster %s host %s is one of the example's listeners", c.Name, h.Address)
+			}
+		}
+	}
+	if a := cfg.AdminAddr(); !strings.HasPrefix(a, "127.0.0.1:") {
+		t.Errorf("admin address %q", a)
+	}
+}
+
+// The README's make lines match the Makefile: each target exists, every
+// bin/ file a line says it builds is built by those targets (or what they
+// depend on), and the Development list names every target.
+func TestREADMEMakeTargets(t *testing.T) {
+	makefile, err := os.ReadFile("Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	binPath := regexp.MustCompile(`bin/[\w.-]+`)
+	deps := map[string][]string{}    // target -> prerequisites
+	outputs := map[string][]string{} // target -> bin/ files its recipe writes (-o)
+	var phony []string
+	rule := ""
+	for line := range strings.Lines(string(makefile)) {
+		line = strings.TrimRight(line, "\n")
+		switch {
+		case strings.HasPrefix(line, ".PHONY:"):
+			phony = strings.Fields(strings.TrimPrefix(line, ".PHONY:"))
+		case strings.HasPrefix(line, "\t") && rule != "":
+			if _, out, ok := strings.Cut(line, " -o "); ok {
+				outputs[rule] = append(outputs[rule], binPath.FindString(out))
+			}
+		default:
+			name, prereqs, ok := strings.Cut(line, ":")
+			if ok && !strings.ContainsAny(name, " =\t#") && name != "" && !strings.HasPrefix(prereqs, "=") {
+				rule = name
+				deps[rule] = strings.Fields(prereqs)
+			} else {
+				rule = ""
+			}
+		}
+	}
+	var builds func(target string) []string
+	builds = func(target string) []string {
+		out := outputs[target]
+		for _, d := range deps[target] {
+			out = append(out, builds(d)...)
+		}
+		return out
+	}
+
+	listed := map[string]bool{}
+	for line := range strings.Lines(string(readme)) {
+		if !strings.HasPrefix(line, "make ") {
+			continue
+		}
+		cmd, comment, _ := strings.Cut(line, "#")
+		var built []string
+		for _, target := range strings.Fields(strings.TrimPrefix(cmd, "make ")) {
+			if _, ok := deps[target]; !ok {
+				t.Errorf("README: make %s: no such target in the Makefile", target)
+			}
+			listed[target] = true
+			built = append(built, builds(target)...)
+		}
+		for _, bin := range binPath.FindAllString(comment, -1) {
+			if !slices.Contains(built, bin) {
+				t.Errorf("README: %q says it builds %s; the Makefile builds %v", strings.TrimSpace(line), bin, built)
+			}
+		}
+	}
+	for _, target := range phony {
+		if !listed[target] {
+			t.Errorf("README: make target %q is not listed", target)
 		}
 	}
 }

@@ -201,9 +201,9 @@ func loadFor(path string, t *takeover, log *slog.Logger) (*config.Config, upgrad
 	raw := upgrade.Config{Data: config.DefaultJSON(), Format: "json", Source: "embedded default config"}
 	switch {
 	case path != "":
-		data, err := os.ReadFile(path)
+		data, err := config.ReadFile(path)
 		if err != nil {
-			return nil, raw, cli.Usage(fmt.Errorf("config %s: read config: %w", path, err))
+			return nil, raw, cli.Usage(fmt.Errorf("config %s: %w", path, err))
 		}
 		raw = upgrade.Config{Data: data, Format: formatOf(path), Source: path}
 	case t != nil:

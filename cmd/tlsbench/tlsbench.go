@@ -128,15 +128,17 @@ func Run(ctx context.Context, opts Options, out io.Writer) error {
 	return nil
 }
 
+// printSaved prints a saved report. A missing or unreadable file is bad
+// input, a usage error as bench's --compare file is.
 func printSaved(opts Options, out io.Writer) error {
 	f, err := os.Open(opts.From)
 	if err != nil {
-		return cli.Failed(fmt.Errorf("tlsbench: %w", err))
+		return cli.Usage(fmt.Errorf("tlsbench: --from: %w", err))
 	}
 	defer f.Close()
 	rep, err := tlsbench.ReadJSON(f)
 	if err != nil {
-		return cli.Failed(err)
+		return cli.Usage(fmt.Errorf("tlsbench: --from %s: %w", opts.From, err))
 	}
 	if opts.Output == "json" {
 		return rep.WriteJSON(out)

@@ -15,11 +15,17 @@ import (
 )
 
 func TestBadInputIsUsageError(t *testing.T) {
+	notJSON := filepath.Join(t.TempDir(), "report.json")
+	if err := os.WriteFile(notJSON, []byte("handshake_full 1234\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		args []string
 		want string
 	}{
+		{"missing report", []string{"--from", "/nonexistent/report.json"}, "tlsbench: --from: open /nonexistent/report.json: no such file or directory"},
+		{"report not JSON", []string{"--from", notJSON}, "read tlsbench report: invalid character"},
 		{"unknown suite", []string{"--suite", "RC4-MD5"}, "valid: ECDHE-ECDSA-AES256-GCM-SHA384"},
 		{"unknown engine", []string{"--engine", "rustls"}, "valid: go, boringcrypto, bssl, openssl"},
 		{"unknown output", []string{"-o", "yaml"}, "unknown output format"},

@@ -39,30 +39,42 @@ func Usagef(format string, a ...any) error { return Usage(fmt.Errorf(format, a..
 // Failed wraps err so that the process exits with ExitFailed.
 func Failed(err error) error { return &ExitError{Code: ExitFailed, Err: err} }
 
-// DispatchArgs returns the arguments cobra should see: when argv[0]'s base
-// name is one of root's subcommands (a symlink such as serve -> mosnctl), that
-// subcommand is prepended.
-func DispatchArgs(root *cobra.Command, argv []string) []string {
+// DispatchArgs returns the arguments cobra should see. Invoked under root's
+// name, or a name starting with it (mosnctl-boring, mosnctl-new for an
+// upgrade, mosnctl.test), that is argv[1:]; invoked through a symlink named
+// after a subcommand (serve -> mosnctl), the subcommand then argv[1:]. Any
+// other name is a usage error: the link is misnamed, and running whatever
+// argv[1] says instead would surprise.
+func DispatchArgs(root *cobra.Command, argv []string) ([]string, error) {
 	if len(argv) == 0 {
-		return nil
+		return nil, nil
 	}
 	base := filepath.Base(argv[0])
-	if base != root.Name() {
-		for _, c := range root.Commands() {
-			if c.Name() == base || c.HasAlias(base) {
-				return append([]string{c.Name()}, argv[1:]...)
-			}
+	if strings.HasPrefix(base, root.Name()) {
+		return argv[1:], nil
+	}
+	var names []string
+	for _, c := range root.Commands() {
+		if c.Name() == base || c.HasAlias(base) {
+			return append([]string{c.Name()}, argv[1:]...), nil
+		}
+		if c.IsAvailableCommand() && c.Name() != "help" && c.Name() != "completion" {
+			names = append(names, c.Name())
 		}
 	}
-	return argv[1:]
+	return nil, Usagef("unknown command name %q (invoked as %s); use %s <command> or a symlink named %s",
+		base, argv[0], root.Name(), strings.Join(names, "|"))
 }
 
 // Execute runs root with argv and returns the process exit code; the error,
 // if any, is printed to errOut on one line.
 func Execute(ctx context.Context, root *cobra.Command, argv []string, errOut io.Writer) int {
-	root.SetArgs(DispatchArgs(root, argv))
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return Usage(err) })
-	err := root.ExecuteContext(ctx)
+	args, err := DispatchArgs(root, argv)
+	if err == nil {
+		root.SetArgs(args)
+		root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return Usage(err) })
+		err = root.ExecuteContext(ctx)
+	}
 	if err == nil {
 		return ExitOK
 	}

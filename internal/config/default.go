@@ -9,10 +9,12 @@ import (
 const (
 	DefaultAdminAddr      = "127.0.0.1:34901"
 	DefaultConnectTimeout = 3 * time.Second
-	// MOSN clamps host weights into [1, 128]; mosnctl does the same so
-	// weighted balancing behaves as it does under MOSN.
-	minHostWeight = 1
-	maxHostWeight = 128
+	// Host weights are MOSN's range. An absent weight (0) means
+	// defaultHostWeight, as in MOSN; a weight outside the range is refused
+	// by Validate, where MOSN would silently clamp it.
+	minHostWeight     = 1
+	maxHostWeight     = 128
+	defaultHostWeight = 1
 	// rpcRouteMatchKey is the header MOSN's RPC route rule matches on.
 	rpcRouteMatchKey = "service"
 )
@@ -59,7 +61,9 @@ func (c *Config) ApplyDefaults() {
 		}
 		for hi := range cl.Hosts {
 			h := &cl.Hosts[hi]
-			h.Weight = min(max(h.Weight, minHostWeight), maxHostWeight)
+			if h.Weight == 0 {
+				h.Weight = defaultHostWeight
+			}
 		}
 	}
 }

@@ -3,6 +3,7 @@ package config
 import (
 	_ "embed"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,9 +16,9 @@ import (
 // one message listing the MOSN fields the file sets that mosnctl accepts but
 // does not implement yet.
 func Load(path string) (cfg *Config, warnings []string, err error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read config: %w", err)
+		return nil, nil, err
 	}
 	format := ""
 	switch strings.ToLower(filepath.Ext(path)) {
@@ -27,6 +28,42 @@ func Load(path string) (cfg *Config, warnings []string, err error) {
 		format = "json"
 	}
 	return Parse(data, format)
+}
+
+// MaxFileSize caps a config file. MOSN configs are kilobytes; the cap only
+// keeps a wrong path (a log, a disk image, /dev/zero) from being read whole
+// into memory.
+const MaxFileSize = 64 << 20
+
+// ReadFile reads a config file, refusing one larger than MaxFileSize before
+// reading it (a pipe or device, which has no size, is read only up to the
+// cap).
+func ReadFile(path string) ([]byte, error) { return readFile(path, MaxFileSize) }
+
+func readFile(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > limit {
+		return nil, fmt.Errorf("read config: file is %d bytes, over the %s limit for a config: check the path", st.Size(), sizeText(limit))
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("read config: over the %s limit for a config: check the path", sizeText(limit))
+	}
+	return data, nil
+}
+
+func sizeText(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // Parse is Load on bytes. format is "json", "yaml" or "" to tell by the

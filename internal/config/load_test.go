@@ -59,7 +59,7 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("connect timeout %v", got)
 	}
 	if cl[1].Hosts[0].Weight != 1 || cl[0].Hosts[0].Weight != 3 || cl[0].Hosts[1].Weight != 128 {
-		t.Errorf("host weights %d %d %d (want 1, 3, 128 clamped as MOSN does)",
+		t.Errorf("host weights %d %d %d (want 1 for an absent weight, 3, 128)",
 			cl[1].Hosts[0].Weight, cl[0].Hosts[0].Weight, cl[0].Hosts[1].Weight)
 	}
 	rpc := s.Routers[1].VirtualHosts[0].Routers[0].Match.Headers[0]
@@ -253,6 +253,33 @@ func TestLoadFormats(t *testing.T) {
 // TestMOSNExamples loads MOSN's own example configs: each either loads
 // (listing what it sets that mosnctl ignores) or is refused naming the
 // feature mosnctl lacks.
+// A file over the cap is refused from its size, without reading it; one
+// without a size (a device) is read only up to the cap.
+func TestLoadRefusesHugeFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "huge.json")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sparse: no disk blocks are written.
+	if err := f.Truncate(MaxFileSize + 1); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	_, _, err = Load(path)
+	if want := "read config: file is 67108865 bytes, over the 64 MiB limit for a config: check the path"; err == nil || err.Error() != want {
+		t.Errorf("Load(huge) = %v, want %q", err, want)
+	}
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero")
+	}
+	// A smaller cap than MaxFileSize: reading 64 MiB is slow under -race.
+	_, err = readFile("/dev/zero", 1000)
+	if want := "read config: over the 1000 bytes limit for a config: check the path"; err == nil || err.Error() != want {
+		t.Errorf("readFile(/dev/zero, 1000) = %v, want %q", err, want)
+	}
+}
+
 func TestMOSNExamples(t *testing.T) {
 	dir := "../../../shared/mosn-configs"
 	if _, err := os.Stat(dir); err != nil {

@@ -74,6 +74,11 @@ func (v *validator) server(si int, names, addrs map[string]string) {
 	if s.Processor < 0 {
 		v.errorf(sp+".processor", "must not be negative")
 	}
+	// Under MOSN listeners may come later from xDS; mosnctl has no xDS, so
+	// a server without listeners would serve nothing.
+	if len(s.Listeners) == 0 {
+		v.errorf(sp+".listeners", "no listeners: a server needs at least one listener")
+	}
 	routers := map[string]bool{}
 	for ri := range s.Routers {
 		rp := fmt.Sprintf("%s.routers[%d]", sp, ri)
@@ -408,9 +413,14 @@ func (v *validator) clusterManager() {
 			v.errorf(cp+".max_connections", "must not be negative")
 		}
 		for hi, h := range cl.Hosts {
-			hp := fmt.Sprintf("%s.hosts[%d].address", cp, hi)
+			hp := fmt.Sprintf("%s.hosts[%d]", cp, hi)
 			if err := checkHostPort(h.Address, false); err != "" {
-				v.errorf(hp, "invalid address %q: %s", h.Address, err)
+				v.errorf(hp+".address", "invalid address %q: %s", h.Address, err)
+			}
+			// 0 is an absent weight: ApplyDefaults makes it the default.
+			if h.Weight > maxHostWeight {
+				v.errorf(hp+".weight", "weight %d out of range %d-%d (omit it for the default, %d)",
+					h.Weight, minHostWeight, maxHostWeight, defaultHostWeight)
 			}
 		}
 	}

@@ -1,6 +1,6 @@
 // Package proxy forwards each downstream stream to an upstream one. It
-// imports stream, protocol and network below it and the router, upstream
-// and metrics side packages.
+// imports stream, protocol and network below it and the router, upstream,
+// metrics and lograte side packages.
 //
 // Where each part lives:
 //   - forward.go: what every protocol shares (Forwarder): route and cluster

@@ -11,6 +11,7 @@ import (
 
 	"github.com/valyala/bytebufferpool"
 
+	"github.com/mosnctl/mosnctl/internal/lograte"
 	"github.com/mosnctl/mosnctl/internal/network"
 	"github.com/mosnctl/mosnctl/internal/protocol/http1"
 	"github.com/mosnctl/mosnctl/internal/router"
@@ -25,7 +26,8 @@ const DefaultRouteTimeout = 15 * time.Second
 // HTTP1Proxy forwards HTTP/1 requests of one listener to HTTP/1 upstreams.
 type HTTP1Proxy struct {
 	Forwarder
-	Limits http1.Limits
+	Limits   http1.Limits
+	LogLimit *lograte.Limiter // rate-limits bad-request lines; nil: off
 }
 
 var (
@@ -610,7 +612,10 @@ func (p *HTTP1Proxy) badRequestBody(s *stream.HTTP1ServerStream, x *exchange, po
 	s.CloseAfter()
 	var perr *http1.Error
 	if errors.As(err, &perr) {
-		p.Log.Info("bad request body, closing connection", "listener", p.Listener, "remote", s.Conn.RemoteAddr().String(), "err", err)
+		if ok, suppressed := p.LogLimit.Allow(perr.Reason); ok {
+			p.Log.Info("bad request body, closing connection", "remote", s.Conn.RemoteAddr().String(), "err", err,
+				"suppressed", suppressed)
+		}
 		s.Respond(perr.Status, []byte(http1.StatusText(perr.Status)+"\n"))
 		return false
 	}

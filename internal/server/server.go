@@ -17,6 +17,7 @@ import (
 
 	"github.com/mosnctl/mosnctl/internal/admin"
 	"github.com/mosnctl/mosnctl/internal/config"
+	"github.com/mosnctl/mosnctl/internal/lograte"
 	"github.com/mosnctl/mosnctl/internal/metrics"
 	"github.com/mosnctl/mosnctl/internal/network"
 	"github.com/mosnctl/mosnctl/internal/protocol"
@@ -240,6 +241,8 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 		rl.ln = old.ln
 	}
 	log := s.log.With("listener", lc.Name)
+	// Lines bad input logs: at most one per reason a second per listener.
+	logLimit := lograte.New(time.Second)
 	if old != nil && old.cfg.AccessLog == lc.AccessLog {
 		rl.accessLog = old.accessLog
 	} else if lc.AccessLog != "" {
@@ -273,15 +276,15 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 		rl.stats = s.statsFor(old, lc.Name, down)
 		fw := proxy.Forwarder{Listener: lc.Name, Routes: rl.routes, Clusters: &s.clusters, Pools: s.pools,
 			Stats: rl.stats, AccessLog: accessLog, Log: log, Streams: s.streams}
-		h1 := &proxy.HTTP1Proxy{Forwarder: fw}
+		h1 := &proxy.HTTP1Proxy{Forwarder: fw, LogLimit: logLimit}
 		normalize, merge := pc.PathRules()
 		h1opts := &stream.HTTP1Options{Limits: http1.Limits{}, IdleTimeout: lc.ConnectionIdleTimeout.Get(0),
 			ReadTimeout: lc.ReadTimeout.Get(0), WriteTimeout: lc.WriteTimeout.Get(0),
 			SendTimeout: lc.SendTimeout.Get(0), Paths: http1.PathRules{Normalize: normalize, MergeSlashes: merge},
-			Logger: log}
+			Logger: log, LogLimit: logLimit}
 		bp := &proxy.BoltProxy{Forwarder: fw}
 		bopts := &stream.BoltOptions{IdleTimeout: lc.ConnectionIdleTimeout.Get(0), ReadTimeout: lc.ReadTimeout.Get(0),
-			SendTimeout: lc.SendTimeout.Get(0), Logger: log}
+			SendTimeout: lc.SendTimeout.Get(0), Logger: log, LogLimit: logLimit}
 		serveHTTP1 := func(ctx context.Context, c *network.Conn) { h1.ServeConn(ctx, c, h1opts) }
 		serveBolt := func(ctx context.Context, c *network.Conn) { stream.ServeBolt(ctx, c, bp, bopts) }
 		rl.byProtocol = map[string]network.HandlerFunc{protocol.HTTP1: serveHTTP1, protocol.Bolt: serveBolt}
@@ -292,7 +295,7 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 			handler = network.HandlerFunc(serveBolt)
 		case config.ProtocolAuto:
 			handler = network.HandlerFunc(func(ctx context.Context, c *network.Conn) {
-				switch detect(c, log) {
+				switch detect(c, log, logLimit) {
 				case protocol.HTTP1:
 					serveHTTP1(ctx, c)
 				case protocol.Bolt:
@@ -364,7 +367,7 @@ func (s *Server) startLoops() error {
 }
 
 // detect reads a connection's first bytes until they name a protocol.
-func detect(c *network.Conn, log *slog.Logger) string {
+func detect(c *network.Conn, log *slog.Logger, limit *lograte.Limiter) string {
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	defer c.SetReadDeadline(time.Time{})
 	for {
@@ -373,7 +376,10 @@ func detect(c *network.Conn, log *slog.Logger) string {
 			return name
 		}
 		if !errors.Is(err, protocol.ErrNeedMore) {
-			log.Info("protocol detection failed, closing connection", "remote", c.RemoteAddr().String(), "first_bytes", fmt.Sprintf("%q", first(c.Buffered(), 16)))
+			if ok, suppressed := limit.Allow("protocol detection failed"); ok {
+				log.Info("protocol detection failed, closing connection", "remote", c.RemoteAddr().String(),
+					"first_bytes", fmt.Sprintf("%q", first(c.Buffered(), 16)), "suppressed", suppressed)
+			}
 			return ""
 		}
 		if err := c.Fill(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/mosnctl/mosnctl/internal/lograte"
 	"github.com/mosnctl/mosnctl/internal/network"
 	"github.com/mosnctl/mosnctl/internal/protocol"
 	"github.com/mosnctl/mosnctl/internal/protocol/bolt"
@@ -28,6 +29,9 @@ type BoltOptions struct {
 	// Past it the connection closes.
 	MaxQueued int
 	Logger    *slog.Logger
+	// LogLimit rate-limits the lines malformed input logs, by reason;
+	// share one per listener. nil logs every one.
+	LogLimit *lograte.Limiter
 }
 
 func (o *BoltOptions) withDefaults() BoltOptions {
@@ -198,12 +202,20 @@ func (d *BoltDownstream) settle() (failed bool) {
 	return d.err != nil
 }
 
+// Reasons of the lines bad downstream input logs, each rate-limited apart.
+const (
+	reasonCutFrame  = "connection closed inside a frame"
+	reasonSlowFrame = "frame not complete within read_timeout"
+	reasonMalformed = "malformed frame"
+	reasonResponse  = "unexpected response frame from downstream"
+)
+
 // ServeBolt runs the frame loop of a downstream Bolt connection. Malformed
 // frames close the connection with a logged reason.
 func ServeBolt(ctx context.Context, c *network.Conn, h BoltHandler, opts *BoltOptions) {
 	d := &BoltDownstream{Conn: c, opts: opts.withDefaults(), inflight: network.NewInFlight(c)}
 	c.SetSendTimeout(d.opts.SendTimeout) // bounds the flusher's waits
-	log, maxFrame, idle, readTimeout := d.opts.Logger, d.opts.MaxFrameSize, d.opts.IdleTimeout, d.opts.ReadTimeout
+	log, limit, maxFrame, idle, readTimeout := d.opts.Logger, d.opts.LogLimit, d.opts.MaxFrameSize, d.opts.IdleTimeout, d.opts.ReadTimeout
 	// A whole frame must fit the read buffer: Decode reads it in place.
 	c.SetMaxBuffer(maxFrame)
 	d.log = log
@@ -247,9 +259,15 @@ func ServeBolt(ctx context.Context, c *network.Conn, h BoltHandler, opts *BoltOp
 				case len(buf) == 0 || c.Draining():
 					logReadError(log, c, ferr)
 				case errors.Is(ferr, os.ErrDeadlineExceeded):
-					log.Info("bolt: frame not complete within read_timeout, closing connection", "remote", c.RemoteAddr().String(), "buffered", len(buf), "read_timeout", readTimeout)
+					if ok, suppressed := limit.Allow(reasonSlowFrame); ok {
+						log.Info("bolt: "+reasonSlowFrame+", closing connection", "remote", c.RemoteAddr().String(), "buffered", len(buf),
+							"read_timeout", readTimeout, "suppressed", suppressed)
+					}
 				default:
-					log.Info("bolt: connection closed inside a frame", "remote", c.RemoteAddr().String(), "buffered", len(buf), "err", ferr)
+					if ok, suppressed := limit.Allow(reasonCutFrame); ok {
+						log.Info("bolt: "+reasonCutFrame, "remote", c.RemoteAddr().String(), "buffered", len(buf), "err", ferr,
+							"suppressed", suppressed)
+					}
 				}
 				return
 			}
@@ -257,7 +275,11 @@ func ServeBolt(ctx context.Context, c *network.Conn, h BoltHandler, opts *BoltOp
 		}
 		inFrame = false
 		if err != nil {
-			log.Info("bolt: malformed frame, closing connection", "remote", c.RemoteAddr().String(), "err", err)
+			// The decoder's message carries numbers (codes, sizes): one
+			// reason for them all keeps the limiter's reasons few.
+			if ok, suppressed := limit.Allow(reasonMalformed); ok {
+				log.Info("bolt: "+reasonMalformed+", closing connection", "remote", c.RemoteAddr().String(), "err", err, "suppressed", suppressed)
+			}
 			return
 		}
 		raw := buf[:n]
@@ -268,7 +290,9 @@ func ServeBolt(ctx context.Context, c *network.Conn, h BoltHandler, opts *BoltOp
 		case f.IsRequest():
 			h.ServeBolt(d, &f, raw)
 		default:
-			log.Info("bolt: unexpected response frame from downstream, dropped", "remote", c.RemoteAddr().String(), "request_id", f.RequestID)
+			if ok, suppressed := limit.Allow(reasonResponse); ok {
+				log.Info("bolt: "+reasonResponse+", dropped", "remote", c.RemoteAddr().String(), "request_id", f.RequestID, "suppressed", suppressed)
+			}
 		}
 		c.Discard(n)
 		if c.Draining() {

@@ -3,5 +3,6 @@
 // request and read its response (client side), and the upstream connection
 // pools: one request at a time per keep-alive connection for HTTP/1,
 // multiplexed by rewritten request id for Bolt. It sits between protocol
-// (codecs) and proxy and imports only network and protocol.
+// (codecs) and proxy and imports only network and protocol, and the lograte
+// side package.
 package stream

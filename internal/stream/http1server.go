@@ -11,6 +11,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/mosnctl/mosnctl/internal/lograte"
 	"github.com/mosnctl/mosnctl/internal/network"
 	"github.com/mosnctl/mosnctl/internal/protocol"
 	"github.com/mosnctl/mosnctl/internal/protocol/http1"
@@ -31,6 +32,9 @@ type HTTP1Options struct {
 	// routes them; the zero value leaves them as they came.
 	Paths  http1.PathRules
 	Logger *slog.Logger
+	// LogLimit rate-limits the lines bad requests log, by reason; share
+	// one per listener. nil logs every one.
+	LogLimit *lograte.Limiter
 }
 
 func (o *HTTP1Options) idle() time.Duration {
@@ -237,12 +241,17 @@ func ServeHTTP1(ctx context.Context, c *network.Conn, h HTTP1Handler, opts *HTTP
 			s.target, err = s.Req.RewriteTarget(s.target[:0], opts.Paths)
 		}
 		if err != nil {
-			status := 400
+			status, reason := 400, ""
 			var perr *http1.Error
 			if errors.As(err, &perr) {
-				status = perr.Status
+				status, reason = perr.Status, perr.Reason
+			} else {
+				reason = err.Error()
 			}
-			log.Info("bad request, closing connection", "remote", c.RemoteAddr().String(), "status", status, "err", err)
+			if ok, suppressed := opts.LogLimit.Allow(reason); ok {
+				log.Info("bad request, closing connection", "remote", c.RemoteAddr().String(), "status", status, "err", err,
+					"suppressed", suppressed)
+			}
 			c.Write(http1.AppendLocalResponse(s.wbuf[:0], status, []byte(http1.StatusText(status)+"\n"), false))
 			return
 		}

@@ -78,8 +78,8 @@ type Report struct {
 	Host    Host           `json:"host"`
 	Engines []EngineStatus `json:"engines"`
 	Results []Row          `json:"results"`
-	Errors  []CellError    `json:"errors,omitempty"`
-	Skipped []CellError    `json:"skipped,omitempty"`
+	Errors  []CellError    `json:"errors"`
+	Skipped []CellError    `json:"skipped"`
 }
 
 type plan struct {

@@ -9,11 +9,26 @@ import (
 	"text/tabwriter"
 )
 
-// WriteJSON prints the report as one JSON document.
+// WriteJSON prints the report as one JSON document. Empty lists print as
+// [], never null, so that scripts can iterate over any of them unchecked.
 func (r *Report) WriteJSON(w io.Writer) error {
+	out := *r
+	out.Host.CPUFlags = orEmpty(out.Host.CPUFlags)
+	out.Host.ClientCPUs = orEmpty(out.Host.ClientCPUs)
+	out.Engines = orEmpty(out.Engines)
+	out.Results = orEmpty(out.Results)
+	out.Errors = orEmpty(out.Errors)
+	out.Skipped = orEmpty(out.Skipped)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	return enc.Encode(&out)
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 type groupKey struct{ suite, curve string }

@@ -83,10 +83,13 @@ func newCluster(cfg *config.Cluster, old *Cluster) (*Cluster, error) {
 		if err := checkAddress(hc.Address); err != nil {
 			return nil, fmt.Errorf("hosts[%d].address: %w", i, err)
 		}
+		if hc.Weight > MaxHostWeight {
+			return nil, fmt.Errorf("hosts[%d].weight: weight %d out of range %d-%d", i, hc.Weight, MinHostWeight, MaxHostWeight)
+		}
 		h := &Host{
 			Address:  hc.Address,
 			Hostname: hc.Hostname,
-			Weight:   clampWeight(hc.Weight),
+			Weight:   clampWeight(hc.Weight), // an absent weight (0) is the lowest
 			Metadata: hc.Metadata,
 			Cluster:  cfg.Name,
 		}

@@ -77,6 +77,7 @@ func TestManagerErrors(t *testing.T) {
 		{`[{"name": "a", "hosts": [{"address": "h:http"}]}]`, `port "http" is not a number`},
 		{`[{"name": "a", "hosts": [{"address": "h:0"}]}]`, `port "0" is not a number`},
 		{`[{"name": "a", "max_connections": -1}]`, "clusters[0].max_connections: -1 is negative"},
+		{`[{"name": "a", "hosts": [{"address": "h:1", "weight": 129}]}]`, "clusters[0].hosts[0].weight: weight 129 out of range 1-128"},
 	}
 	for _, tt := range tests {
 		_, err := NewManager(decodeClusters(t, tt.cfg))

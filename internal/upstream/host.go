@@ -11,7 +11,8 @@ import (
 	"sync/atomic"
 )
 
-// Host weights are clamped to MOSN's range, so MOSN configs balance the same.
+// Host weights are MOSN's range. A config weight above it is refused; the
+// balancers still clamp, for Hosts built by hand (0 counts as 1).
 const (
 	MinHostWeight = 1
 	MaxHostWeight = 128

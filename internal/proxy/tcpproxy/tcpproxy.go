@@ -23,7 +23,7 @@ type Proxy struct {
 	IdleTimeout        time.Duration // no bytes either way for this long closes both sides; 0: none
 	MaxConnectAttempts int           // default 1
 	Counters           *network.Counters
-	Log                *slog.Logger
+	Log                *slog.Logger // carries the listener key (log.With)
 }
 
 // ServeConn forwards c until both directions are closed.
