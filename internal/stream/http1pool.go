@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mosnctl/mosnctl/internal/lograte"
 	"github.com/mosnctl/mosnctl/internal/network"
 	"github.com/mosnctl/mosnctl/internal/protocol/http1"
 )
@@ -42,6 +43,8 @@ type HTTP1Pool struct {
 	addr string
 	opts HTTP1PoolOptions
 
+	limit *lograte.Limiter // a host sending out of turn on every connection logs a line a second
+
 	mu     sync.Mutex
 	idle   []*HTTP1ClientConn // LIFO: the most recently used is the warmest
 	busy   HTTP1ClientConn    // sentinel of the ring of connections in use, for Abort
@@ -73,7 +76,7 @@ func NewHTTP1Pool(addr string, opts HTTP1PoolOptions) *HTTP1Pool {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	p := &HTTP1Pool{addr: addr, opts: opts}
+	p := &HTTP1Pool{addr: addr, opts: opts, limit: lograte.New(time.Second)}
 	p.busy.prev, p.busy.next = &p.busy, &p.busy
 	return p
 }
@@ -193,7 +196,10 @@ func (p *HTTP1Pool) unclean(cc *HTTP1ClientConn, err error, when string) {
 	if p.opts.ProtocolErrors != nil {
 		p.opts.ProtocolErrors.Add(1)
 	}
-	p.opts.Log.Warn("upstream sent bytes nobody asked for, closing its connection", "host", p.addr, "when", when)
+	if ok, suppressed := p.limit.Allow(when); ok {
+		p.opts.Log.Warn("upstream sent bytes nobody asked for, closing its connection", "host", p.addr, "when", when,
+			"suppressed", suppressed)
+	}
 }
 
 // Close closes idle connections and refuses new Gets; connections in use are
