@@ -113,7 +113,9 @@ var mosnOnlyNetworkFilters = []string{FilterFaultInject, "udp_proxy", "grpc", "c
 // layer instead. So the sample runs under mosnctl as it does under MOSN.
 var ignoredStreamFilters = []string{"healthcheck"}
 
-func isIgnoredStreamFilter(t string) bool {
+// IsIgnoredStreamFilter reports a stream filter type that is accepted and
+// skipped (with a startup warning).
+func IsIgnoredStreamFilter(t string) bool {
 	for _, n := range ignoredStreamFilters {
 		if t == n {
 			return true
@@ -143,11 +145,77 @@ func (c *Config) filterWarnings() []string {
 				}
 			}
 			for i, f := range l.StreamFilters {
-				if isIgnoredStreamFilter(f.Type) {
+				if IsIgnoredStreamFilter(f.Type) {
 					out = append(out, fmt.Sprintf("%s.stream_filters[%d] (%s)", lp, i, f.Type))
 				}
 			}
 		}
 	}
 	return out
+}
+
+// StreamFilterFault is MOSN's fault injection stream filter.
+const StreamFilterFault = "fault"
+
+// FaultConfig is the config of MOSN's "fault" stream filter: delay and/or
+// abort a share of the requests, optionally only those routed to one
+// cluster or carrying given headers.
+type FaultConfig struct {
+	Delay           *FaultDelay     `json:"delay,omitempty"`
+	Abort           *FaultAbort     `json:"abort,omitempty"`
+	UpstreamCluster string          `json:"upstream_cluster,omitempty"`
+	Headers         []HeaderMatcher `json:"headers,omitempty"`
+}
+
+// FaultDelay holds Percentage percent of the requests for FixedDelay.
+type FaultDelay struct {
+	FixedDelay *Duration `json:"fixed_delay"`
+	Percentage uint32    `json:"percentage"`
+}
+
+// FaultAbort answers Percentage percent of the requests with Status (an
+// HTTP status; Bolt answers its nearest status).
+type FaultAbort struct {
+	Status     int    `json:"status"`
+	Percentage uint32 `json:"percentage"`
+}
+
+// DecodeFault strictly decodes and checks the config of a "fault" stream
+// filter; path is the filter's path.
+func DecodeFault(f Filter, path string) (*FaultConfig, error) {
+	c, errs := decodeFault(f, path)
+	if len(errs) > 0 {
+		return nil, joinErrors(errs)
+	}
+	return c, nil
+}
+
+func decodeFault(f Filter, path string) (*FaultConfig, []*FieldError) {
+	c := &FaultConfig{}
+	cp := configPath(path)
+	if _, errs := decodeRaw(f.Config, c, cp); len(errs) > 0 {
+		return nil, errs
+	}
+	var errs []*FieldError
+	bad := func(field, msg string) { errs = append(errs, &FieldError{Path: joinKey(cp, field), Msg: msg}) }
+	if c.Delay == nil && c.Abort == nil {
+		bad("delay", "a fault filter needs a delay, an abort or both")
+	}
+	if d := c.Delay; d != nil {
+		if d.FixedDelay.Get(0) <= 0 {
+			bad("delay.fixed_delay", "required: a positive duration such as \"1s\"")
+		}
+		if d.Percentage > 100 {
+			bad("delay.percentage", fmt.Sprintf("%d is over 100", d.Percentage))
+		}
+	}
+	if a := c.Abort; a != nil {
+		if a.Status < 200 || a.Status > 599 {
+			bad("abort.status", fmt.Sprintf("%d is not an HTTP status to answer with (200-599)", a.Status))
+		}
+		if a.Percentage > 100 {
+			bad("abort.percentage", fmt.Sprintf("%d is over 100", a.Percentage))
+		}
+	}
+	return c, errs
 }

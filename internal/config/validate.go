@@ -161,10 +161,18 @@ func (v *validator) listener(l *Listener, lp string, routers map[string]bool, na
 		v.errorf(lp+".filter_chains", "multiple filter chains are not supported yet (got %d)", len(l.FilterChains))
 	}
 	for i, f := range l.StreamFilters {
-		if isIgnoredStreamFilter(f.Type) {
-			continue
+		path := fmt.Sprintf("%s.stream_filters[%d]", lp, i)
+		switch {
+		case f.Type == StreamFilterFault:
+			c, errs := decodeFault(f, path)
+			v.add(errs...)
+			if c != nil && c.UpstreamCluster != "" && !v.clusters[c.UpstreamCluster] {
+				v.errorf(path+".config.upstream_cluster", "unknown cluster %q", c.UpstreamCluster)
+			}
+		case IsIgnoredStreamFilter(f.Type):
+		default:
+			v.errorf(path+".type", "stream filter %q is not supported yet (supported: %s)", f.Type, StreamFilterFault)
 		}
-		v.errorf(fmt.Sprintf("%s.stream_filters[%d].type", lp, i), "stream filter %q is not supported yet", f.Type)
 	}
 	for i, f := range l.ListenerFilters {
 		v.errorf(fmt.Sprintf("%s.listener_filters[%d].type", lp, i), "listener filter %q is not supported yet", f.Type)

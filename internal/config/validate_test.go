@@ -264,9 +264,24 @@ func TestValidateErrors(t *testing.T) {
 		{"host weight highest", []edit{{c0 + ".hosts[0].weight", 128}}, ""},
 		{"host weight 0 is the default", []edit{{c0 + ".hosts[0].weight", 0}}, ""},
 		{"stream filter", []edit{{l0 + ".stream_filters", []any{obj("type", "flowControlFilter")}}},
-			l0 + `.stream_filters[0].type: stream filter "flowControlFilter" is not supported yet`},
+			l0 + `.stream_filters[0].type: stream filter "flowControlFilter" is not supported yet (supported: fault)`},
 		{"listener filter", []edit{{l0 + ".listener_filters", []any{obj("type", "original_dst")}}},
 			l0 + `.listener_filters[0].type: listener filter "original_dst" is not supported yet`},
+		{"fault filter", []edit{{l0 + ".stream_filters", []any{obj("type", "fault", "config", obj(
+			"delay", obj("fixed_delay", "1s", "percentage", 50), "abort", obj("status", 503, "percentage", 10)))}}}, ""},
+		{"fault filter without a fault", []edit{{l0 + ".stream_filters", []any{obj("type", "fault", "config", obj())}}},
+			l0 + `.stream_filters[0].config.delay: a fault filter needs a delay, an abort or both`},
+		{"fault filter bad fields", []edit{{l0 + ".stream_filters", []any{obj("type", "fault", "config", obj(
+			"delay", obj("percentage", 101), "abort", obj("status", 42, "percentage", 100)))}}},
+			l0 + `.stream_filters[0].config.abort.status: 42 is not an HTTP status to answer with (200-599)
+` + l0 + `.stream_filters[0].config.delay.fixed_delay: required: a positive duration such as "1s"
+` + l0 + `.stream_filters[0].config.delay.percentage: 101 is over 100`},
+		{"fault filter unknown cluster", []edit{{l0 + ".stream_filters", []any{obj("type", "fault", "config", obj(
+			"abort", obj("status", 503, "percentage", 100), "upstream_cluster", "nope"))}}},
+			l0 + `.stream_filters[0].config.upstream_cluster: unknown cluster "nope"`},
+		{"fault filter typo", []edit{{l0 + ".stream_filters", []any{obj("type", "fault", "config", obj(
+			"abort", obj("stauts", 503, "percentage", 100)))}}},
+			l0 + `.stream_filters[0].config.abort.stauts: unknown field (did you mean "status"?)`},
 		{"healthcheck stream filter is ignored", []edit{{l0 + ".stream_filters", []any{obj("type", "healthcheck", "config", obj())}}}, ""},
 		{"tls on", []edit{{l0 + ".filter_chains[0].tls_context", obj("status", true)}},
 			l0 + `.filter_chains[0].tls_context: TLS is not supported yet (status: true)`},

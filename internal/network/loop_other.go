@@ -63,6 +63,9 @@ func (c *Conn) clock() time.Time { return time.Now() }
 func (c *Conn) lockWriteOnLoop() bool   { return false }
 func (c *Conn) unlockWriteOnLoop() bool { return false }
 
+// Sleep pauses the calling goroutine for d.
+func (c *Conn) Sleep(d time.Duration) { time.Sleep(d) }
+
 // Loop returns nil: connections are served by goroutines.
 func (c *Conn) Loop() *Loop { return nil }
 

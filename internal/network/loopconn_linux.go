@@ -593,3 +593,27 @@ func peekFD(fd int) error {
 		return ErrUnsolicited
 	}
 }
+
+// Sleep pauses the calling handler for d. On an event loop the task parks
+// and the loop serves the others meanwhile; otherwise the goroutine sleeps.
+func (c *Conn) Sleep(d time.Duration) {
+	fc, ok := c.nc.(*fdConn)
+	if !ok || fc.l.cur == nil {
+		time.Sleep(d)
+		return
+	}
+	l := fc.l
+	var waiter *Task
+	woken := false // set and read on the loop only
+	time.AfterFunc(d, func() {
+		l.post(func() {
+			woken = true
+			l.wake(&waiter)
+		})
+	})
+	for !woken {
+		if l.park(&waiter) != nil {
+			return
+		}
+	}
+}

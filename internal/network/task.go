@@ -44,3 +44,14 @@ func (t *Task) Wait() {
 	}
 	<-t.ch
 }
+
+// Run runs fn where the connection's work belongs: as a new task of its
+// event loop, or at once on the calling goroutine when it has none. For
+// work that comes back later from elsewhere (a timer) to the connection.
+func (c *Conn) Run(fn func()) {
+	if l := c.Loop(); l != nil {
+		l.Go(fn)
+		return
+	}
+	fn()
+}

@@ -6,7 +6,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mosnctl/mosnctl/internal/filter"
 	"github.com/mosnctl/mosnctl/internal/protocol/bolt"
+	"github.com/mosnctl/mosnctl/internal/router"
 	"github.com/mosnctl/mosnctl/internal/stream"
 	"github.com/mosnctl/mosnctl/internal/upstream"
 )
@@ -70,16 +72,8 @@ func (p *BoltProxy) ServeBolt(d *stream.BoltDownstream, f *bolt.Frame, raw []byt
 		ts.begin(c.t, start)
 	}
 	route, ok := p.resolve(boltRequest{f}, c.t, &c.tries)
-	switch {
-	case route == nil || !ok:
+	if route == nil || !ok {
 		c.fail(oneway, bolt.StatusNoProcessor, flagNoRoute)
-		return
-	case route.Direct != nil:
-		status := bolt.StatusSuccess
-		if route.Direct.Status >= 400 {
-			status = bolt.StatusServerException
-		}
-		c.fail(oneway, status, "")
 		return
 	}
 	timeout := route.Timeout
@@ -94,9 +88,42 @@ func (p *BoltProxy) ServeBolt(d *stream.BoltDownstream, f *bolt.Frame, raw []byt
 	if ft := time.Duration(f.Timeout) * time.Millisecond; ft > 0 && ft < timeout {
 		timeout = ft
 	}
+	if len(p.Filters) > 0 {
+		v := p.Filters.OnRequest(boltFilterRequest{boltRequest{f}, c.tries.Cluster})
+		if v.Delay > 0 {
+			// Held apart: the connection's other calls go on meanwhile.
+			held := append([]byte(nil), raw...)
+			time.AfterFunc(v.Delay, func() {
+				d.Conn.Run(func() { c.forward(route, v, held, oneway, timeout) })
+			})
+			return
+		}
+		if v.Status != 0 {
+			c.forward(route, v, raw, oneway, timeout)
+			return
+		}
+	}
+	c.forward(route, filter.Verdict{}, raw, oneway, timeout)
+}
+
+// forward answers a direct route or a filter's local reply, or sends the
+// request upstream, to another host for each try the route allows.
+func (c *boltCall) forward(route *router.Route, v filter.Verdict, raw []byte, oneway bool, timeout time.Duration) {
+	switch {
+	case v.Status != 0:
+		c.fail(oneway, boltStatus(v.Status), flagFault)
+		return
+	case route.Direct != nil:
+		status := bolt.StatusSuccess
+		if route.Direct.Status >= 400 {
+			status = bolt.StatusServerException
+		}
+		c.fail(oneway, status, "")
+		return
+	}
 	flag := flagConnect
 	for nextHost(&c.tries, c.t) {
-		cc, err := p.Pools.Bolt(d.Conn.Loop(), c.tries.Cluster, c.tries.Host).Get(context.Background())
+		cc, err := c.p.Pools.Bolt(c.d.Conn.Loop(), c.tries.Cluster, c.tries.Host).Get(context.Background())
 		if err != nil {
 			c.tries.ConnectFailed()
 			flag = flagConnect
@@ -126,6 +153,36 @@ func (p *BoltProxy) ServeBolt(d *stream.BoltDownstream, f *bolt.Frame, raw []byt
 		flag = flagNoHealthy
 	}
 	c.fail(oneway, bolt.StatusConnectionClosed, flag)
+}
+
+// boltFilterRequest is a Bolt request as stream filters see it.
+type boltFilterRequest struct {
+	boltRequest
+	cluster *upstream.Cluster
+}
+
+func (r boltFilterRequest) Cluster() string {
+	if r.cluster == nil {
+		return ""
+	}
+	return r.cluster.Name
+}
+
+// boltStatus maps a local reply's HTTP status to the nearest Bolt status.
+func boltStatus(status int) uint16 {
+	switch {
+	case status < 400:
+		return bolt.StatusSuccess
+	case status == 404:
+		return bolt.StatusNoProcessor
+	case status == 504 || status == 408:
+		return bolt.StatusTimeout
+	case status == 503 || status == 429:
+		return bolt.StatusServerThreadpoolBusy
+	case status < 500:
+		return bolt.StatusCodecException
+	}
+	return bolt.StatusServerException
 }
 
 // fail answers the request locally (nothing for one-way) and finishes it.

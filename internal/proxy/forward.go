@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/mosnctl/mosnctl/internal/filter"
 	"github.com/mosnctl/mosnctl/internal/metrics"
 	"github.com/mosnctl/mosnctl/internal/router"
 	"github.com/mosnctl/mosnctl/internal/upstream"
@@ -24,6 +25,9 @@ type Forwarder struct {
 	AccessLog *AccessLog // nil: off
 	Log       *slog.Logger
 	Streams   *StreamTracker // nil: streams are not listed
+	// Filters run on every request once its route is known; nil: none, at
+	// no cost.
+	Filters filter.Chain
 }
 
 // Routes is the route table a proxy listener uses; the server swaps it on a

@@ -48,6 +48,7 @@ const (
 	flagTimeout    = "upstream_timeout"
 	flagUpstream   = "upstream_error"
 	flagDownstream = "downstream_error"
+	flagFault      = "fault_injected" // a stream filter answered
 )
 
 // exchange is the state of one forwarded request.
@@ -104,7 +105,21 @@ func (p *HTTP1Proxy) forward(s *stream.HTTP1ServerStream, x *exchange) {
 		x.flag = flagNoRoute
 		s.Respond(503, bodyNoCluster)
 		return
-	case route.Direct != nil:
+	}
+	start := s.Start
+	if len(p.Filters) > 0 {
+		v := p.Filters.OnRequest(http1FilterRequest{s, x.tries.Cluster})
+		if v.Delay > 0 {
+			s.Conn.Sleep(v.Delay)
+			start = time.Now() // the route's timeout counts from here, as Envoy's after its filters
+		}
+		if v.Status != 0 {
+			x.flag = flagFault
+			s.Respond(v.Status, v.Body)
+			return
+		}
+	}
+	if route.Direct != nil {
 		s.Respond(route.Direct.Status, route.Direct.Body)
 		return
 	}
@@ -116,9 +131,9 @@ func (p *HTTP1Proxy) forward(s *stream.HTTP1ServerStream, x *exchange) {
 
 	switch timeout := route.Timeout; {
 	case timeout == 0:
-		x.deadline = s.Start.Add(DefaultRouteTimeout)
+		x.deadline = start.Add(DefaultRouteTimeout)
 	case timeout > 0:
-		x.deadline = s.Start.Add(timeout)
+		x.deadline = start.Add(timeout)
 	}
 	x.idle = route.IdleTimeout
 	for nextHost(&x.tries, x.t) {
@@ -156,6 +171,19 @@ func (p *HTTP1Proxy) forward(s *stream.HTTP1ServerStream, x *exchange) {
 		return
 	}
 	s.Respond(503, bodyConnectFail)
+}
+
+// http1FilterRequest is an HTTP/1 request as stream filters see it.
+type http1FilterRequest struct {
+	*stream.HTTP1ServerStream
+	cluster *upstream.Cluster
+}
+
+func (r http1FilterRequest) Cluster() string {
+	if r.cluster == nil {
+		return ""
+	}
+	return r.cluster.Name
 }
 
 // encodeRequest writes the upstream request head while the request's views

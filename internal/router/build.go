@@ -126,25 +126,9 @@ func buildRoute(cfg *config.RouterConfiguration, vc *config.VirtualHost, rc *con
 	sofa := r.kind == pathAny && len(m.Headers) == 1 && m.Headers[0].Name == sofaServiceKey &&
 		!m.Headers[0].Regex && m.Headers[0].Value != ""
 	for k, h := range m.Headers {
-		hpath := fmt.Sprintf("%s.match.headers[%d]", rpath, k)
-		if h.Name == "" {
-			return r, fmt.Errorf("%s.name: empty header name", hpath)
-		}
-		hm := headerMatcher{name: h.Name, kind: headerExact, value: h.Value,
-			method: h.Name == "method" || h.Name == ":method"}
-		switch {
-		case h.Regex && h.Value == ".*":
-			hm.kind = headerDotStar
-		case h.Regex && h.Value == ".+":
-			hm.kind = headerDotPlus
-		case h.Regex:
-			re, err := compileWhole(h.Value, false)
-			if err != nil {
-				return r, fmt.Errorf("%s.value: invalid regex %q: %v", hpath, h.Value, err)
-			}
-			hm.kind, hm.re = headerRegex, re
-		case sofa && h.Value == ".*":
-			hm.kind = headerNonEmpty
+		hm, err := compileHeader(h, sofa, fmt.Sprintf("%s.match.headers[%d]", rpath, k))
+		if err != nil {
+			return r, err
 		}
 		r.headers = append(r.headers, hm)
 	}
@@ -188,6 +172,58 @@ func buildRoute(cfg *config.RouterConfiguration, vc *config.VirtualHost, rc *con
 	r.route.ResponseHeadersToRemove = mergeHeadersToRemove(ra.ResponseHeadersToRemove,
 		vc.ResponseHeadersToRemove, cfg.ResponseHeadersToRemove)
 	return r, nil
+}
+
+// compileHeader compiles one header matcher; sofa applies MOSN's RPC rule
+// (see headerKind). hpath is the matcher's path in the config.
+func compileHeader(h config.HeaderMatcher, sofa bool, hpath string) (headerMatcher, error) {
+	if h.Name == "" {
+		return headerMatcher{}, fmt.Errorf("%s.name: empty header name", hpath)
+	}
+	hm := headerMatcher{name: h.Name, kind: headerExact, value: h.Value,
+		method: h.Name == "method" || h.Name == ":method"}
+	switch {
+	case h.Regex && h.Value == ".*":
+		hm.kind = headerDotStar
+	case h.Regex && h.Value == ".+":
+		hm.kind = headerDotPlus
+	case h.Regex:
+		re, err := compileWhole(h.Value, false)
+		if err != nil {
+			return headerMatcher{}, fmt.Errorf("%s.value: invalid regex %q: %v", hpath, h.Value, err)
+		}
+		hm.kind, hm.re = headerRegex, re
+	case sofa && h.Value == ".*":
+		hm.kind = headerNonEmpty
+	}
+	return hm, nil
+}
+
+// HeaderMatchers match a request's headers as a route's "headers" do: all
+// of them must match. Stream filters that select requests use them.
+type HeaderMatchers []headerMatcher
+
+// NewHeaderMatchers compiles matchers; path names the list in the config.
+func NewHeaderMatchers(hs []config.HeaderMatcher, path string) (HeaderMatchers, error) {
+	var out HeaderMatchers
+	for k, h := range hs {
+		hm, err := compileHeader(h, false, fmt.Sprintf("%s[%d]", path, k))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, hm)
+	}
+	return out, nil
+}
+
+// Match reports whether req has every header.
+func (ms HeaderMatchers) Match(req Request) bool {
+	for i := range ms {
+		if !ms[i].match(req) {
+			return false
+		}
+	}
+	return true
 }
 
 func buildAction(r *compiledRoute, a *config.RouteAction, apath string) error {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mosnctl/mosnctl/internal/admin"
 	"github.com/mosnctl/mosnctl/internal/config"
+	"github.com/mosnctl/mosnctl/internal/filter"
 	"github.com/mosnctl/mosnctl/internal/lograte"
 	"github.com/mosnctl/mosnctl/internal/metrics"
 	"github.com/mosnctl/mosnctl/internal/network"
@@ -253,6 +254,13 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 		rl.accessLog, rl.openedLog = al, true
 	}
 	accessLog := rl.accessLog
+	filters, err := filter.Build(lc.StreamFilters, path)
+	if err != nil {
+		return nil, err
+	}
+	if len(filters) > 0 && f.Type != config.FilterProxy {
+		return nil, fmt.Errorf("%s.stream_filters: stream filters need a proxy network filter, not %s", path, f.Type)
+	}
 	var handler network.Handler
 	switch f.Type {
 	case config.FilterProxy:
@@ -275,7 +283,7 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 		rl.protocol = down
 		rl.stats = s.statsFor(old, lc.Name, down)
 		fw := proxy.Forwarder{Listener: lc.Name, Routes: rl.routes, Clusters: &s.clusters, Pools: s.pools,
-			Stats: rl.stats, AccessLog: accessLog, Log: log, Streams: s.streams}
+			Stats: rl.stats, AccessLog: accessLog, Log: log, Streams: s.streams, Filters: filters}
 		h1 := &proxy.HTTP1Proxy{Forwarder: fw, LogLimit: logLimit}
 		normalize, merge := pc.PathRules()
 		h1opts := &stream.HTTP1Options{Limits: http1.Limits{}, IdleTimeout: lc.ConnectionIdleTimeout.Get(0),
