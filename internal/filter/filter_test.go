@@ -82,7 +82,7 @@ func TestBuildErrors(t *testing.T) {
 	for cfg, want := range map[string]string{
 		`{"type": "nope"}`: `l.stream_filters[0].type: unknown stream filter "nope"`,
 		`{"type": "fault", "config": {"abort": {"status": 503, "percentage": 1}, "headers": [{"name": "a", "value": "(", "regex": true}]}}`: `l.stream_filters[0].config.headers[0].value: invalid regex`,
-		`{"type": "fault", "config": {"abort": {"status": 1}}}`: `l.stream_filters[0].config.abort.status: 1 is not an HTTP status`,
+		`{"type": "fault", "config": {"abort": {"status": 1}}}`:                                                                             `l.stream_filters[0].config.abort.status: 1 is not an HTTP status`,
 	} {
 		var f config.Filter
 		if err := json.Unmarshal([]byte(cfg), &f); err != nil {
