@@ -41,6 +41,11 @@ type boltCall struct {
 	start   time.Time
 	bytesIn int
 	service []byte // copied only when the access log is on
+	// With a per-try timeout and tries to spare, a try that times out goes
+	// to the next host: held is the request then, until the call's deadline.
+	held     []byte
+	perTry   time.Duration
+	deadline time.Time
 	// e is the call's tracker entry, linked while the call is in flight;
 	// t points to it when tracking is on.
 	e trackedStream
@@ -58,7 +63,7 @@ func (p *BoltProxy) ServeBolt(d *stream.BoltDownstream, f *bolt.Frame, raw []byt
 		d.Begin()
 	}
 	c := boltCalls.Get().(*boltCall)
-	*c = boltCall{p: p, d: d, id: f.RequestID, codec: f.Codec, start: start, bytesIn: len(raw), service: c.service[:0]}
+	*c = boltCall{p: p, d: d, id: f.RequestID, codec: f.Codec, start: start, bytesIn: len(raw), service: c.service[:0], held: c.held[:0]}
 	if p.AccessLog != nil || p.Streams != nil {
 		svc, _ := f.Get("service")
 		c.service = append(c.service, svc...)
@@ -120,6 +125,22 @@ func (c *boltCall) forward(route *router.Route, v filter.Verdict, raw []byte, on
 		}
 		c.fail(oneway, status, "")
 		return
+	}
+	if pt := route.Retry.PerTryTimeout; pt > 0 && pt < timeout {
+		c.perTry, c.deadline = pt, time.Now().Add(timeout)
+		if c.tries.Left() > 0 && !oneway {
+			c.held = append(c.held[:0], raw...) // raw is the reader's until this returns
+			raw = c.held
+		}
+	}
+	c.send(raw, oneway, timeout)
+}
+
+// send sends the request to a host, the next one for each try left, and
+// answers locally when none takes it.
+func (c *boltCall) send(raw []byte, oneway bool, timeout time.Duration) {
+	if c.perTry > 0 {
+		timeout = min(c.perTry, time.Until(c.deadline))
 	}
 	flag := flagConnect
 	for nextHost(&c.tries, c.t) {
@@ -208,11 +229,17 @@ func (c *boltCall) BoltResponse(raw []byte, f *bolt.Frame) {
 
 // BoltFailed answers a timeout or a lost upstream connection.
 func (c *boltCall) BoltFailed(status uint16) {
-	c.d.WriteError(c.id, c.codec, status)
-	c.d.End()
 	c.tries.Ended()
 	timeout := status == bolt.StatusTimeout
 	c.tries.Failed(timeout)
+	if timeout && len(c.held) > 0 && c.tries.Left() > 0 && time.Until(c.deadline) > 0 {
+		// The per-try timeout ran out: the next host. This runs on the
+		// connection's loop (or a timer's goroutine), as sends may.
+		c.send(c.held, false, 0)
+		return
+	}
+	c.d.WriteError(c.id, c.codec, status)
+	c.d.End()
 	flag := flagUpstream
 	if timeout {
 		flag = flagTimeout
@@ -235,8 +262,11 @@ func (c *boltCall) finish(class int, flag string) {
 			RequestID: c.id, Service: c.service, Flags: flag}
 		p.logAccess(&e, &c.tries)
 	}
-	svc := c.service[:0]
-	*c = boltCall{service: svc}
+	svc, held := c.service[:0], c.held[:0]
+	if cap(held) > 64<<10 {
+		held = nil // a pooled call keeps no large frame
+	}
+	*c = boltCall{service: svc, held: held}
 	boltCalls.Put(c)
 }
 

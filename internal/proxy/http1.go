@@ -53,14 +53,17 @@ const (
 
 // exchange is the state of one forwarded request.
 type exchange struct {
-	tries    upstream.Tries
-	flag     string
-	bytesIn  int64
-	t        *trackedStream // nil: untracked
-	route    *router.Route
-	deadline time.Time     // the route timeout's; zero: none
-	idle     time.Duration // the route's idle timeout; 0: none
-	body     heldBody
+	tries     upstream.Tries
+	flag      string
+	bytesIn   int64
+	t         *trackedStream // nil: untracked
+	route     *router.Route
+	deadline  time.Time     // the route timeout's; zero: none
+	tryUntil  time.Time     // the current try's wait for a response head
+	perTry    bool          // tryUntil is the retry policy's per-try timeout
+	elsewhere bool          // the try timed out: retry on the next host
+	idle      time.Duration // the route's idle timeout; 0: none
+	body      heldBody
 }
 
 // ServeHTTP1 forwards one request of an untracked connection (ServeConn
@@ -157,6 +160,10 @@ func (p *HTTP1Proxy) forward(s *stream.HTTP1ServerStream, x *exchange) {
 		x.tries.Ended()
 		if !retry {
 			return
+		}
+		if x.elsewhere {
+			x.elsewhere = false
+			continue // the try timed out: the next one goes to the next host
 		}
 		// The reused connection was stale (the upstream closed it while it
 		// idled): the request goes once more, whole, on a new connection;
@@ -319,8 +326,12 @@ func (p *HTTP1Proxy) roundTrip(s *stream.HTTP1ServerStream, x *exchange, pool *s
 			return p.badRequestBody(s, x, pool, cc, err)
 		}
 		x.bytesIn = int64(len(first))
-		x.body.take(first, reused, s.Body.Done())
+		// Held for sending again: on a reused connection (it may be stale),
+		// and when a try that times out is retried.
+		retriesTimeouts := x.route.Retry.PerTryTimeout > 0 && x.tries.Left() > 0
+		x.body.take(first, reused || retriesTimeouts, s.Body.Done())
 	}
+	x.startTry()
 	var err error
 	if len(x.body.b) > 0 {
 		err = up.Writev(head, x.body.b)
@@ -345,7 +356,7 @@ func (p *HTTP1Proxy) roundTrip(s *stream.HTTP1ServerStream, x *exchange, pool *s
 	}
 	defer pump.finish(s, up, x, true)
 
-	x.armRead(up)
+	x.armRead(up, x.tryUntil)
 	interim := false
 	n, err := cc.ReadResponseHead(p.Limits)
 	for err == nil && cc.Resp.Status < 200 && cc.Resp.Status != 101 {
@@ -363,12 +374,22 @@ func (p *HTTP1Proxy) roundTrip(s *stream.HTTP1ServerStream, x *exchange, pool *s
 		// A reused connection that failed before a byte of a response came
 		// was stale: the request may go again if its body can be held whole,
 		// so the pump (its writes failing now) reads the rest of it first.
-		stale := reused && !interim && len(up.Buffered()) == 0 && isConnReset(err)
+		silent := !interim && len(up.Buffered()) == 0
+		stale := reused && silent && isConnReset(err)
+		// The retry policy's per-try timeout, not the route's, ran out
+		// with no answer begun: the request may go to the next host.
+		tryTimeout := x.perTry && silent && isTimeout(err) && x.tries.Left() > 0 &&
+			(x.deadline.IsZero() || time.Now().Before(x.deadline))
 		pool.Discard(cc)
-		if r := pump.finish(s, up, x, !(stale && x.body.holding())); r.err != nil && !r.upstream {
+		if r := pump.finish(s, up, x, !((stale || tryTimeout) && x.body.holding())); r.err != nil && !r.upstream {
 			return p.badRequestBody(s, x, nil, nil, r.err)
 		}
-		if stale && x.body.whole(s) {
+		switch {
+		case stale && x.body.whole(s):
+			return true
+		case tryTimeout && x.body.whole(s):
+			x.failed(err)
+			x.elsewhere = true
 			return true
 		}
 		return p.upstreamFailed(s, x, err, true)
@@ -411,9 +432,12 @@ func (p *HTTP1Proxy) roundTrip(s *stream.HTTP1ServerStream, x *exchange, pool *s
 	}
 	x.t.setBytesOut(s.BytesOut)
 	x.t.setState(StreamResponding)
+	if x.perTry {
+		up.SetReadDeadline(x.deadline) // the answer has begun: the route's timeout bounds the rest
+	}
 	for !cc.Body.Done() {
 		if x.idle > 0 {
-			x.armRead(up)
+			x.armRead(up, x.deadline)
 		}
 		chunk, err := cc.Body.Next()
 		if err != nil {
@@ -446,12 +470,23 @@ func (p *HTTP1Proxy) roundTrip(s *stream.HTTP1ServerStream, x *exchange, pool *s
 	return false
 }
 
-// armRead sets c's read deadline for the next wait of the exchange: the
-// route's deadline, or sooner the idle timeout from now. The deadline may
-// fire up to 1% early (at most 100ms), so a busy keep-alive connection
-// re-arms its timer rarely, not per request.
-func (x *exchange) armRead(c *network.Conn) {
-	d := x.deadline
+// startTry sets the current try's deadline for its response head: the
+// route's, or sooner the retry policy's per-try timeout.
+func (x *exchange) startTry() {
+	x.tryUntil, x.perTry = x.deadline, false
+	if pt := x.route.Retry.PerTryTimeout; pt > 0 {
+		if t := time.Now().Add(pt); x.deadline.IsZero() || t.Before(x.deadline) {
+			x.tryUntil, x.perTry = t, true
+		}
+	}
+}
+
+// armRead sets c's read deadline for the next wait of the exchange: until,
+// or sooner the idle timeout from now. The deadline may fire up to 1% early
+// (at most 100ms), so a busy keep-alive connection re-arms its timer
+// rarely, not per request.
+func (x *exchange) armRead(c *network.Conn, until time.Time) {
+	d := until
 	var slack time.Duration
 	if !d.IsZero() {
 		slack = time.Until(d) / 100
@@ -595,11 +630,11 @@ type pumpResult struct {
 // request can be sent again whole.
 func (p *bodyPump) run(s *stream.HTTP1ServerStream, up *network.Conn, t *trackedStream) (r pumpResult) {
 	x := exchange{deadline: p.deadline, idle: p.idle}
-	x.armRead(s.Conn)
+	x.armRead(s.Conn, x.deadline)
 	defer s.Conn.SetReadDeadline(time.Time{})
 	for !s.Body.Done() {
 		if p.idle > 0 {
-			x.armRead(s.Conn)
+			x.armRead(s.Conn, x.deadline)
 		}
 		chunk, err := s.Body.Next()
 		if err != nil {

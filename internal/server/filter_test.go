@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -110,5 +111,26 @@ func TestStreamFilterNeedsProxy(t *testing.T) {
 	c := parseForTest(t, cfg)
 	if _, err := New(c, Options{AdminAddr: "off"}); err == nil || !strings.Contains(err.Error(), "stream filters need a proxy network filter") {
 		t.Fatalf("New: %v", err)
+	}
+}
+
+// A Bolt call whose try outlives the per-try timeout (retry_timeout) goes to
+// the next host; the response of the first, if it ever comes, is dropped.
+func TestBoltPerTryTimeoutRetriesOnTheNextHost(t *testing.T) {
+	silent := serveTCP(t, func(c net.Conn) { io.Copy(io.Discard, c); c.Close() })
+	echo := startBoltServer(t, boltrpc.EchoHandler)
+	p := startProxy(t, boltProxyConfig("bolt", `, "timeout": "20s", "retry_policy": {"retry_on": true, "num_retries": 1, "retry_timeout": "300ms"}`, silent, echo))
+	ctx := context.Background()
+	c, err := boltrpc.Dial(ctx, p.addr("in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range 4 {
+		resp, err := c.Call(ctx, &boltrpc.Request{Service: "com.example.EchoService:1.0", Method: "echo",
+			Content: []byte(fmt.Sprint("call ", i)), Timeout: 5 * time.Second})
+		if err != nil || resp.Status != bolt.StatusSuccess || string(resp.Content) != fmt.Sprint("call ", i) {
+			t.Fatalf("call %d: %+v %v", i, resp, err)
+		}
 	}
 }

@@ -415,3 +415,45 @@ func TestMethodMatcherAndResponseHeaderEdits(t *testing.T) {
 		}
 	}
 }
+
+// retry_policy.retry_timeout (MOSN's per-try timeout) bounds each try's wait
+// for a response head; a try that runs out goes, body and all, to the next
+// host while tries are left, and the last one's timeout is a 504 long
+// before the route's.
+func TestPerTryTimeoutRetriesOnTheNextHost(t *testing.T) {
+	silent := serveTCP(t, func(c net.Conn) { io.Copy(io.Discard, c); c.Close() })
+	echo, _ := startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "echo %s", b)
+	}))
+	p := startProxy(t, httpProxyConfig("LB_ROUNDROBIN",
+		`, "timeout": "20s", "retry_policy": {"retry_on": true, "num_retries": 1, "retry_timeout": "300ms"}`, silent, echo))
+	client := newClient()
+	client.Timeout = 5 * time.Second
+	for i := range 4 {
+		resp, err := client.Post(p.url("in", "/"), "text/plain", strings.NewReader(fmt.Sprint("body ", i)))
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != fmt.Sprint("echo body ", i) {
+			t.Fatalf("request %d: %d %q", i, resp.StatusCode, b)
+		}
+	}
+	var silentHost = p.clusters.load().Get("origin").Hosts[0]
+	if silentHost.Timeouts.Load() < 2 {
+		t.Errorf("timeouts counted on the silent host: %d, want 2", silentHost.Timeouts.Load())
+	}
+
+	only := startProxy(t, httpProxyConfig("LB_ROUNDROBIN",
+		`, "timeout": "20s", "retry_policy": {"retry_on": true, "num_retries": 0, "retry_timeout": "300ms"}`, silent))
+	resp, err := client.Get(only.url("in", "/"))
+	if err != nil {
+		t.Fatalf("no tries left: %v (the per-try timeout should answer long before the route's)", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 504 {
+		t.Fatalf("no tries left: status %d, want 504", resp.StatusCode)
+	}
+}

@@ -88,3 +88,6 @@ func (t *Tries) Answered(status int) {
 		t.Cluster.Errors.Add(1)
 	}
 }
+
+// Left is the number of tries after the current one.
+func (t *Tries) Left() int { return t.left }
