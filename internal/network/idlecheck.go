@@ -14,8 +14,10 @@ var ErrUnsolicited = errors.New("network: bytes arrived on an idle connection")
 // nil when nothing arrived and the peer has not closed; io.EOF when the peer
 // closed it; ErrUnsolicited when bytes arrived (an upstream that answers
 // what nobody asked, whose bytes would be read as the next request's
-// response); another error when the socket failed. It costs one
-// non-blocking system call (a peek).
+// response); another error when the socket failed. On an event loop it
+// answers from the loop's readiness state (what arrived by the loop's last
+// epoll wait), with a peek only when that says readable; a socket of Go's
+// netpoller costs one non-blocking peek.
 func (c *Conn) CheckIdle() error {
 	if len(c.Buffered()) > 0 {
 		return ErrUnsolicited

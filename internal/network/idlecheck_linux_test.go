@@ -51,9 +51,11 @@ func TestCheckIdle(t *testing.T) {
 					}
 				}
 				u.Discard(len("hello"))
-				// Each step waits for the test's byte: a loop goes through
-				// epoll between steps, as a proxy does between requests.
+				// Each step waits for the test's byte, then lets the loop go
+				// through an epoll wait, as it does between the requests of
+				// a connection (reading one that was already there does not).
 				for range 3 {
+					c.Sleep(time.Millisecond)
 					errs = append(errs, u.CheckIdle())
 					c.Write([]byte("."))
 					if err := c.Fill(); err != nil {

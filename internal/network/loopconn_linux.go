@@ -521,15 +521,20 @@ func (c *Conn) Loop() *Loop {
 // constant is a negative int).
 const edgeTriggered = 1 << 31
 
-// peekIdle is CheckIdle's look at the socket: one non-blocking peek.
+// peekIdle is CheckIdle's look at the socket.
 func (c *Conn) peekIdle() error {
 	if fc, ok := c.nc.(*fdConn); ok {
 		if fc.closing.Load() {
 			return net.ErrClosed
 		}
-		// No shortcut through the readiness flag: it holds what the loop's
-		// last epoll wait saw, and bytes may have come since (a task can run
-		// on without waiting, e.g. reading a request that was already there).
+		// The loop's readiness state answers without a system call: no
+		// edge since a read drained the socket means nothing arrived by the
+		// loop's last epoll wait. (Bytes that come during the loop's current
+		// round are seen at the next reuse, as by nginx's keep-alive cache,
+		// which closes a cached connection on its read event.)
+		if !fc.readable && !fc.peerDone {
+			return nil
+		}
 		err := peekFD(fc.fd)
 		if err == nil {
 			fc.readable = false // the peek found it empty: the next byte brings an edge
