@@ -560,22 +560,21 @@ func (c *Conn) peekIdle() error {
 // method value made once per connection, so a check allocates nothing.
 type rawPeeker struct {
 	rc  syscall.RawConn
-	fn  func(fd uintptr) bool
+	fn  func(fd uintptr)
 	err error
 }
 
+// check peeks through Control, not Read: it only pins the descriptor
+// against a concurrent Close, skipping the poller's read preparation.
 func (p *rawPeeker) check() error {
 	p.err = nil
-	if err := p.rc.Read(p.fn); err != nil {
+	if err := p.rc.Control(p.fn); err != nil {
 		return err
 	}
 	return p.err
 }
 
-func (p *rawPeeker) peek(fd uintptr) bool {
-	p.err = peekFD(int(fd))
-	return true // never wait
-}
+func (p *rawPeeker) peek(fd uintptr) { p.err = peekFD(int(fd)) }
 
 // peekFD looks for one byte without taking it or waiting: nil when the
 // socket is empty, io.EOF at the peer's end of stream, ErrUnsolicited when
