@@ -42,7 +42,13 @@ const (
 // with Discard and ask for more with Fill. Methods other than Write/Writev
 // and Close must be called from the one goroutine that reads.
 type Conn struct {
-	nc           net.Conn
+	nc net.Conn
+	// ls is the event loop's socket under nc (nc itself, or the socket a
+	// wrapper such as TLS reads and writes through) when an event loop
+	// serves the connection, nil when goroutines do: the IO model is
+	// decided when the connection is made, not by looking at nc's type, so
+	// that a wrapped socket stays scheduled by its loop.
+	ls           *fdConn
 	bb           *bytebufferpool.ByteBuffer
 	r, w         int
 	maxBuf       int
@@ -82,6 +88,16 @@ func NewConn(nc net.Conn, counters *Counters, maxBuf int) *Conn {
 		counters.ConnsActive.Add(1)
 	}
 	return c
+}
+
+// Wrap puts a layer over the connection's socket (TLS, say): reads and
+// writes go through wrap's result from now on. Call it before anything is
+// read or written. The connection keeps its IO model: on an event loop the
+// wrapper's IO reaches the loop's socket, which yields to the loop as
+// before.
+func (c *Conn) Wrap(wrap func(net.Conn) net.Conn) {
+	c.nc = wrap(c.nc)
+	c.vw, _ = c.nc.(vectorWriter)
 }
 
 // NetConn returns the underlying connection.
@@ -291,8 +307,8 @@ func (c *Conn) Draining() bool { return c.draining.Load() }
 func (c *Conn) StartDrain() {
 	c.draining.Store(true)
 	if c.state.Load() == stateIdle {
-		if i, ok := c.nc.(interface{ Interrupt() }); ok {
-			i.Interrupt() // a loop socket: its deadlines belong to its loop
+		if c.ls != nil {
+			c.ls.Interrupt() // a loop socket: its deadlines belong to its loop
 		} else {
 			c.nc.SetReadDeadline(time.Unix(1, 0))
 		}

@@ -56,7 +56,14 @@ func (c *Conn) HandedOff() bool { return c.handedOff.Load() }
 // read from it: a connection received from another process continues where
 // that process stopped.
 func NewConnBuffered(nc net.Conn, counters *Counters, maxBuf int, buffered []byte) *Conn {
+	return newConnBuffered(nc, nil, counters, maxBuf, buffered)
+}
+
+// newConnBuffered is NewConnBuffered for a socket served by event loop
+// socket ls (nil: by goroutines).
+func newConnBuffered(nc net.Conn, ls *fdConn, counters *Counters, maxBuf int, buffered []byte) *Conn {
 	c := NewConn(nc, counters, maxBuf)
+	c.ls = ls
 	if len(buffered) > 0 {
 		c.bb = bytebufferpool.Get()
 		size := max(DefaultReadBufferSize, len(buffered))

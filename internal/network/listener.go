@@ -159,8 +159,8 @@ func (l *Listener) Serve(ctx context.Context) error {
 // connection is being served.
 func (l *Listener) moveToLoop(ctx context.Context, nc net.Conn, buffered []byte, h Handler) bool {
 	tracked := false
-	err := l.opts.Loops.adopt(nc, func(fc net.Conn) *Conn {
-		c := NewConnBuffered(fc, &l.Counters, l.opts.MaxBufferSize, buffered)
+	err := l.opts.Loops.adopt(nc, func(fc *fdConn) *Conn {
+		c := newConnBuffered(fc, fc, &l.Counters, l.opts.MaxBufferSize, buffered)
 		c.ln = l
 		if tracked = l.track(c); !tracked {
 			c.Close()

@@ -420,8 +420,8 @@ type loopTask struct {
 
 // goOnLoop starts fn as another task of c's loop when c belongs to one.
 func (c *Conn) goOnLoop(fn func()) *Task {
-	if fc, ok := c.nc.(*fdConn); ok && fc.l.cur != nil {
-		return fc.l.spawn(fn)
+	if c.ls != nil && c.ls.l.cur != nil {
+		return c.ls.l.spawn(fn)
 	}
 	return nil
 }

@@ -406,3 +406,55 @@ func TestLoopSendTimeout(t *testing.T) {
 		t.Fatalf("write to a peer that reads slowly: %v", err)
 	}
 }
+
+// passthrough wraps a socket the way a TLS layer would, adding nothing.
+type passthrough struct{ net.Conn }
+
+// A connection whose socket is wrapped stays on its loop: it reports the
+// loop, its second task is a task of that loop, its writes yield to the
+// loop, and TryWrite refuses rather than block.
+func TestLoopWrappedSocketStaysOnLoop(t *testing.T) {
+	type result struct {
+		loop    bool
+		task    bool
+		tryErr  error
+		echoErr error
+	}
+	res := make(chan result, 1)
+	l, _ := loopListener(t, 1, func(_ context.Context, c *Conn) {
+		c.Wrap(func(nc net.Conn) net.Conn { return passthrough{nc} })
+		var r result
+		r.loop = c.Loop() != nil
+		task := c.Go(func() {})
+		r.task = task.ch == nil
+		task.Wait()
+		c.LockWrite()
+		_, r.tryErr = c.TryWrite([]byte("x"))
+		c.UnlockWrite()
+		if r.echoErr = c.Fill(); r.echoErr == nil {
+			r.echoErr = c.Writev(c.Buffered())
+		}
+		res <- r
+	})
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("ping"))
+	r := <-res
+	if !r.loop || !r.task {
+		t.Errorf("wrapped connection: on its loop %v, second task a loop task %v; want both", r.loop, r.task)
+	}
+	if !errors.Is(r.tryErr, errNoTryWrite) {
+		t.Errorf("TryWrite through a wrapper without one: %v, want errNoTryWrite", r.tryErr)
+	}
+	if r.echoErr != nil {
+		t.Fatalf("echo through the wrapper: %v", r.echoErr)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, _ := io.ReadAll(io.LimitReader(c, 4))
+	if string(got) != "ping" {
+		t.Fatalf("echo %q, want ping", got)
+	}
+}

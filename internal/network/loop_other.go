@@ -29,7 +29,24 @@ func (g *LoopGroup) Len() int { return 0 }
 // Close does nothing.
 func (g *LoopGroup) Close() {}
 
-func (g *LoopGroup) adopt(net.Conn, func(net.Conn) *Conn, func(*Conn)) error {
+// fdConn is an event loop's socket; only Linux has them, so a Conn's is
+// always nil here.
+type fdConn struct{ l *Loop }
+
+// Interrupt is never called: there are no loop sockets.
+func (c *fdConn) Interrupt() {}
+
+// Read, Write and the rest make fdConn a net.Conn, as on Linux.
+func (c *fdConn) Read([]byte) (int, error)         { return 0, net.ErrClosed }
+func (c *fdConn) Write([]byte) (int, error)        { return 0, net.ErrClosed }
+func (c *fdConn) Close() error                     { return nil }
+func (c *fdConn) LocalAddr() net.Addr              { return nil }
+func (c *fdConn) RemoteAddr() net.Addr             { return nil }
+func (c *fdConn) SetDeadline(time.Time) error      { return nil }
+func (c *fdConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *fdConn) SetWriteDeadline(time.Time) error { return nil }
+
+func (g *LoopGroup) adopt(net.Conn, func(*fdConn) *Conn, func(*Conn)) error {
 	return errors.New("network: the netpoll IO model needs Linux")
 }
 
@@ -37,8 +54,8 @@ func (ln *Listener) serveLoops(context.Context) (bool, error) { return false, ni
 
 func (ln *Listener) stopLoopAccept() {}
 
-// DialLoop is never called: there are no loops.
-func (l *Loop) DialLoop(string, time.Duration) (net.Conn, error) {
+// dialLoop is never called: there are no loops.
+func (l *Loop) dialLoop(string, time.Duration) (*fdConn, error) {
 	return nil, errors.New("network: the netpoll IO model needs Linux")
 }
 

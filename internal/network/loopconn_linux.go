@@ -176,12 +176,25 @@ func (c *fdConn) Writev(pieces [][]byte) (int64, error) {
 	}
 }
 
+// errNoTryWrite is TryWrite's error for a wrapped loop socket whose
+// wrapper cannot write without waiting.
+var errNoTryWrite = errors.New("network: this loop socket cannot write without waiting")
+
 // tryWrite is Conn.TryWrite: one write system call if the socket has room.
 // A loop's socket knows whether it has; a socket of Go's netpoller is
 // written through its raw descriptor, which never parks.
 func (c *Conn) tryWrite(b []byte) (int, error) {
-	if fc, ok := c.nc.(*fdConn); ok {
-		return fc.tryWrite(b)
+	if c.ls != nil {
+		if c.nc == net.Conn(c.ls) {
+			return c.ls.tryWrite(b)
+		}
+		// A wrapped loop socket: only the wrapper knows what a partial
+		// write means, and a blocking write would make a task that must
+		// not wait for one peer wait.
+		if tw, ok := c.nc.(interface{ TryWrite([]byte) (int, error) }); ok {
+			return tw.TryWrite(b)
+		}
+		return 0, errNoTryWrite
 	}
 	if c.rw == nil {
 		sc, ok := c.nc.(syscall.Conn)
@@ -466,8 +479,8 @@ func sockaddrToTCP(sa syscall.Sockaddr) net.Addr {
 // lockWriteOnLoop is LockWrite for a loop's socket. Only one task runs at a
 // time, so the lock is a flag; a task finding it set queues and yields.
 func (c *Conn) lockWriteOnLoop() bool {
-	fc, ok := c.nc.(*fdConn)
-	if !ok {
+	fc := c.ls
+	if fc == nil {
 		return false
 	}
 	for fc.wlocked {
@@ -485,8 +498,8 @@ func (c *Conn) lockWriteOnLoop() bool {
 // unlockWriteOnLoop releases the lock and wakes the task that waited
 // longest for it.
 func (c *Conn) unlockWriteOnLoop() bool {
-	fc, ok := c.nc.(*fdConn)
-	if !ok {
+	fc := c.ls
+	if fc == nil {
 		return false
 	}
 	fc.wlocked = false
@@ -502,8 +515,8 @@ func (c *Conn) unlockWriteOnLoop() bool {
 // clock is the time for deadlines: a loop's, read once per turn of the loop
 // (no clock read per write), else the time now.
 func (c *Conn) clock() time.Time {
-	if fc, ok := c.nc.(*fdConn); ok {
-		return time.Unix(0, fc.l.now)
+	if c.ls != nil {
+		return time.Unix(0, c.ls.l.now)
 	}
 	return time.Now()
 }
@@ -511,8 +524,8 @@ func (c *Conn) clock() time.Time {
 // Loop returns the event loop that owns the connection, or nil when it is
 // served by its own goroutine.
 func (c *Conn) Loop() *Loop {
-	if fc, ok := c.nc.(*fdConn); ok {
-		return fc.l
+	if c.ls != nil {
+		return c.ls.l
 	}
 	return nil
 }
@@ -523,7 +536,7 @@ const edgeTriggered = 1 << 31
 
 // peekIdle is CheckIdle's look at the socket: one non-blocking peek.
 func (c *Conn) peekIdle() error {
-	if fc, ok := c.nc.(*fdConn); ok {
+	if fc := c.ls; fc != nil {
 		if fc.closing.Load() {
 			return net.ErrClosed
 		}

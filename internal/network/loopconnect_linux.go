@@ -49,7 +49,7 @@ func detachFD(nc net.Conn) (int, error) {
 // adopt moves an accepted connection into a loop: wrap makes the Conn (on
 // the caller's goroutine, so it can be tracked at once) and serve runs as a
 // task of the loop.
-func (g *LoopGroup) adopt(nc net.Conn, wrap func(net.Conn) *Conn, serve func(*Conn)) error {
+func (g *LoopGroup) adopt(nc net.Conn, wrap func(*fdConn) *Conn, serve func(*Conn)) error {
 	laddr, raddr := nc.LocalAddr(), nc.RemoteAddr()
 	fd, err := detachFD(nc)
 	if err != nil {
@@ -62,10 +62,10 @@ func (g *LoopGroup) adopt(nc net.Conn, wrap func(net.Conn) *Conn, serve func(*Co
 	return nil
 }
 
-// DialLoop connects to addr from a task of loop l, waiting for the
+// dialLoop connects to addr from a task of loop l, waiting for the
 // connection as the task's other sockets do. A host name is resolved on a
 // goroutine meanwhile (the resolver blocks).
-func (l *Loop) DialLoop(addr string, timeout time.Duration) (net.Conn, error) {
+func (l *Loop) dialLoop(addr string, timeout time.Duration) (*fdConn, error) {
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
 		var ta *net.TCPAddr
@@ -277,7 +277,7 @@ func (ln *Listener) acceptOnLoop(from *Loop, fd int, sa syscall.Sockaddr) {
 	}
 	l := ln.opts.Loops.pick()
 	fc := &fdConn{l: l, fd: fd, readable: true, writable: true, laddr: laddr, raddr: raddr}
-	c := NewConn(fc, &ln.Counters, ln.opts.MaxBufferSize)
+	c := newConnBuffered(fc, fc, &ln.Counters, ln.opts.MaxBufferSize, nil)
 	c.ln = ln
 	if !ln.track(c) {
 		c.Close() // the loop closes the descriptor
