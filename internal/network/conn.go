@@ -68,6 +68,9 @@ type Conn struct {
 	rp        *rawPeeker // CheckIdle's, made at its first use (reading goroutine)
 	send      time.Duration
 	sendUntil time.Time // the write deadline SetSendTimeout's rule set last
+	// resume is the handler's continuation while the connection is parked
+	// (ParkIdle); after is what AfterServe keeps for the handler's end.
+	resume, after func()
 }
 
 // vectorWriter is a socket with its own gathered write (loop sockets:

@@ -170,6 +170,8 @@ func (l *Listener) moveToLoop(ctx context.Context, nc net.Conn, buffered []byte,
 	}, func(c *Conn) {
 		if tracked {
 			l.serveConnWith(ctx, c, h)
+		} else {
+			c.leaveLoop()
 		}
 	})
 	if err != nil {
@@ -210,19 +212,34 @@ func (l *Listener) atLimit(remote net.Addr) bool {
 func (l *Listener) serveConn(ctx context.Context, c *Conn) { l.serveConnWith(ctx, c, l.handler) }
 
 func (l *Listener) serveConnWith(ctx context.Context, c *Conn, h Handler) {
-	defer l.wg.Done()
-	defer func() {
-		if r := recover(); r != nil {
-			// A bug in one connection's handling must not take the process down.
-			l.log.Error("connection handler panic", "remote", c.RemoteAddr().String(), "panic", r)
-		}
-		c.Close()
-		c.FreeBuffer()
-		l.mu.Lock()
-		delete(l.conns, c)
-		l.mu.Unlock()
-	}()
+	defer l.endServe(c)
 	h.ServeConn(ctx, c)
+}
+
+// endServe follows a connection's handler, first run or resumed after
+// ParkIdle: unless the handler parked the connection, it is closed and
+// forgotten. Call it as a defer: it recovers a handler's panic.
+func (l *Listener) endServe(c *Conn) {
+	r := recover()
+	if r != nil {
+		// A bug in one connection's handling must not take the process down.
+		l.log.Error("connection handler panic", "remote", c.RemoteAddr().String(), "panic", r)
+		c.unpark()
+	}
+	if c.resume != nil {
+		return // parked: its loop resumes it
+	}
+	if after := c.after; after != nil {
+		c.after = nil
+		after()
+	}
+	c.Close()
+	c.FreeBuffer()
+	l.mu.Lock()
+	delete(l.conns, c)
+	l.mu.Unlock()
+	c.leaveLoop()
+	l.wg.Done()
 }
 
 // Close stops accepting; live connections keep running.

@@ -85,6 +85,13 @@ func (c *Conn) Loop() *Loop { return nil }
 
 type loopTask struct{}
 
+// parkOnLoop fails: there are no loops to park on.
+func (c *Conn) parkOnLoop() bool { return false }
+
+func (c *Conn) unpark() { c.resume = nil }
+
+func (c *Conn) leaveLoop() {}
+
 func (c *Conn) goOnLoop(func()) *Task { return nil }
 func (t *Task) loopDone() bool        { return true }
 func (t *Task) loopWait()             {}

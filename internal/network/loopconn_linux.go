@@ -22,6 +22,7 @@ type fdConn struct {
 	writable     bool
 	peerDone     bool // the peer's FIN (or an error) is queued: reads never block again
 	rwait, wwait *Task
+	parked       *Conn        // its handler waits for the next message without a task (ParkIdle)
 	wlocked      bool         // LockWrite holds the writing side
 	wqueue       []*Task      // tasks waiting in LockWrite, first come first
 	rdl, wdl     atomic.Int64 // deadlines, unix ns; 0: none
@@ -59,7 +60,7 @@ func (l *Loop) closeConn(c *fdConn) {
 		l.conns[c.fd] = nil
 	}
 	syscall.Close(c.fd) // also leaves the epoll set
-	l.wake(&c.rwait)
+	l.wakeReader(c)
 	l.wake(&c.wwait)
 	for _, t := range c.wqueue {
 		l.schedule(t)
@@ -88,6 +89,54 @@ func EdgeRead(fd int, b []byte, peerDone bool) (n int, drained bool, err error) 
 		}
 		n = int(r1)
 		return n, n < len(b) && !peerDone, nil
+	}
+}
+
+// parkOnLoop registers the connection as parked with its loop (ParkIdle)
+// unless it is not on one, or its next read would not wait.
+func (c *Conn) parkOnLoop() bool {
+	fc := c.ls
+	if fc == nil || fc.l.cur == nil || fc.closing.Load() || fc.l.expired(fc.rdl.Load()) {
+		return false
+	}
+	if fc.readable {
+		// Not known empty (a new connection, or the last read filled the
+		// buffer): a peek tells; if empty, the next byte brings an edge.
+		if fc.peerDone || peekFD(fc.fd) != nil {
+			return false
+		}
+		fc.readable = false
+	}
+	fc.parked = c
+	fc.arm(false) // the read deadline resumes it
+	return true
+}
+
+// leaveLoop stops counting a listener's connection as served by its loop
+// (LoopGroup.pick places new connections by that count).
+func (c *Conn) leaveLoop() {
+	if c.ls != nil {
+		c.ls.l.served.Add(-1)
+	}
+}
+
+// unpark undoes ParkIdle for a handler that panicked after parking.
+func (c *Conn) unpark() {
+	if c.resume != nil {
+		c.resume = nil
+		if c.ls != nil && c.ls.parked == c {
+			c.ls.parked = nil
+		}
+	}
+}
+
+// wakeReader wakes the task waiting to read from c, or starts the handler
+// of a connection parked idle (ParkIdle) on a worker task.
+func (l *Loop) wakeReader(c *fdConn) {
+	l.wake(&c.rwait)
+	if pc := c.parked; pc != nil {
+		c.parked = nil
+		l.work(pc)
 	}
 }
 
@@ -321,9 +370,13 @@ func (l *Loop) fireTimers() {
 			continue // stale: replaced by an earlier entry
 		}
 		*armed = 0
-		if l.expired(dl) {
+		reader := !e.write && c.parked != nil
+		switch {
+		case l.expired(dl) && e.write:
 			l.wake(slot)
-		} else if *slot != nil {
+		case l.expired(dl):
+			l.wakeReader(c)
+		case *slot != nil || reader:
 			c.arm(e.write) // the deadline moved later
 		}
 	}

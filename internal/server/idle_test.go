@@ -1,0 +1,129 @@
+package server
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/mosnctl/mosnctl/internal/protocol/bolt"
+	"github.com/mosnctl/mosnctl/internal/protocol/http1"
+)
+
+// idleRequest sends one request on c and reads its whole response, leaving
+// c an idle keep-alive connection; proto is "http1" or "bolt".
+func idleRequest(c net.Conn, proto string, buf []byte) error {
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	defer c.SetDeadline(time.Time{})
+	if proto == "bolt" {
+		return boltRoundTrip(c, buf)
+	}
+	if _, err := io.WriteString(c, "GET /idle HTTP/1.1\r\nHost: idle\r\n\r\n"); err != nil {
+		return err
+	}
+	var resp http1.Response
+	n := 0
+	for {
+		m, err := c.Read(buf[n:])
+		if err != nil {
+			return err
+		}
+		n += m
+		h, err := http1.ParseResponse(buf[:n], &resp, http1.Limits{})
+		if err == http1.ErrNeedMore {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if resp.Status != 200 || resp.ContentLength < 0 {
+			return fmt.Errorf("response %d, content length %d", resp.Status, resp.ContentLength)
+		}
+		if n >= h+int(resp.ContentLength) {
+			return nil
+		}
+	}
+}
+
+// boltEchoRequest is an encoded Bolt request that the proxy's test config
+// routes to an echo service.
+var boltEchoRequest = bolt.AppendFrame(nil, &bolt.Frame{
+	Type: bolt.TypeRequest, CmdCode: bolt.CmdRequest, Version: bolt.CommandVersion, RequestID: 1,
+	Codec: bolt.CodecHessian2, Timeout: 5000, Class: []byte("com.alipay.sofa.rpc.core.request.SofaRequest"),
+	Header:  bolt.AppendHeader(bolt.AppendHeader(nil, bolt.HeaderService, "com.example.EchoService:1.0"), bolt.HeaderMethod, "m"),
+	Content: []byte("idle"),
+})
+
+func boltRoundTrip(c net.Conn, buf []byte) error {
+	if _, err := c.Write(boltEchoRequest); err != nil {
+		return err
+	}
+	n := 0
+	for {
+		m, err := c.Read(buf[n:])
+		if err != nil {
+			return err
+		}
+		n += m
+		var f bolt.Frame
+		if _, err := bolt.Decode(buf[:n], &f, 0); err == bolt.ErrNeedMore {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if f.Status != bolt.StatusSuccess || !bytes.Equal(f.Content, []byte("idle")) {
+			return fmt.Errorf("bolt answer: status %d, content %q", f.Status, f.Content)
+		}
+		return nil
+	}
+}
+
+// In the netpoll model an idle connection holds no task: the goroutine
+// count (loop tasks are coroutines, each a goroutine) does not grow with
+// idle HTTP/1 and Bolt connections.
+func TestIdleConnectionsHoldNoGoroutine(t *testing.T) {
+	if testIOModel != "netpoll" {
+		t.Skip("the goroutine model keeps a goroutine per connection")
+	}
+	origin, _ := startOrigin(t, echoOrigin())
+	h := startProxy(t, httpProxyConfig("LB_ROUNDROBIN", "", origin))
+	b := startProxy(t, boltProxyConfig("bolt", "", startBoltServer(t, slowAwareEcho)))
+	buf := make([]byte, 16<<10)
+	open := func(addr, proto string, n int) []net.Conn {
+		var cs []net.Conn
+		for range n {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			if err := idleRequest(c, proto, buf); err != nil {
+				t.Fatalf("%s request: %v", proto, err)
+			}
+			cs = append(cs, c)
+		}
+		return cs
+	}
+	open(h.addr("in"), "http1", 2) // warm the pools, the workers
+	open(b.addr("in"), "bolt", 2)
+	time.Sleep(100 * time.Millisecond)
+	before := runtime.NumGoroutine()
+	const n = 200
+	hs := open(h.addr("in"), "http1", n)
+	bs := open(b.addr("in"), "bolt", n)
+	time.Sleep(100 * time.Millisecond)
+	if after := runtime.NumGoroutine(); after-before > 20 {
+		t.Fatalf("%d goroutines with %d more idle connections, %d before: idle connections hold tasks", after, 2*n, before)
+	}
+	for i := range n { // every one is served again
+		if err := idleRequest(hs[i], "http1", buf); err != nil {
+			t.Fatalf("http1 connection %d: %v", i, err)
+		}
+		if err := idleRequest(bs[i], "bolt", buf); err != nil {
+			t.Fatalf("bolt connection %d: %v", i, err)
+		}
+	}
+}
