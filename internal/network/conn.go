@@ -48,35 +48,33 @@ type Conn struct {
 	// serves the connection, nil when goroutines do: the IO model is
 	// decided when the connection is made, not by looking at nc's type, so
 	// that a wrapped socket stays scheduled by its loop.
-	ls           *fdConn
-	bb           *bytebufferpool.ByteBuffer
-	r, w         int
-	maxBuf       int
-	counters     *Counters
-	state        atomic.Int32
-	draining     atomic.Bool
-	closed       atomic.Bool
-	readDeadline time.Time // last set by SetReadDeadline (reading goroutine only)
+	ls       *fdConn
+	bb       *bytebufferpool.ByteBuffer
+	r, w     int32 // Buffered is bb.B[r:w]; the buffer is at most maxBuf
+	counters *Counters
+	state    atomic.Int32
+	maxBuf   int32
+	draining atomic.Bool
+	closed   atomic.Bool
 	// handedOff is set once the socket went to another process (upgrade).
-	handedOff atomic.Bool
-	ln        *Listener   // the accepting listener (nil for upstream conns): its handoff hook
-	bufs      net.Buffers // Writev's argument; WriteTo consumes it, so
-	iov       [4][]byte   // it is re-sliced from this array each time
-	vw        vectorWriter
-	wmu       sync.Mutex // LockWrite's, for a connection served by goroutines
-	rw        *rawWriter // TryWrite's, made at its first use (under the write lock)
-	rp        *rawPeeker // CheckIdle's, made at its first use (reading goroutine)
-	send      time.Duration
-	sendUntil time.Time // the write deadline SetSendTimeout's rule set last
+	handedOff    atomic.Bool
+	readDeadline int64      // unix ns, last set by SetReadDeadline (reading goroutine only); 0: none
+	ln           *Listener  // the accepting listener (nil for upstream conns): its handoff hook
+	wv           *writev    // Writev's scratch when it goes through net.Buffers, made at its first use
+	wmu          sync.Mutex // LockWrite's, for a connection served by goroutines
+	raw          *rawIO     // TryWrite's and CheckIdle's on Go's netpoller, made at their first use
+	send         time.Duration
+	sendUntil    int64 // unix ns: the write deadline SetSendTimeout's rule set last
 	// resume is the handler's continuation while the connection is parked
 	// (ParkIdle); after is what AfterServe keeps for the handler's end.
 	resume, after func()
 }
 
-// vectorWriter is a socket with its own gathered write (loop sockets:
-// net.Buffers only gathers for the standard library's own types).
-type vectorWriter interface {
-	Writev(pieces [][]byte) (int64, error)
+// writev is the scratch of a gathered write through net.Buffers: the
+// argument is copied here, so the caller's pieces do not escape.
+type writev struct {
+	bufs net.Buffers // WriteTo consumes it, so
+	iov  [4][]byte   // it is re-sliced from this array each time
 }
 
 // NewConn wraps nc; counters may be nil. maxBuf <= 0 means DefaultMaxBufferSize.
@@ -84,8 +82,7 @@ func NewConn(nc net.Conn, counters *Counters, maxBuf int) *Conn {
 	if maxBuf <= 0 {
 		maxBuf = DefaultMaxBufferSize
 	}
-	c := &Conn{nc: nc, maxBuf: maxBuf, counters: counters}
-	c.vw, _ = nc.(vectorWriter)
+	c := &Conn{nc: nc, maxBuf: int32(min(maxBuf, 1<<30)), counters: counters}
 	if counters != nil {
 		counters.ConnsTotal.Add(1)
 		counters.ConnsActive.Add(1)
@@ -100,7 +97,6 @@ func NewConn(nc net.Conn, counters *Counters, maxBuf int) *Conn {
 // before.
 func (c *Conn) Wrap(wrap func(net.Conn) net.Conn) {
 	c.nc = wrap(c.nc)
-	c.vw, _ = c.nc.(vectorWriter)
 }
 
 // NetConn returns the underlying connection.
@@ -123,7 +119,7 @@ func (c *Conn) Buffered() []byte {
 
 // Discard consumes n buffered bytes.
 func (c *Conn) Discard(n int) {
-	c.r += n
+	c.r += int32(n)
 	if c.r == c.w {
 		c.r, c.w = 0, 0
 	}
@@ -139,22 +135,22 @@ func (c *Conn) Fill() error {
 		}
 		c.bb.B = c.bb.B[:cap(c.bb.B)]
 	}
-	if c.w == len(c.bb.B) {
+	if int(c.w) == len(c.bb.B) {
 		if c.r > 0 { // compact
 			n := copy(c.bb.B, c.bb.B[c.r:c.w])
-			c.r, c.w = 0, n
+			c.r, c.w = 0, int32(n)
 		} else {
-			if len(c.bb.B) >= c.maxBuf {
+			if len(c.bb.B) >= int(c.maxBuf) {
 				return ErrBufferFull
 			}
-			size := min(2*len(c.bb.B), c.maxBuf)
+			size := min(2*len(c.bb.B), int(c.maxBuf))
 			nb := make([]byte, size)
 			copy(nb, c.bb.B[c.r:c.w])
 			c.bb.B = nb
 		}
 	}
 	n, err := c.nc.Read(c.bb.B[c.w:])
-	c.w += n
+	c.w += int32(n)
 	if n > 0 && c.counters != nil {
 		c.counters.BytesIn.Add(uint64(n))
 	}
@@ -184,19 +180,20 @@ func (c *Conn) Release() {
 // between 3d/4 and d; don't combine it with SetWriteDeadline. 0 turns it off.
 func (c *Conn) SetSendTimeout(d time.Duration) {
 	c.send = d
-	if d == 0 && !c.sendUntil.IsZero() {
-		c.sendUntil = time.Time{}
+	if d == 0 && c.sendUntil != 0 {
+		c.sendUntil = 0
 		c.nc.SetWriteDeadline(time.Time{})
 	}
 }
 
 func (c *Conn) armSend() {
 	now := c.clock()
-	if c.sendUntil.Sub(now) > c.send-c.send/4 {
+	if time.Duration(c.sendUntil-now.UnixNano()) > c.send-c.send/4 {
 		return
 	}
-	c.sendUntil = now.Add(c.send)
-	c.nc.SetWriteDeadline(c.sendUntil)
+	until := now.Add(c.send)
+	c.sendUntil = until.UnixNano()
+	c.nc.SetWriteDeadline(until)
 }
 
 // Write writes b.
@@ -250,25 +247,28 @@ func (c *Conn) Writev(pieces ...[]byte) error {
 	if c.send > 0 {
 		c.armSend()
 	}
-	var n int64
-	var err error
-	if c.vw != nil {
-		n, err = c.vw.Writev(append(c.iov[:0], pieces...))
-	} else {
-		c.bufs = append(c.iov[:0], pieces...)
-		n, err = c.bufs.WriteTo(c.nc)
+	n, err, done := c.writevOnLoop(pieces)
+	if !done {
+		if c.wv == nil {
+			c.wv = new(writev)
+		}
+		c.wv.bufs = append(c.wv.iov[:0], pieces...)
+		n, err = c.wv.bufs.WriteTo(c.nc)
+		clear(c.wv.iov[:]) // drop references to the caller's buffers
+		c.wv.bufs = nil
 	}
 	if n > 0 && c.counters != nil {
 		c.counters.BytesOut.Add(uint64(n))
 	}
-	clear(c.iov[:]) // drop references to the caller's buffers
-	c.bufs = nil
 	return err
 }
 
 // SetReadDeadline sets the read deadline; zero clears it.
 func (c *Conn) SetReadDeadline(t time.Time) error {
-	c.readDeadline = t
+	c.readDeadline = 0
+	if !t.IsZero() {
+		c.readDeadline = max(t.UnixNano(), 1)
+	}
 	return c.nc.SetReadDeadline(t)
 }
 
@@ -277,7 +277,7 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 // message: re-arming the runtime timer once per slack instead of once per
 // message, at the price of a deadline firing up to slack early.
 func (c *Conn) ExtendReadDeadline(t time.Time, slack time.Duration) error {
-	if d := c.readDeadline; !d.IsZero() && !d.After(t) && t.Sub(d) <= slack {
+	if d := c.readDeadline; d != 0 && d <= t.UnixNano() && time.Duration(t.UnixNano()-d) <= slack {
 		return nil
 	}
 	return c.SetReadDeadline(t)

@@ -71,7 +71,7 @@ func newConnBuffered(nc net.Conn, ls *fdConn, counters *Counters, maxBuf int, bu
 			c.bb.B = make([]byte, size)
 		}
 		c.bb.B = c.bb.B[:cap(c.bb.B)]
-		c.w = copy(c.bb.B, buffered)
+		c.w = int32(copy(c.bb.B, buffered))
 	}
 	return c
 }

@@ -68,9 +68,10 @@ func (l *Loop) wake(**Task)       {}
 // tryWrite waits for room: only Linux has the raw write it needs.
 func (c *Conn) tryWrite(b []byte) (int, error) { return c.nc.Write(b) }
 
-type rawWriter struct{}
+type rawIO struct{}
 
-type rawPeeker struct{}
+// writevOnLoop declines: there are no loop sockets.
+func (c *Conn) writevOnLoop([][]byte) (int64, error, bool) { return 0, nil, false }
 
 // peekIdle finds nothing: only Linux has the raw peek it needs.
 func (c *Conn) peekIdle() error { return nil }

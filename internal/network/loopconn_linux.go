@@ -17,34 +17,33 @@ import (
 // under a Conn served in the netpoll model.
 type fdConn struct {
 	l            *Loop
-	fd           int
+	fd           int32
+	gen          uint32 // tells this socket from earlier ones with the same descriptor
 	readable     bool
 	writable     bool
-	peerDone     bool // the peer's FIN (or an error) is queued: reads never block again
+	peerDone     bool        // the peer's FIN (or an error) is queued: reads never block again
+	wlocked      bool        // LockWrite holds the writing side
+	closed       bool        // the fd is closed (by the loop)
+	closing      atomic.Bool // Close was called (the loop closes the fd)
 	rwait, wwait *Task
 	parked       *Conn        // its handler waits for the next message without a task (ParkIdle)
-	wlocked      bool         // LockWrite holds the writing side
 	wqueue       []*Task      // tasks waiting in LockWrite, first come first
 	rdl, wdl     atomic.Int64 // deadlines, unix ns; 0: none
-	closing      atomic.Bool  // Close was called (the loop closes the fd)
-	closed       bool         // the fd is closed (by the loop)
-	gen          uint32       // tells this socket from earlier ones with the same descriptor
 	rarmed       int64        // deadline of this socket's read entry in the heap; 0: none
 	warmed       int64
-	laddr, raddr net.Addr
-	iov          [4]syscall.Iovec
+	raddr        net.Addr // the local address is asked of the kernel when wanted
 }
 
 // add registers a connected socket with the loop; call from the loop or its tasks.
 func (l *Loop) add(c *fdConn) error {
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | edgeTriggered, Fd: int32(c.fd)}
-	if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | edgeTriggered, Fd: c.fd}
+	if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, int(c.fd), &ev); err != nil {
 		return os.NewSyscallError("epoll_ctl", err)
 	}
-	for c.fd >= len(l.conns) {
+	for int(c.fd) >= len(l.conns) {
 		l.conns = append(l.conns, make([]*fdConn, max(64, len(l.conns)))...)
 	}
-	l.gen++
+	l.gen += 2 // even: a deadline entry's low bit tells a write deadline
 	c.gen = l.gen
 	l.conns[c.fd] = c
 	return nil
@@ -56,10 +55,10 @@ func (l *Loop) closeConn(c *fdConn) {
 	}
 	c.closed = true
 	c.closing.Store(true)
-	if c.fd < len(l.conns) && l.conns[c.fd] == c {
+	if int(c.fd) < len(l.conns) && l.conns[c.fd] == c {
 		l.conns[c.fd] = nil
 	}
-	syscall.Close(c.fd) // also leaves the epoll set
+	syscall.Close(int(c.fd)) // also leaves the epoll set
 	l.wakeReader(c)
 	l.wake(&c.wwait)
 	for _, t := range c.wqueue {
@@ -102,7 +101,7 @@ func (c *Conn) parkOnLoop() bool {
 	if fc.readable {
 		// Not known empty (a new connection, or the last read filled the
 		// buffer): a peek tells; if empty, the next byte brings an edge.
-		if fc.peerDone || peekFD(fc.fd) != nil {
+		if fc.peerDone || peekFD(int(fc.fd)) != nil {
 			return false
 		}
 		fc.readable = false
@@ -161,7 +160,7 @@ func (c *fdConn) Read(b []byte) (int, error) {
 			return 0, err
 		}
 		if c.readable {
-			n, drained, err := EdgeRead(c.fd, b, c.peerDone)
+			n, drained, err := EdgeRead(int(c.fd), b, c.peerDone)
 			if drained {
 				c.readable = false
 			}
@@ -192,13 +191,15 @@ func (c *fdConn) Write(b []byte) (int, error) {
 	return written, nil
 }
 
-// Writev writes the pieces with gathered writes.
+// Writev writes the pieces with gathered writes. The system call's vector
+// lives on the stack: a connection keeps no space for it.
 func (c *fdConn) Writev(pieces [][]byte) (int64, error) {
 	var total int64
+	var vec [4]syscall.Iovec
 	for {
-		iov := c.iov[:0]
+		iov := vec[:0]
 		for _, p := range pieces {
-			if len(p) > 0 && len(iov) < len(c.iov) {
+			if len(p) > 0 && len(iov) < len(vec) {
 				iov = append(iov, syscall.Iovec{Base: unsafe.SliceData(p), Len: uint64(len(p))})
 			}
 		}
@@ -209,7 +210,7 @@ func (c *fdConn) Writev(pieces [][]byte) (int64, error) {
 			r1, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, uintptr(c.fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
 			return r1, e
 		}, true)
-		clear(c.iov[:])
+		clear(vec[:])
 		total += int64(n)
 		if err != nil {
 			return total, err
@@ -223,6 +224,17 @@ func (c *fdConn) Writev(pieces [][]byte) (int64, error) {
 			}
 		}
 	}
+}
+
+// writevOnLoop is Writev for a loop's own socket, done reports whether it
+// was one (a wrapped one goes through net.Buffers and the wrapper). The
+// pieces are written in place: they do not escape.
+func (c *Conn) writevOnLoop(pieces [][]byte) (n int64, err error, done bool) {
+	if c.ls == nil || c.nc != net.Conn(c.ls) {
+		return 0, nil, false
+	}
+	n, err = c.ls.Writev(pieces)
+	return n, err, true
 }
 
 // errNoTryWrite is TryWrite's error for a wrapped loop socket whose
@@ -245,19 +257,39 @@ func (c *Conn) tryWrite(b []byte) (int, error) {
 		}
 		return 0, errNoTryWrite
 	}
-	if c.rw == nil {
-		sc, ok := c.nc.(syscall.Conn)
-		if !ok {
-			return c.nc.Write(b)
-		}
-		rc, err := sc.SyscallConn()
-		if err != nil {
+	if c.raw == nil {
+		if err := c.newRawIO(); err != nil {
+			if err == errNoRawIO {
+				return c.nc.Write(b)
+			}
 			return 0, err
 		}
-		c.rw = &rawWriter{rc: rc}
-		c.rw.fn = c.rw.write
 	}
-	return c.rw.try(b)
+	return c.raw.w.try(b)
+}
+
+// rawIO is the non-blocking access TryWrite and CheckIdle have to a socket
+// of Go's netpoller, made at the first use of either.
+type rawIO struct {
+	w rawWriter
+	p rawPeeker
+}
+
+var errNoRawIO = errors.New("network: socket has no raw access")
+
+func (c *Conn) newRawIO() error {
+	sc, ok := c.nc.(syscall.Conn)
+	if !ok {
+		return errNoRawIO
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	c.raw = &rawIO{w: rawWriter{rc: rc}, p: rawPeeker{rc: rc}}
+	c.raw.w.fn = c.raw.w.write
+	c.raw.p.fn = c.raw.p.peek
+	return nil
 }
 
 // rawWriter writes a netpoller socket without waiting. It is made once per
@@ -343,7 +375,11 @@ func (c *fdConn) arm(write bool) {
 	}
 	if d != 0 && (*armed == 0 || d < *armed) {
 		*armed = d
-		c.l.timers.push(deadline{when: d, fd: int32(c.fd), gen: c.gen, write: write})
+		e := deadline{when: d, fd: c.fd, gen: c.gen}
+		if write {
+			e.gen++
+		}
+		c.l.timers.push(e)
 	}
 }
 
@@ -359,25 +395,26 @@ func (l *Loop) fireTimers() {
 			continue
 		}
 		c := l.conns[e.fd]
-		if c == nil || c.gen != e.gen {
+		if c == nil || c.gen != e.gen&^1 {
 			continue // the socket is closed (its number may be reused)
 		}
+		write := e.write()
 		armed, slot, dl := &c.rarmed, &c.rwait, c.rdl.Load()
-		if e.write {
+		if write {
 			armed, slot, dl = &c.warmed, &c.wwait, c.wdl.Load()
 		}
 		if *armed != e.when {
 			continue // stale: replaced by an earlier entry
 		}
 		*armed = 0
-		reader := !e.write && c.parked != nil
+		reader := !write && c.parked != nil
 		switch {
-		case l.expired(dl) && e.write:
+		case l.expired(dl) && write:
 			l.wake(slot)
 		case l.expired(dl):
 			l.wakeReader(c)
 		case *slot != nil || reader:
-			c.arm(e.write) // the deadline moved later
+			c.arm(write) // the deadline moved later
 		}
 	}
 }
@@ -397,10 +434,22 @@ func (c *fdConn) CloseWrite() error {
 	if c.closing.Load() {
 		return net.ErrClosed
 	}
-	return os.NewSyscallError("shutdown", syscall.Shutdown(c.fd, syscall.SHUT_WR))
+	return os.NewSyscallError("shutdown", syscall.Shutdown(int(c.fd), syscall.SHUT_WR))
 }
 
-func (c *fdConn) LocalAddr() net.Addr  { return c.laddr }
+// LocalAddr asks the kernel: few callers want it, and a connection then
+// keeps no copy.
+func (c *fdConn) LocalAddr() net.Addr {
+	if c.closing.Load() {
+		return nil
+	}
+	sa, err := syscall.Getsockname(int(c.fd))
+	if err != nil {
+		return nil
+	}
+	return sockaddrToAddr(sa)
+}
+
 func (c *fdConn) RemoteAddr() net.Addr { return c.raddr }
 
 func (c *fdConn) SetDeadline(t time.Time) error {
@@ -464,11 +513,12 @@ func (r rawConn) Write(func(fd uintptr) bool) error { return errors.ErrUnsupport
 // the socket by descriptor and generation rather than by pointer, so a
 // closed socket is not kept alive until its entries expire.
 type deadline struct {
-	when  int64
-	fd    int32
-	gen   uint32
-	write bool
+	when int64
+	fd   int32
+	gen  uint32 // the socket's generation (even), +1 for a write deadline
 }
+
+func (d deadline) write() bool { return d.gen&1 != 0 }
 
 type deadlineHeap []deadline
 
@@ -519,12 +569,16 @@ func (h *deadlineHeap) pop() deadline {
 	return top
 }
 
-func sockaddrToTCP(sa syscall.Sockaddr) net.Addr {
+// sockaddrToAddr converts a socket address to a net.Addr that holds no
+// reference to sa.
+func sockaddrToAddr(sa syscall.Sockaddr) net.Addr {
 	switch a := sa.(type) {
 	case *syscall.SockaddrInet4:
-		return &net.TCPAddr{IP: a.Addr[:], Port: a.Port}
+		return &net.TCPAddr{IP: append(net.IP(nil), a.Addr[:]...), Port: a.Port}
 	case *syscall.SockaddrInet6:
-		return &net.TCPAddr{IP: a.Addr[:], Port: a.Port}
+		return &net.TCPAddr{IP: append(net.IP(nil), a.Addr[:]...), Port: a.Port}
+	case *syscall.SockaddrUnix:
+		return &net.UnixAddr{Name: a.Name, Net: "unix"}
 	}
 	return nil
 }
@@ -596,25 +650,21 @@ func (c *Conn) peekIdle() error {
 		// No shortcut through the readiness flag: it holds what the loop's
 		// last epoll wait saw, and bytes may have come since (a task can run
 		// on without waiting, e.g. reading a request that was already there).
-		err := peekFD(fc.fd)
+		err := peekFD(int(fc.fd))
 		if err == nil {
 			fc.readable = false // the peek found it empty: the next byte brings an edge
 		}
 		return err
 	}
-	if c.rp == nil {
-		sc, ok := c.nc.(syscall.Conn)
-		if !ok {
-			return nil
-		}
-		rc, err := sc.SyscallConn()
-		if err != nil {
+	if c.raw == nil {
+		if err := c.newRawIO(); err != nil {
+			if err == errNoRawIO {
+				return nil
+			}
 			return err
 		}
-		c.rp = &rawPeeker{rc: rc}
-		c.rp.fn = c.rp.peek
 	}
-	return c.rp.check()
+	return c.raw.p.check()
 }
 
 // rawPeeker peeks at a netpoller socket without waiting. Its callback is a
