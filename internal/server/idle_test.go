@@ -2,10 +2,14 @@ package server
 
 import (
 	"bytes"
+	"cmp"
+	"flag"
 	"fmt"
 	"io"
 	"net"
 	"runtime"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -125,5 +129,59 @@ func TestIdleConnectionsHoldNoGoroutine(t *testing.T) {
 		if err := idleRequest(bs[i], "bolt", buf); err != nil {
 			t.Fatalf("bolt connection %d: %v", i, err)
 		}
+	}
+}
+
+var burstConns = flag.Int("burst-conns", 300, "TestAcceptBurst: connections opened at once")
+
+// A burst of connections opened at once is accepted and served without an
+// error (make idle-bench runs it with 5000).
+func TestAcceptBurst(t *testing.T) {
+	n := *burstConns
+	var lim syscall.Rlimit
+	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
+	if need := uint64(3*n + 256); lim.Cur < need { // client, proxy and origin sides
+		t.Skipf("RLIMIT_NOFILE %d is below the %d descriptors %d connections need", lim.Cur, need, n)
+	}
+	h := startProxy(t, httpProxyConfig("LB_ROUNDROBIN", "", rawOrigin(t)))
+	b := startProxy(t, boltProxyConfig("bolt", "", startBoltServer(t, slowAwareEcho)))
+	for _, tc := range []struct{ proto, addr string }{{"http1", h.addr("in")}, {"bolt", b.addr("in")}} {
+		start := make(chan struct{})
+		errs := make(chan error, n)
+		conns := make(chan net.Conn, n)
+		var wg sync.WaitGroup
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				c, err := net.DialTimeout("tcp", tc.addr, 10*time.Second)
+				if err == nil {
+					conns <- c
+					err = idleRequest(c, tc.proto, make([]byte, 4<<10))
+				}
+				if err != nil {
+					errs <- err
+				}
+			}()
+		}
+		began := time.Now()
+		close(start)
+		wg.Wait()
+		close(errs)
+		close(conns)
+		failed := 0
+		var first error
+		for err := range errs {
+			failed++
+			first = cmp.Or(first, err)
+		}
+		for c := range conns {
+			closeNow(c)
+		}
+		if failed > 0 {
+			t.Fatalf("%s: %d of %d connections opened at once failed, first: %v", tc.proto, failed, n, first)
+		}
+		t.Logf("%s: %d connections opened at once, each served a request, in %v", tc.proto, n, time.Since(began).Round(time.Millisecond))
 	}
 }
