@@ -28,6 +28,9 @@ type Counters struct {
 	BytesIn, BytesOut atomic.Uint64
 	ConnsTotal        atomic.Uint64
 	ConnsActive       atomic.Int64
+	// ConnsRefused counts connections a listener closed at once because
+	// it was at its connection limit.
+	ConnsRefused atomic.Uint64
 }
 
 // connection states, used by graceful drain to close idle connections at once

@@ -53,6 +53,8 @@ type Listener struct {
 	// handoff is set during a hot upgrade (SetHandoff); nil otherwise, so
 	// the idle points pay one atomic load.
 	handoff atomic.Pointer[HandoffFunc]
+	// limitLogged is when atLimit last logged (unix ns).
+	limitLogged atomic.Int64
 
 	mu    sync.Mutex
 	conns map[*Conn]struct{}
@@ -199,13 +201,19 @@ func (l *Listener) track(c *Conn) bool {
 	return true
 }
 
-// atLimit reports, and logs, a new connection from remote that the
-// connection limit turns away.
+// atLimit reports a new connection from remote that the connection limit
+// turns away, counts it (Counters.ConnsRefused) and logs it: at most one
+// line a second, with the count, so that a flood does not flood the log.
 func (l *Listener) atLimit(remote net.Addr) bool {
 	if int(l.Counters.ConnsActive.Load()) < l.opts.MaxConnections {
 		return false
 	}
-	l.log.Warn("connection limit reached, closing new connection", "limit", l.opts.MaxConnections, "remote", remote.String())
+	refused := l.Counters.ConnsRefused.Add(1)
+	now := time.Now().UnixNano()
+	if last := l.limitLogged.Load(); now-last >= int64(time.Second) && l.limitLogged.CompareAndSwap(last, now) {
+		l.log.Warn("connection limit reached, closing new connections", "limit", l.opts.MaxConnections,
+			"remote", remote.String(), "refused_total", refused)
+	}
 	return true
 }
 

@@ -297,6 +297,9 @@ func TestLoopConnectionLimit(t *testing.T) {
 	if got := l.ActiveConnections(); got != 2 {
 		t.Fatalf("%d active connections, want 2", got)
 	}
+	if got := l.Counters.ConnsRefused.Load(); got != 1 {
+		t.Fatalf("%d connections counted as refused, want 1", got)
+	}
 	for _, c := range kept { // the first two still work
 		c.Write([]byte("ok"))
 		if _, err := io.ReadFull(c, buf[:2]); err != nil {

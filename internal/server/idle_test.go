@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -183,5 +185,33 @@ func TestAcceptBurst(t *testing.T) {
 			t.Fatalf("%s: %d of %d connections opened at once failed, first: %v", tc.proto, failed, n, first)
 		}
 		t.Logf("%s: %d connections opened at once, each served a request, in %v", tc.proto, n, time.Since(began).Round(time.Millisecond))
+	}
+}
+
+// max_connections turns away what is over it: a log line and a counter.
+func TestMaxConnectionsRefusesWithLogAndMetric(t *testing.T) {
+	cfg := strings.Replace(httpProxyConfig("LB_ROUNDROBIN", "", rawOrigin(t)), `"name": "in", "address": "127.0.0.1:0",`,
+		`"name": "in", "address": "127.0.0.1:0", "max_connections": 1,`, 1)
+	p := startProxy(t, cfg)
+	first := dialRaw(t, p.addr("in"))
+	if err := idleRequest(first, "http1", make([]byte, 4<<10)); err != nil {
+		t.Fatal(err)
+	}
+	over := dialRaw(t, p.addr("in"))
+	over.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := over.Read(make([]byte, 1)); err == nil {
+		t.Fatal("a connection over max_connections was served")
+	}
+	waitFor(t, "the refusal logged", func() bool {
+		return strings.Contains(p.log.String(), "connection limit reached") && strings.Contains(p.log.String(), "refused_total=1")
+	})
+	resp, err := http.Get("http://" + p.AdminAddr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if want := `mosn_downstream_connections_refused_total{listener="in"} 1`; !strings.Contains(string(body), want) {
+		t.Fatalf("metrics lack %q", want)
 	}
 }
