@@ -156,6 +156,7 @@ type Loop struct {
 
 	// State of the loop and its tasks only.
 	conns     []*fdConn         // by descriptor
+	sockets   int               // registered in conns
 	accepting map[int]*Listener // listening sockets this loop accepts from
 	ready     []*Task
 	spare     []*Task

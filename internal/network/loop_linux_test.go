@@ -461,3 +461,31 @@ func TestLoopWrappedSocketStaysOnLoop(t *testing.T) {
 		t.Fatalf("echo %q, want ping", got)
 	}
 }
+
+// Stale deadline entries (closed sockets, moved deadlines) do not pile up:
+// past four per socket the heap keeps only the live ones, in order.
+func TestDeadlineHeapDropsStaleEntries(t *testing.T) {
+	l := &Loop{conns: make([]*fdConn, 8)}
+	live := &fdConn{l: l, fd: 3, gen: 2}
+	l.conns[3], l.sockets = live, 1
+	live.rdl.Store(500)
+	live.arm(false)
+	live.wdl.Store(700)
+	live.arm(true)
+	for i := range 10000 { // sockets that came and went on descriptor 4
+		l.pushDeadline(deadline{when: int64(1000 + i), fd: 4, gen: uint32(2 * (i + 2))})
+	}
+	if n := len(l.timers); n > 1030 {
+		t.Fatalf("%d entries in the heap for one live socket", n)
+	}
+	var got []int64
+	for len(l.timers) > 0 {
+		e := l.timers.pop()
+		if e.fd == 3 {
+			got = append(got, e.when)
+		}
+	}
+	if len(got) != 2 || got[0] != 500 || got[1] != 700 {
+		t.Fatalf("live entries after compaction: %v, want [500 700]", got)
+	}
+}

@@ -46,6 +46,7 @@ func (l *Loop) add(c *fdConn) error {
 	l.gen += 2 // even: a deadline entry's low bit tells a write deadline
 	c.gen = l.gen
 	l.conns[c.fd] = c
+	l.sockets++
 	return nil
 }
 
@@ -57,6 +58,7 @@ func (l *Loop) closeConn(c *fdConn) {
 	c.closing.Store(true)
 	if int(c.fd) < len(l.conns) && l.conns[c.fd] == c {
 		l.conns[c.fd] = nil
+		l.sockets--
 	}
 	syscall.Close(int(c.fd)) // also leaves the epoll set
 	l.wakeReader(c)
@@ -379,8 +381,44 @@ func (c *fdConn) arm(write bool) {
 		if write {
 			e.gen++
 		}
-		c.l.timers.push(e)
+		c.l.pushDeadline(e)
 	}
+}
+
+// pushDeadline adds a deadline entry. Entries of closed sockets and moved
+// deadlines stay until their time, so connections that come and go (one
+// request each, a 60 s idle timeout) could pile up stale entries: when
+// they far outnumber the live ones (at most two per socket), the heap is
+// rebuilt with the live ones only, which is amortized O(1) a push.
+func (l *Loop) pushDeadline(e deadline) {
+	if n := len(l.timers); n >= 1024 && n > 4*l.sockets {
+		l.compactDeadlines()
+	}
+	l.timers.push(e)
+}
+
+// compactDeadlines drops the heap's stale entries and restores its order.
+func (l *Loop) compactDeadlines() {
+	live := l.timers[:0]
+	for _, e := range l.timers {
+		if int(e.fd) >= len(l.conns) {
+			continue
+		}
+		c := l.conns[e.fd]
+		if c == nil || c.gen != e.gen&^1 {
+			continue
+		}
+		armed := c.rarmed
+		if e.write() {
+			armed = c.warmed
+		}
+		if armed == e.when {
+			live = append(live, e)
+		}
+	}
+	clear(l.timers[len(live):])
+	l.timers = live
+	l.timers.init()
 }
 
 // fireTimers wakes the tasks whose socket deadline has passed.
@@ -543,6 +581,30 @@ func (h *deadlineHeap) push(d deadline) {
 	}
 }
 
+// init orders the heap (after entries were removed in place).
+func (h deadlineHeap) init() {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+}
+
+func (h deadlineHeap) down(i int) {
+	for {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(h) && h[l].when < h[m].when {
+			m = l
+		}
+		if r < len(h) && h[r].when < h[m].when {
+			m = r
+		}
+		if m == i {
+			return
+		}
+		h[m], h[i] = h[i], h[m]
+		i = m
+	}
+}
+
 func (h *deadlineHeap) pop() deadline {
 	s := *h
 	top := s[0]
@@ -550,21 +612,7 @@ func (h *deadlineHeap) pop() deadline {
 	s[0] = s[last]
 	s[last] = deadline{}
 	s = s[:last]
-	i := 0
-	for {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < len(s) && s[l].when < s[m].when {
-			m = l
-		}
-		if r < len(s) && s[r].when < s[m].when {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		s[m], s[i] = s[i], s[m]
-		i = m
-	}
+	s.down(0)
 	*h = s
 	return top
 }
