@@ -60,14 +60,19 @@ type Conn struct {
 	draining atomic.Bool
 	closed   atomic.Bool
 	// handedOff is set once the socket went to another process (upgrade).
-	handedOff    atomic.Bool
-	readDeadline int64      // unix ns, last set by SetReadDeadline (reading goroutine only); 0: none
-	ln           *Listener  // the accepting listener (nil for upstream conns): its handoff hook
-	wv           *writev    // Writev's scratch when it goes through net.Buffers, made at its first use
-	wmu          sync.Mutex // LockWrite's, for a connection served by goroutines
-	raw          *rawIO     // TryWrite's and CheckIdle's on Go's netpoller, made at their first use
-	send         time.Duration
-	sendUntil    int64 // unix ns: the write deadline SetSendTimeout's rule set last
+	handedOff atomic.Bool
+	// Loop tasks only: the connection's handler is resumed from a park
+	// (ParkIdle, not ParkRead); the handler returned, leaving the
+	// connection to its tasks until Finish (Detach); the listener's cleanup
+	// ran.
+	idlePark, detached, ended bool
+	readDeadline              int64      // unix ns, last set by SetReadDeadline (reading goroutine only); 0: none
+	ln                        *Listener  // the accepting listener (nil for upstream conns): its handoff hook
+	wv                        *writev    // Writev's scratch when it goes through net.Buffers, made at its first use
+	wmu                       sync.Mutex // LockWrite's, for a connection served by goroutines
+	raw                       *rawIO     // TryWrite's and CheckIdle's on Go's netpoller, made at their first use
+	send                      time.Duration
+	sendUntil                 int64 // unix ns: the write deadline SetSendTimeout's rule set last
 	// resume is the handler's continuation while the connection is parked
 	// (ParkIdle); after is what AfterServe keeps for the handler's end.
 	resume, after func()

@@ -47,6 +47,12 @@
 // read buffer Fill took before blocking (16 KiB of heap, of which only the
 // pages the kernel wrote to are resident) come on top.
 //
+// A tcp_proxy pair with both sides silent holds no task either (each
+// direction parks its source: Conn.ParkRead, Conn.Detach): two connections
+// with their loop sockets, addresses and deadline entries, and
+//
+//	tcpproxy.pair                     144   netpoll   both directions' state, plus their two resume funcs (16 each)
+//
 // Pooled idle upstream HTTP/1 connections (stream.HTTP1Pool) hold no task
 // in either model either: a network.Conn, an fdConn on a loop, a deadline
 // entry while a deadline is armed, the pool's slot (8) and

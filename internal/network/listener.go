@@ -233,10 +233,12 @@ func (l *Listener) endServe(c *Conn) {
 		// A bug in one connection's handling must not take the process down.
 		l.log.Error("connection handler panic", "remote", c.RemoteAddr().String(), "panic", r)
 		c.unpark()
+		c.detached = false
 	}
-	if c.resume != nil {
-		return // parked: its loop resumes it
+	if c.resume != nil || c.detached || c.ended {
+		return // parked, or left to its tasks: its loop resumes it, Finish ends it
 	}
+	c.ended = true
 	if after := c.after; after != nil {
 		c.after = nil
 		after()

@@ -89,7 +89,7 @@ type loopTask struct{}
 // parkOnLoop fails: there are no loops to park on.
 func (c *Conn) parkOnLoop() bool { return false }
 
-func (c *Conn) unpark() { c.resume = nil }
+func (c *Conn) unpark() { c.resume, c.idlePark = nil, false }
 
 func (c *Conn) leaveLoop() {}
 

@@ -124,7 +124,7 @@ func (c *Conn) leaveLoop() {
 // unpark undoes ParkIdle for a handler that panicked after parking.
 func (c *Conn) unpark() {
 	if c.resume != nil {
-		c.resume = nil
+		c.resume, c.idlePark = nil, false
 		if c.ls != nil && c.ls.parked == c {
 			c.ls.parked = nil
 		}

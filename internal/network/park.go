@@ -26,12 +26,49 @@ package network
 // and when bytes are buffered or the socket is known readable (its next
 // read will not wait): the caller then calls Fill as usual.
 func (c *Conn) ParkIdle(resume func()) bool {
-	if c.ln == nil || len(c.Buffered()) > 0 || !c.parkOnLoop() {
+	if c.ln == nil || !c.ParkRead(resume) {
+		return false
+	}
+	c.idlePark = true
+	return true
+}
+
+// ParkRead is the primitive under ParkIdle for any connection of an event
+// loop, a dialled one too, whose reader waits for bytes with nothing
+// buffered: on true the calling task returns, and resume runs as a new task
+// of the loop when bytes arrive, the read deadline passes or the socket
+// closes. Nothing follows resume's return: the listener's handler of a
+// connection read so must have left it to its tasks (Detach). A resume must
+// not panic: it has no handler to recover it.
+func (c *Conn) ParkRead(resume func()) bool {
+	if len(c.Buffered()) > 0 || !c.parkOnLoop() {
 		return false
 	}
 	c.Release()
 	c.resume = resume
+	c.idlePark = false
 	return true
+}
+
+// Detach lets a listener's handler return while its connection lives on,
+// served by tasks the handler started (readers that ParkRead): the
+// listener's cleanup (AfterServe functions, closing, forgetting the
+// connection) waits for Finish. It reports false in the goroutine model
+// and for connections of no listener: the handler then waits for its tasks
+// itself, as before.
+func (c *Conn) Detach() bool {
+	if c.ln == nil || c.Loop() == nil {
+		return false
+	}
+	c.detached = true
+	return true
+}
+
+// Finish ends a detached connection: the listener's cleanup runs now. Call
+// it once, from a task of the connection's loop, when its tasks are done.
+func (c *Conn) Finish() {
+	c.detached = false
+	c.ln.endServe(c)
 }
 
 // AfterServe runs fn once the connection's handler is done for good: at
@@ -58,6 +95,9 @@ func (c *Conn) AfterServe(fn func()) {
 func (c *Conn) runJob() {
 	fn := c.resume
 	c.resume = nil
-	defer c.ln.endServe(c)
+	if c.idlePark {
+		c.idlePark = false
+		defer c.ln.endServe(c)
+	}
 	fn()
 }

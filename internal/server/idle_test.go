@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -213,5 +214,89 @@ func TestMaxConnectionsRefusesWithLogAndMetric(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	if want := `mosn_downstream_connections_refused_total{listener="in"} 1`; !strings.Contains(string(body), want) {
 		t.Fatalf("metrics lack %q", want)
+	}
+}
+
+// A tcp_proxy pair with both sides silent holds no task either, is served
+// again when either side speaks, and ends when the proxy shuts down.
+func TestIdleTCPProxyPairsHoldNoGoroutine(t *testing.T) {
+	if testIOModel != "netpoll" {
+		t.Skip("the goroutine model keeps two goroutines per pair")
+	}
+	// The upstream answers each connection's first byte and then holds it,
+	// all on one goroutine: its connections add none.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	held := make(chan net.Conn, 1000)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			b := make([]byte, 1)
+			if _, err := io.ReadFull(c, b); err == nil {
+				c.Write([]byte{b[0] + 1})
+			}
+			held <- c
+		}
+	}()
+	p := startProxy(t, tcpProxyConfig(ln.Addr().String(), ""))
+	open := func() net.Conn {
+		c := dialRaw(t, p.addr("tcp"))
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		b := []byte{'a'}
+		if _, err := c.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, b); err != nil || b[0] != 'b' {
+			t.Fatalf("through the pair: %q %v", b, err)
+		}
+		return c
+	}
+	open()
+	time.Sleep(100 * time.Millisecond)
+	before := runtime.NumGoroutine()
+	const n = 200
+	clients := make([]net.Conn, n)
+	for i := range clients {
+		clients[i] = open()
+	}
+	time.Sleep(100 * time.Millisecond)
+	if after := runtime.NumGoroutine(); after-before > 20 {
+		t.Fatalf("%d goroutines with %d more idle tcp_proxy pairs, %d before: idle pairs hold tasks", after, n, before)
+	}
+	ups := make([]net.Conn, 0, n+1)
+	for range n + 1 {
+		ups = append(ups, <-held)
+	}
+	for i, c := range clients { // both directions are served again
+		up := ups[i+1]
+		c.Write([]byte("ping"))
+		buf := make([]byte, 4)
+		if _, err := io.ReadFull(up, buf); err != nil || string(buf) != "ping" {
+			t.Fatalf("pair %d downstream -> upstream: %q %v", i, buf, err)
+		}
+		up.Write([]byte("pong"))
+		if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "pong" {
+			t.Fatalf("pair %d upstream -> downstream: %q %v", i, buf, err)
+		}
+	}
+	// Shutting down cuts the pairs (nothing tells a tcp_proxy pair to
+	// drain) and waits for their ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if cut := p.Shutdown(ctx); cut < n {
+		t.Fatalf("shutdown cut %d connections, want the %d pairs", cut, n+1)
+	}
+	for i, up := range ups {
+		up.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := up.Read(make([]byte, 1)); err == nil {
+			t.Fatalf("upstream connection %d still open after shutdown", i)
+		}
 	}
 }
