@@ -66,11 +66,11 @@ type Conn struct {
 	// connection to its tasks until Finish (Detach); the listener's cleanup
 	// ran.
 	idlePark, detached, ended bool
-	readDeadline              int64      // unix ns, last set by SetReadDeadline (reading goroutine only); 0: none
-	ln                        *Listener  // the accepting listener (nil for upstream conns): its handoff hook
-	wv                        *writev    // Writev's scratch when it goes through net.Buffers, made at its first use
-	wmu                       sync.Mutex // LockWrite's, for a connection served by goroutines
-	raw                       *rawIO     // TryWrite's and CheckIdle's on Go's netpoller, made at their first use
+	readDeadline              int64                // unix ns, last set by SetReadDeadline (reading goroutine only); 0: none
+	ln                        *Listener            // the accepting listener (nil for upstream conns): its handoff hook
+	gio                       *goIO                // what Writev, TryWrite and CheckIdle need off a loop, made at their first use
+	wmu                       sync.Mutex           // LockWrite's, for a connection served by goroutines
+	also                      atomic.Pointer[Conn] // closed with this one (CloseAlso)
 	send                      time.Duration
 	sendUntil                 int64 // unix ns: the write deadline SetSendTimeout's rule set last
 	// resume is the handler's continuation while the connection is parked
@@ -78,11 +78,21 @@ type Conn struct {
 	resume, after func()
 }
 
-// writev is the scratch of a gathered write through net.Buffers: the
-// argument is copied here, so the caller's pieces do not escape.
-type writev struct {
+// goIO is what a connection off a loop's socket makes at its first need:
+// the scratch of a gathered write through net.Buffers (the argument is
+// copied here, so the caller's pieces do not escape) and the raw access to
+// a socket of Go's netpoller that TryWrite and CheckIdle use.
+type goIO struct {
 	bufs net.Buffers // WriteTo consumes it, so
 	iov  [4][]byte   // it is re-sliced from this array each time
+	raw  rawIO
+}
+
+func (c *Conn) goIO() *goIO {
+	if c.gio == nil {
+		c.gio = new(goIO)
+	}
+	return c.gio
 }
 
 // NewConn wraps nc; counters may be nil. maxBuf <= 0 means DefaultMaxBufferSize.
@@ -257,13 +267,11 @@ func (c *Conn) Writev(pieces ...[]byte) error {
 	}
 	n, err, done := c.writevOnLoop(pieces)
 	if !done {
-		if c.wv == nil {
-			c.wv = new(writev)
-		}
-		c.wv.bufs = append(c.wv.iov[:0], pieces...)
-		n, err = c.wv.bufs.WriteTo(c.nc)
-		clear(c.wv.iov[:]) // drop references to the caller's buffers
-		c.wv.bufs = nil
+		g := c.goIO()
+		g.bufs = append(g.iov[:0], pieces...)
+		n, err = g.bufs.WriteTo(c.nc)
+		clear(g.iov[:]) // drop references to the caller's buffers
+		g.bufs = nil
 	}
 	if n > 0 && c.counters != nil {
 		c.counters.BytesOut.Add(uint64(n))
@@ -343,11 +351,20 @@ func (c *Conn) Close() error {
 	}
 	c.state.Store(stateClosed)
 	err := c.nc.Close()
+	if also := c.also.Load(); also != nil {
+		also.Close()
+	}
 	if c.counters != nil {
 		c.counters.ConnsActive.Add(-1)
 	}
 	return err
 }
+
+// CloseAlso ties other to c: closing c closes other too. A proxy ties its
+// upstream connection to the client's so that whoever cuts the client (a
+// drain past its deadline) ends the exchange, even while nothing reads the
+// client.
+func (c *Conn) CloseAlso(other *Conn) { c.also.Store(other) }
 
 // Closed reports whether Close was called.
 func (c *Conn) Closed() bool { return c.closed.Load() }

@@ -259,28 +259,30 @@ func (c *Conn) tryWrite(b []byte) (int, error) {
 		}
 		return 0, errNoTryWrite
 	}
-	if c.raw == nil {
-		if err := c.newRawIO(); err != nil {
+	g := c.goIO()
+	if !g.raw.ok {
+		if err := g.raw.init(c.nc); err != nil {
 			if err == errNoRawIO {
 				return c.nc.Write(b)
 			}
 			return 0, err
 		}
 	}
-	return c.raw.w.try(b)
+	return g.raw.w.try(b)
 }
 
 // rawIO is the non-blocking access TryWrite and CheckIdle have to a socket
 // of Go's netpoller, made at the first use of either.
 type rawIO struct {
-	w rawWriter
-	p rawPeeker
+	ok bool
+	w  rawWriter
+	p  rawPeeker
 }
 
 var errNoRawIO = errors.New("network: socket has no raw access")
 
-func (c *Conn) newRawIO() error {
-	sc, ok := c.nc.(syscall.Conn)
+func (r *rawIO) init(nc net.Conn) error {
+	sc, ok := nc.(syscall.Conn)
 	if !ok {
 		return errNoRawIO
 	}
@@ -288,9 +290,9 @@ func (c *Conn) newRawIO() error {
 	if err != nil {
 		return err
 	}
-	c.raw = &rawIO{w: rawWriter{rc: rc}, p: rawPeeker{rc: rc}}
-	c.raw.w.fn = c.raw.w.write
-	c.raw.p.fn = c.raw.p.peek
+	r.w, r.p = rawWriter{rc: rc}, rawPeeker{rc: rc}
+	r.w.fn, r.p.fn = r.w.write, r.p.peek
+	r.ok = true
 	return nil
 }
 
@@ -704,15 +706,16 @@ func (c *Conn) peekIdle() error {
 		}
 		return err
 	}
-	if c.raw == nil {
-		if err := c.newRawIO(); err != nil {
+	g := c.goIO()
+	if !g.raw.ok {
+		if err := g.raw.init(c.nc); err != nil {
 			if err == errNoRawIO {
 				return nil
 			}
 			return err
 		}
 	}
-	return c.raw.p.check()
+	return g.raw.p.check()
 }
 
 // rawPeeker peeks at a netpoller socket without waiting. Its callback is a

@@ -300,3 +300,41 @@ func TestIdleTCPProxyPairsHoldNoGoroutine(t *testing.T) {
 		}
 	}
 }
+
+// A drain past its deadline ends a tcp_proxy pair whose client half-closed
+// while its upstream keeps its side open: cutting the client cuts the
+// upstream too.
+func TestShutdownCutsHalfClosedTCPProxyPair(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ups := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			ups <- c // held open, never read
+		}
+	}()
+	p := startProxy(t, tcpProxyConfig(ln.Addr().String(), ""))
+	c := dialRaw(t, p.addr("tcp"))
+	up := <-ups
+	defer up.Close()
+	c.(*net.TCPConn).CloseWrite()
+	up.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := up.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("the upstream saw %v, want the client's half-close", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	done := make(chan int, 1)
+	go func() { done <- p.Shutdown(ctx) }()
+	select {
+	case cut := <-done:
+		if cut != 1 {
+			t.Fatalf("shutdown cut %d connections, want 1", cut)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("shutdown waits for a pair whose upstream stays open")
+	}
+}

@@ -49,6 +49,10 @@ func (p *Proxy) ServeConn(ctx context.Context, c *network.Conn) {
 	if up == nil {
 		return
 	}
+	// A drain that cuts the client cuts the upstream too: after the
+	// client's half-close nothing reads the client, and the upstream may
+	// never close its side.
+	c.CloseAlso(up)
 	host.Requests.Add(1)
 	host.ActiveRequests.Add(1)
 	p.Cluster.ActiveRequests.Add(1)
