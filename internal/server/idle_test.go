@@ -21,7 +21,8 @@ import (
 )
 
 // idleRequest sends one request on c and reads its whole response, leaving
-// c an idle keep-alive connection; proto is "http1" or "bolt".
+// c an idle keep-alive connection; proto is "http1" or "bolt" ("tcp": an
+// HTTP/1 exchange through a tcp_proxy).
 func idleRequest(c net.Conn, proto string, buf []byte) error {
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	defer c.SetDeadline(time.Time{})
