@@ -5,7 +5,7 @@ COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS  := -s -w -X github.com/mosnctl/mosnctl/internal/buildinfo.Version=$(VERSION) -X github.com/mosnctl/mosnctl/internal/buildinfo.Commit=$(COMMIT)
 FUZZTIME ?= 30s
 
-.PHONY: build boring test bench fuzz lint peers tlsbench tlsbench-smoke release-check release-snapshot clean
+.PHONY: build boring test bench idle-bench fuzz lint peers tlsbench tlsbench-smoke release-check release-snapshot clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/mosnctl .
@@ -19,6 +19,16 @@ test:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/protocol/... ./internal/router ./internal/upstream ./internal/proxy ./internal/stream
+
+# Idle connections: RSS growth per idle HTTP/1 and Bolt keep-alive connection
+# in both IO models (IDLE_CONNS connections to a child `mosnctl serve`, each
+# after one request), then 5000 connections opened at once in each model.
+# Needs RLIMIT_NOFILE above IDLE_CONNS + 512 and 15 256 (ulimit -n).
+IDLE_CONNS ?= 10000
+idle-bench: build
+	$(GO) test -count=1 -timeout 30m -run '^TestIdleFootprint$$' -v ./internal/server/ -args -idle-conns=$(IDLE_CONNS) -idle-bin=$(CURDIR)/bin/mosnctl
+	$(GO) test -count=1 -run '^TestAcceptBurst$$' -v ./internal/server/ -args -burst-conns=5000
+	MOSNCTL_TEST_IO_MODEL=netpoll $(GO) test -count=1 -run '^TestAcceptBurst$$' -v ./internal/server/ -args -burst-conns=5000
 
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \

@@ -33,6 +33,9 @@ type Counters struct {
 	BytesIn, BytesOut atomic.Uint64
 	ConnsTotal        atomic.Uint64
 	ConnsActive       atomic.Int64
+	// ConnsRefused counts connections a listener closed at once because
+	// it was at its connection limit.
+	ConnsRefused atomic.Uint64
 }
 
 // connection states, used by graceful drain to close idle connections at once
@@ -47,32 +50,54 @@ const (
 // with Discard and ask for more with Fill. Methods other than Write/Writev
 // and Close must be called from the one goroutine that reads.
 type Conn struct {
-	nc           net.Conn
-	bb           *bytebufferpool.ByteBuffer
-	r, w         int
-	maxBuf       int
-	counters     *Counters
-	state        atomic.Int32
-	draining     atomic.Bool
-	closed       atomic.Bool
-	readDeadline time.Time // last set by SetReadDeadline (reading goroutine only)
+	nc net.Conn
+	// ls is the event loop's socket under nc (nc itself, or the socket a
+	// wrapper such as TLS reads and writes through) when an event loop
+	// serves the connection, nil when goroutines do: the IO model is
+	// decided when the connection is made, not by looking at nc's type, so
+	// that a wrapped socket stays scheduled by its loop.
+	ls       *fdConn
+	bb       *bytebufferpool.ByteBuffer
+	r, w     int32 // Buffered is bb.B[r:w]; the buffer is at most maxBuf
+	counters *Counters
+	state    atomic.Int32
+	maxBuf   int32
+	draining atomic.Bool
+	closed   atomic.Bool
 	// handedOff is set once the socket went to another process (upgrade).
 	handedOff atomic.Bool
-	ln        *Listener   // the accepting listener (nil for upstream conns): its handoff hook
-	bufs      net.Buffers // Writev's argument; WriteTo consumes it, so
-	iov       [4][]byte   // it is re-sliced from this array each time
-	vw        vectorWriter
-	wmu       sync.Mutex // LockWrite's, for a connection served by goroutines
-	rw        *rawWriter // TryWrite's, made at its first use (under the write lock)
-	rp        *rawPeeker // CheckIdle's, made at its first use (reading goroutine)
-	send      time.Duration
-	sendUntil time.Time // the write deadline SetSendTimeout's rule set last
+	// Loop tasks only: the connection's handler is resumed from a park
+	// (ParkIdle, not ParkRead); the handler returned, leaving the
+	// connection to its tasks until Finish (Detach); the listener's cleanup
+	// ran.
+	idlePark, detached, ended bool
+	readDeadline              int64                // unix ns, last set by SetReadDeadline (reading goroutine only); 0: none
+	ln                        *Listener            // the accepting listener (nil for upstream conns): its handoff hook
+	gio                       *goIO                // what Writev, TryWrite and CheckIdle need off a loop, made at their first use
+	wmu                       sync.Mutex           // LockWrite's, for a connection served by goroutines
+	also                      atomic.Pointer[Conn] // closed with this one (CloseAlso)
+	send                      time.Duration
+	sendUntil                 int64 // unix ns: the write deadline SetSendTimeout's rule set last
+	// resume is the handler's continuation while the connection is parked
+	// (ParkIdle); after is what AfterServe keeps for the handler's end.
+	resume, after func()
 }
 
-// vectorWriter is a socket with its own gathered write (loop sockets:
-// net.Buffers only gathers for the standard library's own types).
-type vectorWriter interface {
-	Writev(pieces [][]byte) (int64, error)
+// goIO is what a connection off a loop's socket makes at its first need:
+// the scratch of a gathered write through net.Buffers (the argument is
+// copied here, so the caller's pieces do not escape) and the raw access to
+// a socket of Go's netpoller that TryWrite and CheckIdle use.
+type goIO struct {
+	bufs net.Buffers // WriteTo consumes it, so
+	iov  [4][]byte   // it is re-sliced from this array each time
+	raw  rawIO
+}
+
+func (c *Conn) goIO() *goIO {
+	if c.gio == nil {
+		c.gio = new(goIO)
+	}
+	return c.gio
 }
 
 // NewConn wraps nc; counters may be nil. maxBuf <= 0 means DefaultMaxBufferSize.
@@ -80,8 +105,7 @@ func NewConn(nc net.Conn, counters *Counters, maxBuf int) *Conn {
 	if maxBuf <= 0 {
 		maxBuf = DefaultMaxBufferSize
 	}
-	c := &Conn{nc: nc, maxBuf: maxBuf, counters: counters}
-	c.vw, _ = nc.(vectorWriter)
+	c := &Conn{nc: nc, maxBuf: int32(min(maxBuf, 1<<30)), counters: counters}
 	if counters != nil {
 		counters.ConnsTotal.Add(1)
 		counters.ConnsActive.Add(1)
@@ -96,7 +120,16 @@ func (c *Conn) SetMaxBuffer(n int) {
 	if n <= 0 {
 		n = DefaultMaxBufferSize
 	}
-	c.maxBuf = n
+	c.maxBuf = int32(min(n, 1<<30))
+}
+
+// Wrap puts a layer over the connection's socket (TLS, say): reads and
+// writes go through wrap's result from now on. Call it before anything is
+// read or written. The connection keeps its IO model: on an event loop the
+// wrapper's IO reaches the loop's socket, which yields to the loop as
+// before.
+func (c *Conn) Wrap(wrap func(net.Conn) net.Conn) {
+	c.nc = wrap(c.nc)
 }
 
 // NetConn returns the underlying connection.
@@ -119,7 +152,7 @@ func (c *Conn) Buffered() []byte {
 
 // Discard consumes n buffered bytes.
 func (c *Conn) Discard(n int) {
-	c.r += n
+	c.r += int32(n)
 	if c.r == c.w {
 		c.r, c.w = 0, 0
 	}
@@ -135,22 +168,22 @@ func (c *Conn) Fill() error {
 		}
 		c.bb.B = c.bb.B[:cap(c.bb.B)]
 	}
-	if c.w == len(c.bb.B) {
+	if int(c.w) == len(c.bb.B) {
 		if c.r > 0 { // compact
 			n := copy(c.bb.B, c.bb.B[c.r:c.w])
-			c.r, c.w = 0, n
+			c.r, c.w = 0, int32(n)
 		} else {
-			if len(c.bb.B) >= c.maxBuf {
+			if len(c.bb.B) >= int(c.maxBuf) {
 				return ErrBufferFull
 			}
-			size := min(2*len(c.bb.B), c.maxBuf)
+			size := min(2*len(c.bb.B), int(c.maxBuf))
 			nb := make([]byte, size)
 			copy(nb, c.bb.B[c.r:c.w])
 			c.bb.B = nb
 		}
 	}
 	n, err := c.nc.Read(c.bb.B[c.w:])
-	c.w += n
+	c.w += int32(n)
 	if n > 0 && c.counters != nil {
 		c.counters.BytesIn.Add(uint64(n))
 	}
@@ -188,19 +221,20 @@ func (c *Conn) putBuffer() {
 // between 3d/4 and d; don't combine it with SetWriteDeadline. 0 turns it off.
 func (c *Conn) SetSendTimeout(d time.Duration) {
 	c.send = d
-	if d == 0 && !c.sendUntil.IsZero() {
-		c.sendUntil = time.Time{}
+	if d == 0 && c.sendUntil != 0 {
+		c.sendUntil = 0
 		c.nc.SetWriteDeadline(time.Time{})
 	}
 }
 
 func (c *Conn) armSend() {
 	now := c.clock()
-	if c.sendUntil.Sub(now) > c.send-c.send/4 {
+	if time.Duration(c.sendUntil-now.UnixNano()) > c.send-c.send/4 {
 		return
 	}
-	c.sendUntil = now.Add(c.send)
-	c.nc.SetWriteDeadline(c.sendUntil)
+	until := now.Add(c.send)
+	c.sendUntil = until.UnixNano()
+	c.nc.SetWriteDeadline(until)
 }
 
 // Write writes b.
@@ -254,25 +288,26 @@ func (c *Conn) Writev(pieces ...[]byte) error {
 	if c.send > 0 {
 		c.armSend()
 	}
-	var n int64
-	var err error
-	if c.vw != nil {
-		n, err = c.vw.Writev(append(c.iov[:0], pieces...))
-	} else {
-		c.bufs = append(c.iov[:0], pieces...)
-		n, err = c.bufs.WriteTo(c.nc)
+	n, err, done := c.writevOnLoop(pieces)
+	if !done {
+		g := c.goIO()
+		g.bufs = append(g.iov[:0], pieces...)
+		n, err = g.bufs.WriteTo(c.nc)
+		clear(g.iov[:]) // drop references to the caller's buffers
+		g.bufs = nil
 	}
 	if n > 0 && c.counters != nil {
 		c.counters.BytesOut.Add(uint64(n))
 	}
-	clear(c.iov[:]) // drop references to the caller's buffers
-	c.bufs = nil
 	return err
 }
 
 // SetReadDeadline sets the read deadline; zero clears it.
 func (c *Conn) SetReadDeadline(t time.Time) error {
-	c.readDeadline = t
+	c.readDeadline = 0
+	if !t.IsZero() {
+		c.readDeadline = max(t.UnixNano(), 1)
+	}
 	return c.nc.SetReadDeadline(t)
 }
 
@@ -281,7 +316,7 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 // message: re-arming the runtime timer once per slack instead of once per
 // message, at the price of a deadline firing up to slack early.
 func (c *Conn) ExtendReadDeadline(t time.Time, slack time.Duration) error {
-	if d := c.readDeadline; !d.IsZero() && !d.After(t) && t.Sub(d) <= slack {
+	if d := c.readDeadline; d != 0 && d <= t.UnixNano() && time.Duration(t.UnixNano()-d) <= slack {
 		return nil
 	}
 	return c.SetReadDeadline(t)
@@ -314,8 +349,8 @@ func (c *Conn) Draining() bool { return c.draining.Load() }
 func (c *Conn) StartDrain() {
 	c.draining.Store(true)
 	if c.state.Load() == stateIdle {
-		if i, ok := c.nc.(interface{ Interrupt() }); ok {
-			i.Interrupt() // a loop socket: its deadlines belong to its loop
+		if c.ls != nil {
+			c.ls.Interrupt() // a loop socket: its deadlines belong to its loop
 		} else {
 			c.nc.SetReadDeadline(time.Unix(1, 0))
 		}
@@ -339,11 +374,20 @@ func (c *Conn) Close() error {
 	}
 	c.state.Store(stateClosed)
 	err := c.nc.Close()
+	if also := c.also.Load(); also != nil {
+		also.Close()
+	}
 	if c.counters != nil {
 		c.counters.ConnsActive.Add(-1)
 	}
 	return err
 }
+
+// CloseAlso ties other to c: closing c closes other too. A proxy ties its
+// upstream connection to the client's so that whoever cuts the client (a
+// drain past its deadline) ends the exchange, even while nothing reads the
+// client.
+func (c *Conn) CloseAlso(other *Conn) { c.also.Store(other) }
 
 // Closed reports whether Close was called.
 func (c *Conn) Closed() bool { return c.closed.Load() }

@@ -26,9 +26,9 @@ func DialFrom(ctx context.Context, l *Loop, addr string, timeout time.Duration, 
 	if l == nil {
 		return Dial(ctx, addr, timeout, counters, maxBuf)
 	}
-	nc, err := l.DialLoop(addr, timeout)
+	fc, err := l.dialLoop(addr, timeout)
 	if err != nil {
 		return nil, err
 	}
-	return NewConn(nc, counters, maxBuf), nil
+	return newConnBuffered(fc, fc, counters, maxBuf, nil), nil
 }

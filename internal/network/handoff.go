@@ -56,7 +56,14 @@ func (c *Conn) HandedOff() bool { return c.handedOff.Load() }
 // read from it: a connection received from another process continues where
 // that process stopped.
 func NewConnBuffered(nc net.Conn, counters *Counters, maxBuf int, buffered []byte) *Conn {
+	return newConnBuffered(nc, nil, counters, maxBuf, buffered)
+}
+
+// newConnBuffered is NewConnBuffered for a socket served by event loop
+// socket ls (nil: by goroutines).
+func newConnBuffered(nc net.Conn, ls *fdConn, counters *Counters, maxBuf int, buffered []byte) *Conn {
 	c := NewConn(nc, counters, maxBuf)
+	c.ls = ls
 	if len(buffered) > 0 {
 		c.bb = bytebufferpool.Get()
 		size := max(DefaultReadBufferSize, len(buffered))
@@ -64,7 +71,7 @@ func NewConnBuffered(nc net.Conn, counters *Counters, maxBuf int, buffered []byt
 			c.bb.B = make([]byte, size)
 		}
 		c.bb.B = c.bb.B[:cap(c.bb.B)]
-		c.w = copy(c.bb.B, buffered)
+		c.w = int32(copy(c.bb.B, buffered))
 	}
 	return c
 }

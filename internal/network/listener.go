@@ -53,6 +53,8 @@ type Listener struct {
 	// handoff is set during a hot upgrade (SetHandoff); nil otherwise, so
 	// the idle points pay one atomic load.
 	handoff atomic.Pointer[HandoffFunc]
+	// limitLogged is when atLimit last logged (unix ns).
+	limitLogged atomic.Int64
 
 	mu    sync.Mutex
 	conns map[*Conn]struct{}
@@ -159,8 +161,8 @@ func (l *Listener) Serve(ctx context.Context) error {
 // connection is being served.
 func (l *Listener) moveToLoop(ctx context.Context, nc net.Conn, buffered []byte, h Handler) bool {
 	tracked := false
-	err := l.opts.Loops.adopt(nc, func(fc net.Conn) *Conn {
-		c := NewConnBuffered(fc, &l.Counters, l.opts.MaxBufferSize, buffered)
+	err := l.opts.Loops.adopt(nc, func(fc *fdConn) *Conn {
+		c := newConnBuffered(fc, fc, &l.Counters, l.opts.MaxBufferSize, buffered)
 		c.ln = l
 		if tracked = l.track(c); !tracked {
 			c.Close()
@@ -170,6 +172,8 @@ func (l *Listener) moveToLoop(ctx context.Context, nc net.Conn, buffered []byte,
 	}, func(c *Conn) {
 		if tracked {
 			l.serveConnWith(ctx, c, h)
+		} else {
+			c.leaveLoop()
 		}
 	})
 	if err != nil {
@@ -197,32 +201,55 @@ func (l *Listener) track(c *Conn) bool {
 	return true
 }
 
-// atLimit reports, and logs, a new connection from remote that the
-// connection limit turns away.
+// atLimit reports a new connection from remote that the connection limit
+// turns away, counts it (Counters.ConnsRefused) and logs it: at most one
+// line a second, with the count, so that a flood does not flood the log.
 func (l *Listener) atLimit(remote net.Addr) bool {
 	if int(l.Counters.ConnsActive.Load()) < l.opts.MaxConnections {
 		return false
 	}
-	l.log.Warn("connection limit reached, closing new connection", "limit", l.opts.MaxConnections, "remote", remote.String())
+	refused := l.Counters.ConnsRefused.Add(1)
+	now := time.Now().UnixNano()
+	if last := l.limitLogged.Load(); now-last >= int64(time.Second) && l.limitLogged.CompareAndSwap(last, now) {
+		l.log.Warn("connection limit reached, closing new connections", "limit", l.opts.MaxConnections,
+			"remote", remote.String(), "refused_total", refused)
+	}
 	return true
 }
 
 func (l *Listener) serveConn(ctx context.Context, c *Conn) { l.serveConnWith(ctx, c, l.handler) }
 
 func (l *Listener) serveConnWith(ctx context.Context, c *Conn, h Handler) {
-	defer l.wg.Done()
-	defer func() {
-		if r := recover(); r != nil {
-			// A bug in one connection's handling must not take the process down.
-			l.log.Error("connection handler panic", "remote", c.RemoteAddr().String(), "panic", r)
-		}
-		c.Close()
-		c.FreeBuffer()
-		l.mu.Lock()
-		delete(l.conns, c)
-		l.mu.Unlock()
-	}()
+	defer l.endServe(c)
 	h.ServeConn(ctx, c)
+}
+
+// endServe follows a connection's handler, first run or resumed after
+// ParkIdle: unless the handler parked the connection, it is closed and
+// forgotten. Call it as a defer: it recovers a handler's panic.
+func (l *Listener) endServe(c *Conn) {
+	r := recover()
+	if r != nil {
+		// A bug in one connection's handling must not take the process down.
+		l.log.Error("connection handler panic", "remote", c.RemoteAddr().String(), "panic", r)
+		c.unpark()
+		c.detached = false
+	}
+	if c.resume != nil || c.detached || c.ended {
+		return // parked, or left to its tasks: its loop resumes it, Finish ends it
+	}
+	c.ended = true
+	if after := c.after; after != nil {
+		c.after = nil
+		after()
+	}
+	c.Close()
+	c.FreeBuffer()
+	l.mu.Lock()
+	delete(l.conns, c)
+	l.mu.Unlock()
+	c.leaveLoop()
+	l.wg.Done()
 }
 
 // Close stops accepting; live connections keep running.

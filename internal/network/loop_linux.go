@@ -118,17 +118,16 @@ func (g *LoopGroup) pick() *Loop {
 }
 
 // serve starts a task on l for a connection pick chose it for; from l
-// itself it starts at once, from elsewhere through l's inbox.
+// itself it starts at once, from elsewhere through l's inbox. The
+// connection counts as served until the listener's cleanup (endServe),
+// parked or not.
 func (l *Loop) serve(fc *fdConn, fn func(), here bool) {
 	l.served.Add(1)
 	start := func() {
 		if err := l.add(fc); err != nil {
 			l.closeConn(fc) // fn sees a closed connection and returns
 		}
-		l.spawn(func() {
-			defer l.served.Add(-1)
-			fn()
-		})
+		l.work(funcJob(fn))
 	}
 	if here {
 		start()
@@ -157,15 +156,21 @@ type Loop struct {
 
 	// State of the loop and its tasks only.
 	conns     []*fdConn         // by descriptor
+	sockets   int               // registered in conns
 	accepting map[int]*Listener // listening sockets this loop accepts from
 	ready     []*Task
 	spare     []*Task
-	cur       *Task
-	timers    deadlineHeap
-	now       int64  // unix ns, refreshed after every epoll_pwait
-	gen       uint32 // last socket generation handed out
-	stopping  bool
-	events    [128]syscall.EpollEvent
+	workers   []*Task // idle worker tasks, waiting for a connection to serve (work)
+	// workersLow is the fewest idle workers since the last trim: that
+	// many were not needed for a while (trimWorkers).
+	workersLow int
+	lastTrim   int64
+	cur        *Task
+	timers     deadlineHeap
+	now        int64  // unix ns, refreshed after every epoll_pwait
+	gen        uint32 // last socket generation handed out
+	stopping   bool
+	events     [128]syscall.EpollEvent
 
 	mu      sync.Mutex
 	inbox   []func()
@@ -245,6 +250,9 @@ func (l *Loop) run() {
 			n = 0
 		}
 		l.now = time.Now().UnixNano()
+		if l.now-l.lastTrim >= int64(trimEvery) {
+			l.trimWorkers()
+		}
 		for i := range n {
 			ev := &l.events[i]
 			fd := int(ev.Fd)
@@ -264,7 +272,7 @@ func (l *Loop) run() {
 			}
 			if ev.Events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
 				c.readable = true
-				l.wake(&c.rwait)
+				l.wakeReader(c)
 			}
 			if ev.Events&(syscall.EPOLLOUT|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
 				c.writable = true
@@ -280,6 +288,10 @@ func (l *Loop) run() {
 		}
 	}
 	l.runReady()
+	for _, t := range l.workers {
+		t.stop() // its yield returns false: the worker returns
+	}
+	l.workers = nil
 	syscall.Close(l.epfd)
 	syscall.Close(l.evfd)
 }
@@ -416,12 +428,84 @@ type loopTask struct {
 	queued  bool
 	done    bool
 	joiners []*Task
+	job     job // a worker's next or current job (work)
+}
+
+// job is what a worker task runs: a connection's handler, first started
+// (funcJob) or resumed after ParkIdle (*Conn).
+type job interface{ runJob() }
+
+type funcJob func()
+
+func (f funcJob) runJob() { f() }
+
+// maxIdleWorkers bounds the worker tasks a loop keeps for later jobs. A
+// worker keeps its grown stack while it waits, so it is worth keeping as
+// many as the loop has requests in progress at a time (a new one costs a
+// coroutine, a few allocations), and no more: idle connections hold none.
+const maxIdleWorkers = 64
+
+// work runs j on one of the loop's idle worker tasks, or on a new one. Call
+// from the loop or its tasks.
+func (l *Loop) work(j job) {
+	if n := len(l.workers); n > 0 {
+		t := l.workers[n-1]
+		l.workers[n-1] = nil
+		l.workers = l.workers[:n-1]
+		l.workersLow = min(l.workersLow, n-1)
+		t.job = j
+		l.schedule(t)
+		return
+	}
+	var t *Task
+	t = l.spawn(func() { l.worker(t) }) // runs after spawn returns: t is set
+	t.job = j
+}
+
+// trimEvery is how often a loop ends the idle workers it did not need
+// since the last time: a loop whose load fell keeps no stacks for it.
+const trimEvery = time.Second
+
+// trimWorkers ends the workers that stayed idle since the last trim (the
+// longest idle: the pool is a stack).
+func (l *Loop) trimWorkers() {
+	l.lastTrim = l.now
+	n := min(l.workersLow, len(l.workers))
+	if n > 0 {
+		old := len(l.workers)
+		for _, t := range l.workers[:n] {
+			t.done = true
+			t.stop() // its yield returns false: the worker returns
+		}
+		l.workers = append(l.workers[:0], l.workers[n:]...)
+		clear(l.workers[len(l.workers):old])
+	}
+	l.workersLow = len(l.workers)
+}
+
+// worker runs jobs, waiting in the loop's pool of idle workers between
+// them, until the pool is full or the loop stops.
+func (l *Loop) worker(t *Task) {
+	for {
+		j := t.job
+		t.job = nil
+		j.runJob()
+		if len(l.workers) >= maxIdleWorkers || l.stopping {
+			return
+		}
+		l.workers = append(l.workers, t)
+		for t.job == nil { // a stray wake-up is no job
+			if !t.yield(struct{}{}) {
+				return // the loop stopped
+			}
+		}
+	}
 }
 
 // goOnLoop starts fn as another task of c's loop when c belongs to one.
 func (c *Conn) goOnLoop(fn func()) *Task {
-	if fc, ok := c.nc.(*fdConn); ok && fc.l.cur != nil {
-		return fc.l.spawn(fn)
+	if c.ls != nil && c.ls.l.cur != nil {
+		return c.ls.l.spawn(fn)
 	}
 	return nil
 }

@@ -297,6 +297,9 @@ func TestLoopConnectionLimit(t *testing.T) {
 	if got := l.ActiveConnections(); got != 2 {
 		t.Fatalf("%d active connections, want 2", got)
 	}
+	if got := l.Counters.ConnsRefused.Load(); got != 1 {
+		t.Fatalf("%d connections counted as refused, want 1", got)
+	}
 	for _, c := range kept { // the first two still work
 		c.Write([]byte("ok"))
 		if _, err := io.ReadFull(c, buf[:2]); err != nil {
@@ -404,5 +407,85 @@ func TestLoopSendTimeout(t *testing.T) {
 	peers <- c
 	if err := <-res; err != nil {
 		t.Fatalf("write to a peer that reads slowly: %v", err)
+	}
+}
+
+// passthrough wraps a socket the way a TLS layer would, adding nothing.
+type passthrough struct{ net.Conn }
+
+// A connection whose socket is wrapped stays on its loop: it reports the
+// loop, its second task is a task of that loop, its writes yield to the
+// loop, and TryWrite refuses rather than block.
+func TestLoopWrappedSocketStaysOnLoop(t *testing.T) {
+	type result struct {
+		loop    bool
+		task    bool
+		tryErr  error
+		echoErr error
+	}
+	res := make(chan result, 1)
+	l, _ := loopListener(t, 1, func(_ context.Context, c *Conn) {
+		c.Wrap(func(nc net.Conn) net.Conn { return passthrough{nc} })
+		var r result
+		r.loop = c.Loop() != nil
+		task := c.Go(func() {})
+		r.task = task.ch == nil
+		task.Wait()
+		c.LockWrite()
+		_, r.tryErr = c.TryWrite([]byte("x"))
+		c.UnlockWrite()
+		if r.echoErr = c.Fill(); r.echoErr == nil {
+			r.echoErr = c.Writev(c.Buffered())
+		}
+		res <- r
+	})
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("ping"))
+	r := <-res
+	if !r.loop || !r.task {
+		t.Errorf("wrapped connection: on its loop %v, second task a loop task %v; want both", r.loop, r.task)
+	}
+	if !errors.Is(r.tryErr, errNoTryWrite) {
+		t.Errorf("TryWrite through a wrapper without one: %v, want errNoTryWrite", r.tryErr)
+	}
+	if r.echoErr != nil {
+		t.Fatalf("echo through the wrapper: %v", r.echoErr)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, _ := io.ReadAll(io.LimitReader(c, 4))
+	if string(got) != "ping" {
+		t.Fatalf("echo %q, want ping", got)
+	}
+}
+
+// Stale deadline entries (closed sockets, moved deadlines) do not pile up:
+// past four per socket the heap keeps only the live ones, in order.
+func TestDeadlineHeapDropsStaleEntries(t *testing.T) {
+	l := &Loop{conns: make([]*fdConn, 8)}
+	live := &fdConn{l: l, fd: 3, gen: 2}
+	l.conns[3], l.sockets = live, 1
+	live.rdl.Store(500)
+	live.arm(false)
+	live.wdl.Store(700)
+	live.arm(true)
+	for i := range 10000 { // sockets that came and went on descriptor 4
+		l.pushDeadline(deadline{when: int64(1000 + i), fd: 4, gen: uint32(2 * (i + 2))})
+	}
+	if n := len(l.timers); n > 1030 {
+		t.Fatalf("%d entries in the heap for one live socket", n)
+	}
+	var got []int64
+	for len(l.timers) > 0 {
+		e := l.timers.pop()
+		if e.fd == 3 {
+			got = append(got, e.when)
+		}
+	}
+	if len(got) != 2 || got[0] != 500 || got[1] != 700 {
+		t.Fatalf("live entries after compaction: %v, want [500 700]", got)
 	}
 }

@@ -29,7 +29,24 @@ func (g *LoopGroup) Len() int { return 0 }
 // Close does nothing.
 func (g *LoopGroup) Close() {}
 
-func (g *LoopGroup) adopt(net.Conn, func(net.Conn) *Conn, func(*Conn)) error {
+// fdConn is an event loop's socket; only Linux has them, so a Conn's is
+// always nil here.
+type fdConn struct{ l *Loop }
+
+// Interrupt is never called: there are no loop sockets.
+func (c *fdConn) Interrupt() {}
+
+// Read, Write and the rest make fdConn a net.Conn, as on Linux.
+func (c *fdConn) Read([]byte) (int, error)         { return 0, net.ErrClosed }
+func (c *fdConn) Write([]byte) (int, error)        { return 0, net.ErrClosed }
+func (c *fdConn) Close() error                     { return nil }
+func (c *fdConn) LocalAddr() net.Addr              { return nil }
+func (c *fdConn) RemoteAddr() net.Addr             { return nil }
+func (c *fdConn) SetDeadline(time.Time) error      { return nil }
+func (c *fdConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *fdConn) SetWriteDeadline(time.Time) error { return nil }
+
+func (g *LoopGroup) adopt(net.Conn, func(*fdConn) *Conn, func(*Conn)) error {
 	return errors.New("network: the netpoll IO model needs Linux")
 }
 
@@ -37,8 +54,8 @@ func (ln *Listener) serveLoops(context.Context) (bool, error) { return false, ni
 
 func (ln *Listener) stopLoopAccept() {}
 
-// DialLoop is never called: there are no loops.
-func (l *Loop) DialLoop(string, time.Duration) (net.Conn, error) {
+// dialLoop is never called: there are no loops.
+func (l *Loop) dialLoop(string, time.Duration) (*fdConn, error) {
 	return nil, errors.New("network: the netpoll IO model needs Linux")
 }
 
@@ -51,9 +68,10 @@ func (l *Loop) wake(**Task)       {}
 // tryWrite waits for room: only Linux has the raw write it needs.
 func (c *Conn) tryWrite(b []byte) (int, error) { return c.nc.Write(b) }
 
-type rawWriter struct{}
+type rawIO struct{}
 
-type rawPeeker struct{}
+// writevOnLoop declines: there are no loop sockets.
+func (c *Conn) writevOnLoop([][]byte) (int64, error, bool) { return 0, nil, false }
 
 // peekIdle finds nothing: only Linux has the raw peek it needs.
 func (c *Conn) peekIdle() error { return nil }
@@ -70,6 +88,13 @@ func (c *Conn) Sleep(d time.Duration) { time.Sleep(d) }
 func (c *Conn) Loop() *Loop { return nil }
 
 type loopTask struct{}
+
+// parkOnLoop fails: there are no loops to park on.
+func (c *Conn) parkOnLoop() bool { return false }
+
+func (c *Conn) unpark() { c.resume, c.idlePark = nil, false }
+
+func (c *Conn) leaveLoop() {}
 
 func (c *Conn) goOnLoop(func()) *Task { return nil }
 func (t *Task) loopDone() bool        { return true }

@@ -17,35 +17,36 @@ import (
 // under a Conn served in the netpoll model.
 type fdConn struct {
 	l            *Loop
-	fd           int
+	fd           int32
+	gen          uint32 // tells this socket from earlier ones with the same descriptor
 	readable     bool
 	writable     bool
-	peerDone     bool // the peer's FIN (or an error) is queued: reads never block again
+	peerDone     bool        // the peer's FIN (or an error) is queued: reads never block again
+	wlocked      bool        // LockWrite holds the writing side
+	closed       bool        // the fd is closed (by the loop)
+	closing      atomic.Bool // Close was called (the loop closes the fd)
 	rwait, wwait *Task
-	wlocked      bool         // LockWrite holds the writing side
+	parked       *Conn        // its handler waits for the next message without a task (ParkIdle)
 	wqueue       []*Task      // tasks waiting in LockWrite, first come first
 	rdl, wdl     atomic.Int64 // deadlines, unix ns; 0: none
-	closing      atomic.Bool  // Close was called (the loop closes the fd)
-	closed       bool         // the fd is closed (by the loop)
-	gen          uint32       // tells this socket from earlier ones with the same descriptor
 	rarmed       int64        // deadline of this socket's read entry in the heap; 0: none
 	warmed       int64
-	laddr, raddr net.Addr
-	iov          [4]syscall.Iovec
+	raddr        net.Addr // the local address is asked of the kernel when wanted
 }
 
 // add registers a connected socket with the loop; call from the loop or its tasks.
 func (l *Loop) add(c *fdConn) error {
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | edgeTriggered, Fd: int32(c.fd)}
-	if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | edgeTriggered, Fd: c.fd}
+	if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, int(c.fd), &ev); err != nil {
 		return os.NewSyscallError("epoll_ctl", err)
 	}
-	for c.fd >= len(l.conns) {
+	for int(c.fd) >= len(l.conns) {
 		l.conns = append(l.conns, make([]*fdConn, max(64, len(l.conns)))...)
 	}
-	l.gen++
+	l.gen += 2 // even: a deadline entry's low bit tells a write deadline
 	c.gen = l.gen
 	l.conns[c.fd] = c
+	l.sockets++
 	return nil
 }
 
@@ -55,11 +56,12 @@ func (l *Loop) closeConn(c *fdConn) {
 	}
 	c.closed = true
 	c.closing.Store(true)
-	if c.fd < len(l.conns) && l.conns[c.fd] == c {
+	if int(c.fd) < len(l.conns) && l.conns[c.fd] == c {
 		l.conns[c.fd] = nil
+		l.sockets--
 	}
-	syscall.Close(c.fd) // also leaves the epoll set
-	l.wake(&c.rwait)
+	syscall.Close(int(c.fd)) // also leaves the epoll set
+	l.wakeReader(c)
 	l.wake(&c.wwait)
 	for _, t := range c.wqueue {
 		l.schedule(t)
@@ -91,6 +93,54 @@ func EdgeRead(fd int, b []byte, peerDone bool) (n int, drained bool, err error) 
 	}
 }
 
+// parkOnLoop registers the connection as parked with its loop (ParkIdle)
+// unless it is not on one, or its next read would not wait.
+func (c *Conn) parkOnLoop() bool {
+	fc := c.ls
+	if fc == nil || fc.l.cur == nil || fc.closing.Load() || fc.l.expired(fc.rdl.Load()) {
+		return false
+	}
+	if fc.readable {
+		// Not known empty (a new connection, or the last read filled the
+		// buffer): a peek tells; if empty, the next byte brings an edge.
+		if fc.peerDone || peekFD(int(fc.fd)) != nil {
+			return false
+		}
+		fc.readable = false
+	}
+	fc.parked = c
+	fc.arm(false) // the read deadline resumes it
+	return true
+}
+
+// leaveLoop stops counting a listener's connection as served by its loop
+// (LoopGroup.pick places new connections by that count).
+func (c *Conn) leaveLoop() {
+	if c.ls != nil {
+		c.ls.l.served.Add(-1)
+	}
+}
+
+// unpark undoes ParkIdle for a handler that panicked after parking.
+func (c *Conn) unpark() {
+	if c.resume != nil {
+		c.resume, c.idlePark = nil, false
+		if c.ls != nil && c.ls.parked == c {
+			c.ls.parked = nil
+		}
+	}
+}
+
+// wakeReader wakes the task waiting to read from c, or starts the handler
+// of a connection parked idle (ParkIdle) on a worker task.
+func (l *Loop) wakeReader(c *fdConn) {
+	l.wake(&c.rwait)
+	if pc := c.parked; pc != nil {
+		c.parked = nil
+		l.work(pc)
+	}
+}
+
 // expired reports whether deadline d (unix ns, 0 none) has passed.
 func (l *Loop) expired(d int64) bool { return d != 0 && d <= l.now }
 
@@ -112,7 +162,7 @@ func (c *fdConn) Read(b []byte) (int, error) {
 			return 0, err
 		}
 		if c.readable {
-			n, drained, err := EdgeRead(c.fd, b, c.peerDone)
+			n, drained, err := EdgeRead(int(c.fd), b, c.peerDone)
 			if drained {
 				c.readable = false
 			}
@@ -143,13 +193,15 @@ func (c *fdConn) Write(b []byte) (int, error) {
 	return written, nil
 }
 
-// Writev writes the pieces with gathered writes.
+// Writev writes the pieces with gathered writes. The system call's vector
+// lives on the stack: a connection keeps no space for it.
 func (c *fdConn) Writev(pieces [][]byte) (int64, error) {
 	var total int64
+	var vec [4]syscall.Iovec
 	for {
-		iov := c.iov[:0]
+		iov := vec[:0]
 		for _, p := range pieces {
-			if len(p) > 0 && len(iov) < len(c.iov) {
+			if len(p) > 0 && len(iov) < len(vec) {
 				iov = append(iov, syscall.Iovec{Base: unsafe.SliceData(p), Len: uint64(len(p))})
 			}
 		}
@@ -160,7 +212,7 @@ func (c *fdConn) Writev(pieces [][]byte) (int64, error) {
 			r1, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, uintptr(c.fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
 			return r1, e
 		}, true)
-		clear(c.iov[:])
+		clear(vec[:])
 		total += int64(n)
 		if err != nil {
 			return total, err
@@ -176,26 +228,72 @@ func (c *fdConn) Writev(pieces [][]byte) (int64, error) {
 	}
 }
 
+// writevOnLoop is Writev for a loop's own socket, done reports whether it
+// was one (a wrapped one goes through net.Buffers and the wrapper). The
+// pieces are written in place: they do not escape.
+func (c *Conn) writevOnLoop(pieces [][]byte) (n int64, err error, done bool) {
+	if c.ls == nil || c.nc != net.Conn(c.ls) {
+		return 0, nil, false
+	}
+	n, err = c.ls.Writev(pieces)
+	return n, err, true
+}
+
+// errNoTryWrite is TryWrite's error for a wrapped loop socket whose
+// wrapper cannot write without waiting.
+var errNoTryWrite = errors.New("network: this loop socket cannot write without waiting")
+
 // tryWrite is Conn.TryWrite: one write system call if the socket has room.
 // A loop's socket knows whether it has; a socket of Go's netpoller is
 // written through its raw descriptor, which never parks.
 func (c *Conn) tryWrite(b []byte) (int, error) {
-	if fc, ok := c.nc.(*fdConn); ok {
-		return fc.tryWrite(b)
-	}
-	if c.rw == nil {
-		sc, ok := c.nc.(syscall.Conn)
-		if !ok {
-			return c.nc.Write(b)
+	if c.ls != nil {
+		if c.nc == net.Conn(c.ls) {
+			return c.ls.tryWrite(b)
 		}
-		rc, err := sc.SyscallConn()
-		if err != nil {
+		// A wrapped loop socket: only the wrapper knows what a partial
+		// write means, and a blocking write would make a task that must
+		// not wait for one peer wait.
+		if tw, ok := c.nc.(interface{ TryWrite([]byte) (int, error) }); ok {
+			return tw.TryWrite(b)
+		}
+		return 0, errNoTryWrite
+	}
+	g := c.goIO()
+	if !g.raw.ok {
+		if err := g.raw.init(c.nc); err != nil {
+			if err == errNoRawIO {
+				return c.nc.Write(b)
+			}
 			return 0, err
 		}
-		c.rw = &rawWriter{rc: rc}
-		c.rw.fn = c.rw.write
 	}
-	return c.rw.try(b)
+	return g.raw.w.try(b)
+}
+
+// rawIO is the non-blocking access TryWrite and CheckIdle have to a socket
+// of Go's netpoller, made at the first use of either.
+type rawIO struct {
+	ok bool
+	w  rawWriter
+	p  rawPeeker
+}
+
+var errNoRawIO = errors.New("network: socket has no raw access")
+
+func (r *rawIO) init(nc net.Conn) error {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return errNoRawIO
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	r.w, r.p = rawWriter{rc: rc}, rawPeeker{rc: rc}
+	r.w.fn, r.p.fn = r.w.write, r.p.peek
+	r.ok = true
+	return nil
 }
 
 // rawWriter writes a netpoller socket without waiting. It is made once per
@@ -281,8 +379,48 @@ func (c *fdConn) arm(write bool) {
 	}
 	if d != 0 && (*armed == 0 || d < *armed) {
 		*armed = d
-		c.l.timers.push(deadline{when: d, fd: int32(c.fd), gen: c.gen, write: write})
+		e := deadline{when: d, fd: c.fd, gen: c.gen}
+		if write {
+			e.gen++
+		}
+		c.l.pushDeadline(e)
 	}
+}
+
+// pushDeadline adds a deadline entry. Entries of closed sockets and moved
+// deadlines stay until their time, so connections that come and go (one
+// request each, a 60 s idle timeout) could pile up stale entries: when
+// they far outnumber the live ones (at most two per socket), the heap is
+// rebuilt with the live ones only, which is amortized O(1) a push.
+func (l *Loop) pushDeadline(e deadline) {
+	if n := len(l.timers); n >= 1024 && n > 4*l.sockets {
+		l.compactDeadlines()
+	}
+	l.timers.push(e)
+}
+
+// compactDeadlines drops the heap's stale entries and restores its order.
+func (l *Loop) compactDeadlines() {
+	live := l.timers[:0]
+	for _, e := range l.timers {
+		if int(e.fd) >= len(l.conns) {
+			continue
+		}
+		c := l.conns[e.fd]
+		if c == nil || c.gen != e.gen&^1 {
+			continue
+		}
+		armed := c.rarmed
+		if e.write() {
+			armed = c.warmed
+		}
+		if armed == e.when {
+			live = append(live, e)
+		}
+	}
+	clear(l.timers[len(live):])
+	l.timers = live
+	l.timers.init()
 }
 
 // fireTimers wakes the tasks whose socket deadline has passed.
@@ -297,21 +435,26 @@ func (l *Loop) fireTimers() {
 			continue
 		}
 		c := l.conns[e.fd]
-		if c == nil || c.gen != e.gen {
+		if c == nil || c.gen != e.gen&^1 {
 			continue // the socket is closed (its number may be reused)
 		}
+		write := e.write()
 		armed, slot, dl := &c.rarmed, &c.rwait, c.rdl.Load()
-		if e.write {
+		if write {
 			armed, slot, dl = &c.warmed, &c.wwait, c.wdl.Load()
 		}
 		if *armed != e.when {
 			continue // stale: replaced by an earlier entry
 		}
 		*armed = 0
-		if l.expired(dl) {
+		reader := !write && c.parked != nil
+		switch {
+		case l.expired(dl) && write:
 			l.wake(slot)
-		} else if *slot != nil {
-			c.arm(e.write) // the deadline moved later
+		case l.expired(dl):
+			l.wakeReader(c)
+		case *slot != nil || reader:
+			c.arm(write) // the deadline moved later
 		}
 	}
 }
@@ -331,10 +474,22 @@ func (c *fdConn) CloseWrite() error {
 	if c.closing.Load() {
 		return net.ErrClosed
 	}
-	return os.NewSyscallError("shutdown", syscall.Shutdown(c.fd, syscall.SHUT_WR))
+	return os.NewSyscallError("shutdown", syscall.Shutdown(int(c.fd), syscall.SHUT_WR))
 }
 
-func (c *fdConn) LocalAddr() net.Addr  { return c.laddr }
+// LocalAddr asks the kernel: few callers want it, and a connection then
+// keeps no copy.
+func (c *fdConn) LocalAddr() net.Addr {
+	if c.closing.Load() {
+		return nil
+	}
+	sa, err := syscall.Getsockname(int(c.fd))
+	if err != nil {
+		return nil
+	}
+	return sockaddrToAddr(sa)
+}
+
 func (c *fdConn) RemoteAddr() net.Addr { return c.raddr }
 
 func (c *fdConn) SetDeadline(t time.Time) error {
@@ -398,11 +553,12 @@ func (r rawConn) Write(func(fd uintptr) bool) error { return errors.ErrUnsupport
 // the socket by descriptor and generation rather than by pointer, so a
 // closed socket is not kept alive until its entries expire.
 type deadline struct {
-	when  int64
-	fd    int32
-	gen   uint32
-	write bool
+	when int64
+	fd   int32
+	gen  uint32 // the socket's generation (even), +1 for a write deadline
 }
+
+func (d deadline) write() bool { return d.gen&1 != 0 }
 
 type deadlineHeap []deadline
 
@@ -427,6 +583,30 @@ func (h *deadlineHeap) push(d deadline) {
 	}
 }
 
+// init orders the heap (after entries were removed in place).
+func (h deadlineHeap) init() {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+}
+
+func (h deadlineHeap) down(i int) {
+	for {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(h) && h[l].when < h[m].when {
+			m = l
+		}
+		if r < len(h) && h[r].when < h[m].when {
+			m = r
+		}
+		if m == i {
+			return
+		}
+		h[m], h[i] = h[i], h[m]
+		i = m
+	}
+}
+
 func (h *deadlineHeap) pop() deadline {
 	s := *h
 	top := s[0]
@@ -434,31 +614,21 @@ func (h *deadlineHeap) pop() deadline {
 	s[0] = s[last]
 	s[last] = deadline{}
 	s = s[:last]
-	i := 0
-	for {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < len(s) && s[l].when < s[m].when {
-			m = l
-		}
-		if r < len(s) && s[r].when < s[m].when {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		s[m], s[i] = s[i], s[m]
-		i = m
-	}
+	s.down(0)
 	*h = s
 	return top
 }
 
-func sockaddrToTCP(sa syscall.Sockaddr) net.Addr {
+// sockaddrToAddr converts a socket address to a net.Addr that holds no
+// reference to sa.
+func sockaddrToAddr(sa syscall.Sockaddr) net.Addr {
 	switch a := sa.(type) {
 	case *syscall.SockaddrInet4:
-		return &net.TCPAddr{IP: a.Addr[:], Port: a.Port}
+		return &net.TCPAddr{IP: append(net.IP(nil), a.Addr[:]...), Port: a.Port}
 	case *syscall.SockaddrInet6:
-		return &net.TCPAddr{IP: a.Addr[:], Port: a.Port}
+		return &net.TCPAddr{IP: append(net.IP(nil), a.Addr[:]...), Port: a.Port}
+	case *syscall.SockaddrUnix:
+		return &net.UnixAddr{Name: a.Name, Net: "unix"}
 	}
 	return nil
 }
@@ -466,8 +636,8 @@ func sockaddrToTCP(sa syscall.Sockaddr) net.Addr {
 // lockWriteOnLoop is LockWrite for a loop's socket. Only one task runs at a
 // time, so the lock is a flag; a task finding it set queues and yields.
 func (c *Conn) lockWriteOnLoop() bool {
-	fc, ok := c.nc.(*fdConn)
-	if !ok {
+	fc := c.ls
+	if fc == nil {
 		return false
 	}
 	for fc.wlocked {
@@ -485,8 +655,8 @@ func (c *Conn) lockWriteOnLoop() bool {
 // unlockWriteOnLoop releases the lock and wakes the task that waited
 // longest for it.
 func (c *Conn) unlockWriteOnLoop() bool {
-	fc, ok := c.nc.(*fdConn)
-	if !ok {
+	fc := c.ls
+	if fc == nil {
 		return false
 	}
 	fc.wlocked = false
@@ -502,8 +672,8 @@ func (c *Conn) unlockWriteOnLoop() bool {
 // clock is the time for deadlines: a loop's, read once per turn of the loop
 // (no clock read per write), else the time now.
 func (c *Conn) clock() time.Time {
-	if fc, ok := c.nc.(*fdConn); ok {
-		return time.Unix(0, fc.l.now)
+	if c.ls != nil {
+		return time.Unix(0, c.ls.l.now)
 	}
 	return time.Now()
 }
@@ -511,8 +681,8 @@ func (c *Conn) clock() time.Time {
 // Loop returns the event loop that owns the connection, or nil when it is
 // served by its own goroutine.
 func (c *Conn) Loop() *Loop {
-	if fc, ok := c.nc.(*fdConn); ok {
-		return fc.l
+	if c.ls != nil {
+		return c.ls.l
 	}
 	return nil
 }
@@ -523,7 +693,7 @@ const edgeTriggered = 1 << 31
 
 // peekIdle is CheckIdle's look at the socket.
 func (c *Conn) peekIdle() error {
-	if fc, ok := c.nc.(*fdConn); ok {
+	if fc := c.ls; fc != nil {
 		if fc.closing.Load() {
 			return net.ErrClosed
 		}
@@ -535,25 +705,22 @@ func (c *Conn) peekIdle() error {
 		if !fc.readable && !fc.peerDone {
 			return nil
 		}
-		err := peekFD(fc.fd)
+		err := peekFD(int(fc.fd))
 		if err == nil {
 			fc.readable = false // the peek found it empty: the next byte brings an edge
 		}
 		return err
 	}
-	if c.rp == nil {
-		sc, ok := c.nc.(syscall.Conn)
-		if !ok {
-			return nil
-		}
-		rc, err := sc.SyscallConn()
-		if err != nil {
+	g := c.goIO()
+	if !g.raw.ok {
+		if err := g.raw.init(c.nc); err != nil {
+			if err == errNoRawIO {
+				return nil
+			}
 			return err
 		}
-		c.rp = &rawPeeker{rc: rc}
-		c.rp.fn = c.rp.peek
 	}
-	return c.rp.check()
+	return g.raw.p.check()
 }
 
 // rawPeeker peeks at a netpoller socket without waiting. Its callback is a
@@ -601,8 +768,8 @@ func peekFD(fd int) error {
 // Sleep pauses the calling handler for d. On an event loop the task parks
 // and the loop serves the others meanwhile; otherwise the goroutine sleeps.
 func (c *Conn) Sleep(d time.Duration) {
-	fc, ok := c.nc.(*fdConn)
-	if !ok || fc.l.cur == nil {
+	fc := c.ls
+	if fc == nil || fc.l.cur == nil {
 		time.Sleep(d)
 		return
 	}

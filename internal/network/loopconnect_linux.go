@@ -49,23 +49,23 @@ func detachFD(nc net.Conn) (int, error) {
 // adopt moves an accepted connection into a loop: wrap makes the Conn (on
 // the caller's goroutine, so it can be tracked at once) and serve runs as a
 // task of the loop.
-func (g *LoopGroup) adopt(nc net.Conn, wrap func(net.Conn) *Conn, serve func(*Conn)) error {
-	laddr, raddr := nc.LocalAddr(), nc.RemoteAddr()
+func (g *LoopGroup) adopt(nc net.Conn, wrap func(*fdConn) *Conn, serve func(*Conn)) error {
+	raddr := nc.RemoteAddr()
 	fd, err := detachFD(nc)
 	if err != nil {
 		return err
 	}
 	l := g.pick()
-	fc := &fdConn{l: l, fd: fd, readable: true, writable: true, laddr: laddr, raddr: raddr}
+	fc := &fdConn{l: l, fd: int32(fd), readable: true, writable: true, raddr: raddr}
 	c := wrap(fc)
 	l.serve(fc, func() { serve(c) }, false)
 	return nil
 }
 
-// DialLoop connects to addr from a task of loop l, waiting for the
+// dialLoop connects to addr from a task of loop l, waiting for the
 // connection as the task's other sockets do. A host name is resolved on a
 // goroutine meanwhile (the resolver blocks).
-func (l *Loop) DialLoop(addr string, timeout time.Duration) (net.Conn, error) {
+func (l *Loop) dialLoop(addr string, timeout time.Duration) (*fdConn, error) {
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
 		var ta *net.TCPAddr
@@ -100,7 +100,7 @@ func (l *Loop) DialLoop(addr string, timeout time.Duration) (net.Conn, error) {
 		syscall.Close(fd)
 		return nil, opErr(os.NewSyscallError("connect", err))
 	}
-	c := &fdConn{l: l, fd: fd, raddr: raddr}
+	c := &fdConn{l: l, fd: int32(fd), raddr: raddr}
 	if err := l.add(c); err != nil {
 		syscall.Close(fd)
 		return nil, opErr(err)
@@ -131,9 +131,6 @@ func (l *Loop) DialLoop(addr string, timeout time.Duration) (net.Conn, error) {
 		}
 	}
 	c.writable = true
-	if lsa, err := syscall.Getsockname(fd); err == nil {
-		c.laddr = sockaddrToTCP(lsa)
-	}
 	return c, nil
 }
 
@@ -265,19 +262,15 @@ func (ln *Listener) closedForAccept() bool {
 // acceptOnLoop serves a connection accepted by loop from as a task of the
 // least busy loop.
 func (ln *Listener) acceptOnLoop(from *Loop, fd int, sa syscall.Sockaddr) {
-	raddr := sockaddrToTCP(sa)
+	raddr := sockaddrToAddr(sa)
 	if ln.atLimit(raddr) {
 		syscall.Close(fd)
 		return
 	}
 	syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
-	var laddr net.Addr
-	if lsa, err := syscall.Getsockname(fd); err == nil {
-		laddr = sockaddrToTCP(lsa)
-	}
 	l := ln.opts.Loops.pick()
-	fc := &fdConn{l: l, fd: fd, readable: true, writable: true, laddr: laddr, raddr: raddr}
-	c := NewConn(fc, &ln.Counters, ln.opts.MaxBufferSize)
+	fc := &fdConn{l: l, fd: int32(fd), readable: true, writable: true, raddr: raddr}
+	c := newConnBuffered(fc, fc, &ln.Counters, ln.opts.MaxBufferSize, nil)
 	c.ln = ln
 	if !ln.track(c) {
 		c.Close() // the loop closes the descriptor

@@ -175,6 +175,9 @@ func TestListenerLimitAndShutdown(t *testing.T) {
 		t.Fatal("connection over the limit was served")
 	}
 	third.Close()
+	if got := l.Counters.ConnsRefused.Load(); got != 1 {
+		t.Errorf("%d connections counted as refused, want 1", got)
+	}
 
 	done := make(chan int, 1)
 	go func() { done <- l.Shutdown(context.Background()) }()

@@ -290,6 +290,8 @@ type http1ConnHandler struct {
 
 func (h *http1ConnHandler) ServeHTTP1(s *stream.HTTP1ServerStream) { h.p.serve(s, &h.e) }
 
+func (h *http1ConnHandler) unregister() { h.p.Streams.unregister(&h.e) }
+
 // ServeConn runs the request loop of a downstream connection. With a
 // tracker, the connection is registered once here and each request only
 // updates its entry; without one it is ServeHTTP1 per request.
@@ -302,7 +304,8 @@ func (p *HTTP1Proxy) ServeConn(ctx context.Context, c *network.Conn, opts *strea
 	h := &http1ConnHandler{p: p}
 	h.e.listener, h.e.protocol, h.e.conn = p.Listener, "HTTP/1.1", c
 	t.register(&h.e, t.next.Add(1))
-	defer t.unregister(&h.e)
+	// The connection may outlive this call, parked between requests.
+	defer c.AfterServe(h.unregister)
 	stream.ServeHTTP1(ctx, c, h, opts)
 }
 

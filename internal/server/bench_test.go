@@ -11,7 +11,7 @@ import (
 // rawOrigin answers every request head with a fixed 128-byte response. It
 // allocates nothing per request, so allocations in the benchmark below are
 // the proxy's.
-func rawOrigin(b *testing.B) string {
+func rawOrigin(b testing.TB) string {
 	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 128\r\n\r\n" + string(bytes.Repeat([]byte("x"), 128)))
 	return serveTCP(b, func(c net.Conn) {
 		defer c.Close()

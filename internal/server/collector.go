@@ -13,13 +13,14 @@ type collector struct{ s *Server }
 func newCollector(s *Server) prometheus.Collector { return collector{s} }
 
 var (
-	descConnActive = prometheus.NewDesc("mosn_downstream_connections_active", "Open downstream connections.", []string{"listener"}, nil)
-	descConnTotal  = prometheus.NewDesc("mosn_downstream_connections_total", "Accepted downstream connections.", []string{"listener"}, nil)
-	descBytesIn    = prometheus.NewDesc("mosn_downstream_bytes_received_total", "Bytes read from downstream connections.", []string{"listener"}, nil)
-	descBytesOut   = prometheus.NewDesc("mosn_downstream_bytes_sent_total", "Bytes written to downstream connections.", []string{"listener"}, nil)
-	descReqActive  = prometheus.NewDesc("mosn_downstream_requests_active", "Requests in flight.", []string{"listener", "protocol"}, nil)
-	descReqTotal   = prometheus.NewDesc("mosn_downstream_requests_total", "Finished requests by response class (Bolt statuses mapped to their HTTP meaning; none: no response).", []string{"listener", "protocol", "response_class"}, nil)
-	descDuration   = prometheus.NewDesc("mosn_downstream_request_duration_seconds", "Time from request head to the end of the response.", []string{"listener", "protocol"}, nil)
+	descConnActive  = prometheus.NewDesc("mosn_downstream_connections_active", "Open downstream connections.", []string{"listener"}, nil)
+	descConnTotal   = prometheus.NewDesc("mosn_downstream_connections_total", "Accepted downstream connections.", []string{"listener"}, nil)
+	descConnRefused = prometheus.NewDesc("mosn_downstream_connections_refused_total", "Downstream connections closed at once because the listener was at max_connections.", []string{"listener"}, nil)
+	descBytesIn     = prometheus.NewDesc("mosn_downstream_bytes_received_total", "Bytes read from downstream connections.", []string{"listener"}, nil)
+	descBytesOut    = prometheus.NewDesc("mosn_downstream_bytes_sent_total", "Bytes written to downstream connections.", []string{"listener"}, nil)
+	descReqActive   = prometheus.NewDesc("mosn_downstream_requests_active", "Requests in flight.", []string{"listener", "protocol"}, nil)
+	descReqTotal    = prometheus.NewDesc("mosn_downstream_requests_total", "Finished requests by response class (Bolt statuses mapped to their HTTP meaning; none: no response).", []string{"listener", "protocol", "response_class"}, nil)
+	descDuration    = prometheus.NewDesc("mosn_downstream_request_duration_seconds", "Time from request head to the end of the response.", []string{"listener", "protocol"}, nil)
 
 	descUpReq      = prometheus.NewDesc("mosn_upstream_requests_total", "Requests sent to upstream hosts.", []string{"cluster", "host"}, nil)
 	descUpActive   = prometheus.NewDesc("mosn_upstream_requests_active", "Requests waiting for an upstream host.", []string{"cluster", "host"}, nil)
@@ -35,7 +36,7 @@ var (
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descConnActive, descConnTotal, descBytesIn, descBytesOut, descReqActive, descReqTotal,
+	for _, d := range []*prometheus.Desc{descConnActive, descConnTotal, descConnRefused, descBytesIn, descBytesOut, descReqActive, descReqTotal,
 		descDuration, descUpReq, descUpActive, descUpConnFail, descUpErrors, descUpTimeouts, descUpProto, descUpHealthy, descUpConns,
 		descUpBytesIn, descUpBytesOut, descReloads} {
 		ch <- d
@@ -52,6 +53,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ctr := &rl.ln.Counters
 		ch <- prometheus.MustNewConstMetric(descConnActive, gauge, float64(ctr.ConnsActive.Load()), n)
 		ch <- prometheus.MustNewConstMetric(descConnTotal, counter, float64(ctr.ConnsTotal.Load()), n)
+		ch <- prometheus.MustNewConstMetric(descConnRefused, counter, float64(ctr.ConnsRefused.Load()), n)
 		ch <- prometheus.MustNewConstMetric(descBytesIn, counter, float64(ctr.BytesIn.Load()), n)
 		ch <- prometheus.MustNewConstMetric(descBytesOut, counter, float64(ctr.BytesOut.Load()), n)
 		ch <- prometheus.MustNewConstMetric(descReqActive, gauge, float64(rl.stats.Active.Load()), n, p)

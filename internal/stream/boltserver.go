@@ -87,6 +87,9 @@ type BoltDownstream struct {
 	// connection closes only when they are done (drain) and upstream
 	// readers never write to a conn the listener reused.
 	inflight *network.InFlight
+	// The reader's own:
+	h    BoltHandler
+	wake func() // resume, for ParkIdle (made once)
 }
 
 // errSlowClient closes a connection whose client leaves its answers unread.
@@ -211,29 +214,53 @@ const (
 )
 
 // ServeBolt runs the frame loop of a downstream Bolt connection. Malformed
-// frames close the connection with a logged reason.
+// frames close the connection with a logged reason. Between frames, with
+// nothing buffered, the reader gives up its task on an event loop
+// (network.Conn.ParkIdle): answers still in flight are written by the
+// upstream readers meanwhile, and the function may return while the
+// connection lives on.
 func ServeBolt(ctx context.Context, c *network.Conn, h BoltHandler, opts *BoltOptions) {
-	d := &BoltDownstream{Conn: c, opts: opts.withDefaults(), inflight: network.NewInFlight(c)}
+	d := &BoltDownstream{Conn: c, opts: opts.withDefaults(), inflight: network.NewInFlight(c), h: h}
 	c.SetSendTimeout(d.opts.SendTimeout) // bounds the flusher's waits
-	log, limit, maxFrame, idle, readTimeout := d.opts.Logger, d.opts.LogLimit, d.opts.MaxFrameSize, d.opts.IdleTimeout, d.opts.ReadTimeout
 	// A whole frame must fit the read buffer: Decode reads it in place.
-	c.SetMaxBuffer(maxFrame)
-	d.log = log
+	c.SetMaxBuffer(d.opts.MaxFrameSize)
+	d.log = d.opts.Logger
+	d.serve(false)
+}
+
+// resume continues a connection parked between frames.
+func (d *BoltDownstream) resume() { d.serve(true) }
+
+// serve is the frame loop; resumed means the connection was parked idle
+// and is woken: it reads before anything else.
+func (d *BoltDownstream) serve(resumed bool) {
+	c, h := d.Conn, d.h
+	log, limit, maxFrame, idle, readTimeout := d.log, d.opts.LogLimit, d.opts.MaxFrameSize, d.opts.IdleTimeout, d.opts.ReadTimeout
 	// Answers still on their way must not hit a closed connection
 	// unnoticed: wait (bounded by upstream and write timeouts) before the
 	// listener closes the socket.
-	defer d.settle()
+	parked := false
+	defer func() {
+		if !parked {
+			d.settle()
+		}
+	}()
 	var f bolt.Frame
-	var hb []byte // heartbeat answers, written by this reader only
 	// inFrame is set while the read deadline is the one of a frame split
 	// over reads: set once at its first bytes, not moved by later ones.
 	inFrame := false
 	for {
 		buf := c.Buffered()
-		f.Reset()
-		n, err := bolt.Decode(buf, &f, maxFrame)
+		var n int
+		err := bolt.ErrNeedMore
+		if !resumed {
+			f.Reset()
+			n, err = bolt.Decode(buf, &f, maxFrame)
+		}
 		if errors.Is(err, bolt.ErrNeedMore) {
-			if len(buf) == 0 {
+			switch {
+			case resumed:
+			case len(buf) == 0:
 				// The deadline goes before the idle mark: a drain that finds
 				// the connection idle kicks it with a past deadline, which
 				// must not be overwritten afterwards.
@@ -244,11 +271,20 @@ func ServeBolt(ctx context.Context, c *network.Conn, h BoltHandler, opts *BoltOp
 					handoffBolt(d)
 					return
 				}
-			} else if !inFrame {
+				d.trim()
+				if d.wake == nil {
+					d.wake = d.resume
+				}
+				if c.ParkIdle(d.wake) {
+					parked = true
+					return
+				}
+			case !inFrame:
 				// Only a frame split over reads pays for this deadline.
 				c.SetReadDeadline(time.Now().Add(readTimeout))
 				inFrame = true
 			}
+			resumed = false
 			ferr := c.Fill()
 			c.SetIdle(false)
 			if ferr != nil && c.Draining() && len(buf) == 0 && errors.Is(ferr, os.ErrDeadlineExceeded) && handoffBolt(d) {
@@ -285,8 +321,7 @@ func ServeBolt(ctx context.Context, c *network.Conn, h BoltHandler, opts *BoltOp
 		raw := buf[:n]
 		switch {
 		case f.IsHeartbeat() && f.IsRequest():
-			hb = bolt.AppendHeartbeatResponse(hb[:0], f.RequestID, f.Codec)
-			d.WriteFrame(hb)
+			d.writeHeartbeat(f.RequestID, f.Codec)
 		case f.IsRequest():
 			h.ServeBolt(d, &f, raw)
 		default:
@@ -300,6 +335,27 @@ func ServeBolt(ctx context.Context, c *network.Conn, h BoltHandler, opts *BoltOp
 			return
 		}
 	}
+}
+
+// writeHeartbeat answers a heartbeat.
+func (d *BoltDownstream) writeHeartbeat(id uint32, codec byte) {
+	d.Conn.LockWrite()
+	defer d.Conn.UnlockWrite()
+	d.wbuf = bolt.AppendHeartbeatResponse(d.wbuf[:0], id, codec)
+	d.send(d.wbuf)
+}
+
+// trim lets an idle connection's buffers go, unless answers are being
+// written: it keeps only what every connection has.
+func (d *BoltDownstream) trim() {
+	d.Conn.LockWrite()
+	if d.flusher == nil && len(d.queue) == 0 {
+		d.queue, d.spare = nil, nil
+	}
+	if cap(d.wbuf) > 256 {
+		d.wbuf = nil
+	}
+	d.Conn.UnlockWrite()
 }
 
 // handoffBolt passes a draining connection to the upgraded process between

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/mosnctl/mosnctl/internal/lograte"
@@ -176,34 +177,100 @@ func (s *HTTP1ServerStream) Write(p []byte) error {
 	return err
 }
 
+// http1Streams holds the streams of connections that wait for their next
+// request: an idle connection keeps no stream, no write buffer and no
+// scratch space.
+var http1Streams = sync.Pool{New: func() any { return &HTTP1ServerStream{wbuf: make([]byte, 0, 1024)} }}
+
+func getHTTP1Stream(c *network.Conn) *HTTP1ServerStream {
+	s := http1Streams.Get().(*HTTP1ServerStream)
+	s.Conn = c
+	return s
+}
+
+func putHTTP1Stream(s *HTTP1ServerStream) {
+	s.Conn = nil
+	s.Body = Body{}
+	if cap(s.Scratch) > 64<<10 {
+		s.Scratch = nil
+	}
+	if cap(s.Scratch2) > 64<<10 {
+		s.Scratch2 = nil
+	}
+	if cap(s.Extra) > 64 {
+		s.Extra = nil
+	}
+	http1Streams.Put(s)
+}
+
+// http1Conn is what a downstream HTTP/1 connection keeps between requests.
+type http1Conn struct {
+	c    *network.Conn
+	h    HTTP1Handler
+	opts *HTTP1Options
+	wake func() // resume, for ParkIdle (made once)
+}
+
 // ServeHTTP1 runs the request loop of a downstream connection until it
-// closes, fails, or the listener drains.
+// closes, fails, or the listener drains. Between requests the connection
+// holds no stream; on an event loop it also gives up its task
+// (network.Conn.ParkIdle), so the function may return while the connection
+// lives on: the listener's cleanup, and AfterServe, follow its end.
 func ServeHTTP1(ctx context.Context, c *network.Conn, h HTTP1Handler, opts *HTTP1Options) {
+	if opts.WriteTimeout <= 0 {
+		c.SetSendTimeout(cmp.Or(opts.SendTimeout, 60*time.Second))
+	}
+	hc := &http1Conn{c: c, h: h, opts: opts}
+	hc.serve(false)
+}
+
+// resume continues a connection parked between requests.
+func (hc *http1Conn) resume() { hc.serve(true) }
+
+// serve is the request loop; resumed means the connection was parked idle
+// and is woken: it reads before anything else.
+func (hc *http1Conn) serve(resumed bool) {
+	c, h, opts := hc.c, hc.h, hc.opts
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &HTTP1ServerStream{Conn: c, wbuf: make([]byte, 0, 1024)}
 	idle, readTimeout := opts.idle(), opts.read()
-	if opts.WriteTimeout <= 0 {
-		c.SetSendTimeout(cmp.Or(opts.SendTimeout, 60*time.Second))
-	}
+	var s *HTTP1ServerStream // taken when a request arrives
+	defer func() {
+		if s != nil {
+			putHTTP1Stream(s)
+		}
+	}()
 	for {
-		if c.Draining() && c.Handoff(protocol.HTTP1) {
+		if !resumed && c.Draining() && c.Handoff(protocol.HTTP1) {
 			// Between requests (pipelined bytes ride along): the socket
 			// went to the upgraded process.
 			return
 		}
-		if len(c.Buffered()) == 0 {
-			c.Release()
-			// The deadline goes first: a drain that finds this connection
-			// idle kicks it with a past deadline, which must not be
-			// overwritten afterwards.
-			c.ExtendReadDeadline(time.Now().Add(idle), time.Second)
-			if !c.SetIdle(true) {
-				c.Handoff(protocol.HTTP1)
-				return
+		if resumed || len(c.Buffered()) == 0 {
+			if !resumed {
+				c.Release()
+				// The deadline goes first: a drain that finds this
+				// connection idle kicks it with a past deadline, which must
+				// not be overwritten afterwards.
+				c.ExtendReadDeadline(time.Now().Add(idle), time.Second)
+				if !c.SetIdle(true) {
+					c.Handoff(protocol.HTTP1)
+					return
+				}
+				if s != nil {
+					putHTTP1Stream(s)
+					s = nil
+				}
+				if hc.wake == nil {
+					hc.wake = hc.resume
+				}
+				if c.ParkIdle(hc.wake) {
+					return
+				}
 			}
+			resumed = false
 			err := c.Fill()
 			if !c.SetIdle(false) && err != nil {
 				if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -216,6 +283,9 @@ func ServeHTTP1(ctx context.Context, c *network.Conn, h HTTP1Handler, opts *HTTP
 				logReadError(log, c, err)
 				return
 			}
+		}
+		if s == nil {
+			s = getHTTP1Stream(c)
 		}
 		s.Req.Reset()
 		n, err := http1.ParseRequest(c.Buffered(), &s.Req, opts.Limits)
