@@ -28,7 +28,7 @@ IDLE_CONNS ?= 10000
 idle-bench: build
 	$(GO) test -count=1 -timeout 30m -run '^TestIdleFootprint$$' -v ./internal/server/ -args -idle-conns=$(IDLE_CONNS) -idle-bin=$(CURDIR)/bin/mosnctl
 	$(GO) test -count=1 -run '^TestAcceptBurst$$' -v ./internal/server/ -args -burst-conns=5000
-	MOSNCTL_TEST_IO_MODEL=netpoll $(GO) test -count=1 -run '^TestAcceptBurst$$' -v ./internal/server/ -args -burst-conns=5000
+	MOSNCTL_TEST_IO_MODEL=goroutine $(GO) test -count=1 -run '^TestAcceptBurst$$' -v ./internal/server/ -args -burst-conns=5000
 
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \

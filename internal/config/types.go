@@ -51,8 +51,11 @@ type Server struct {
 	Routers         []RouterConfiguration `json:"routers,omitempty"`
 
 	GlobalLogRoller json.RawMessage `json:"global_log_roller,omitempty" mosn:"unimplemented"`
-	UseNetpollMode  bool            `json:"use_netpoll_mode,omitempty"` // default io_model of its listeners: netpoll
-	Optimize        json.RawMessage `json:"optimize,omitempty" mosn:"unimplemented"`
+	// UseNetpollMode is MOSN's switch for the default io_model of the
+	// server's listeners: netpoll when absent or true (on Linux), goroutine
+	// when false.
+	UseNetpollMode *bool           `json:"use_netpoll_mode,omitempty"`
+	Optimize       json.RawMessage `json:"optimize,omitempty" mosn:"unimplemented"`
 }
 
 // Listener is one listening socket and what runs on its connections.
@@ -76,7 +79,7 @@ type Listener struct {
 	ReadTimeout    *Duration `json:"read_timeout,omitempty"`    // a started request head or Bolt frame must arrive within it
 	WriteTimeout   *Duration `json:"write_timeout,omitempty"`   // bounds one HTTP/1 response
 	SendTimeout    *Duration `json:"send_timeout,omitempty"`    // bounds each wait for a client that does not read
-	IOModel        string    `json:"io_model,omitempty"`        // "goroutine" or "netpoll"; default: the server's use_netpoll_mode
+	IOModel        string    `json:"io_model,omitempty"`        // "goroutine" or "netpoll"; default: netpoll on Linux unless the server's use_netpoll_mode is false
 	// AccessLog writes one JSON line per request to this path ("stdout" allowed).
 	AccessLog string `json:"access_log,omitempty"`
 

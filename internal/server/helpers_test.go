@@ -18,12 +18,45 @@ import (
 	"time"
 
 	"github.com/mosnctl/mosnctl/internal/config"
+	"github.com/mosnctl/mosnctl/internal/network"
 )
 
 // testIOModel, from MOSNCTL_TEST_IO_MODEL, makes every proxy in these tests
 // serve its listeners in that IO model (checked as each proxy starts);
-// TestNetpollIOModel runs the whole package again with it set to netpoll.
+// TestGoroutineIOModel runs the whole package again with it set to
+// goroutine, the model that is not the default.
 var testIOModel = os.Getenv("MOSNCTL_TEST_IO_MODEL")
+
+// defaultIOModel is the IO model of a listener whose config names none.
+func defaultIOModel() string {
+	if network.LoopSupported {
+		return "netpoll"
+	}
+	return "goroutine"
+}
+
+// explicitModel reports a config that picks its servers' IO model itself:
+// a test of that choice, which the IO model of the run leaves alone.
+func explicitModel(cfg *config.Config) bool {
+	for i := range cfg.Servers {
+		if cfg.Servers[i].UseNetpollMode != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// setTestIOModel makes testIOModel the default IO model of servers that
+// pick none.
+func setTestIOModel(cfg *config.Config) {
+	if testIOModel == "" || explicitModel(cfg) {
+		return
+	}
+	netpoll := testIOModel == "netpoll"
+	for i := range cfg.Servers {
+		cfg.Servers[i].UseNetpollMode = &netpoll
+	}
+}
 
 // syncLog collects log output for assertions.
 type syncLog struct {
@@ -63,21 +96,22 @@ func startProxy(t testing.TB, cfgJSON string) *proxyUnderTest {
 // startProxyConfig starts a server on an already loaded config.
 func startProxyConfig(t testing.TB, cfg *config.Config) *proxyUnderTest {
 	t.Helper()
-	if testIOModel == "netpoll" {
-		for i := range cfg.Servers {
-			cfg.Servers[i].UseNetpollMode = true
-		}
-	}
+	explicit := explicitModel(cfg)
+	setTestIOModel(cfg)
 	logs := &syncLog{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s, err := New(cfg, Options{Logger: log, AdminAddr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
-	if testIOModel != "" {
+	want := testIOModel
+	if want == "" {
+		want = defaultIOModel()
+	}
+	if !explicit {
 		for _, rl := range s.lns {
-			if rl.cfg.IOModel == "" && rl.ioModel != testIOModel {
-				t.Fatalf("listener %s runs in the %s IO model, want %s", rl.cfg.Name, rl.ioModel, testIOModel)
+			if rl.cfg.IOModel == "" && rl.ioModel != want {
+				t.Fatalf("listener %s runs in the %s IO model, want %s", rl.cfg.Name, rl.ioModel, want)
 			}
 		}
 	}

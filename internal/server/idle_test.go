@@ -93,7 +93,7 @@ func boltRoundTrip(c net.Conn, buf []byte) error {
 // count (loop tasks are coroutines, each a goroutine) does not grow with
 // idle HTTP/1 and Bolt connections.
 func TestIdleConnectionsHoldNoGoroutine(t *testing.T) {
-	if testIOModel != "netpoll" {
+	if testIOModel == "goroutine" || defaultIOModel() != "netpoll" {
 		t.Skip("the goroutine model keeps a goroutine per connection")
 	}
 	origin, _ := startOrigin(t, echoOrigin())
@@ -221,7 +221,7 @@ func TestMaxConnectionsRefusesWithLogAndMetric(t *testing.T) {
 // A tcp_proxy pair with both sides silent holds no task either, is served
 // again when either side speaks, and ends when the proxy shuts down.
 func TestIdleTCPProxyPairsHoldNoGoroutine(t *testing.T) {
-	if testIOModel != "netpoll" {
+	if testIOModel == "goroutine" || defaultIOModel() != "netpoll" {
 		t.Skip("the goroutine model keeps two goroutines per pair")
 	}
 	// The upstream answers each connection's first byte and then holds it,

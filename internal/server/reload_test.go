@@ -50,10 +50,8 @@ func parseForTest(t *testing.T, cfgJSON string) *config.Config {
 
 func parseInModel(cfgJSON string) (*config.Config, error) {
 	cfg, _, err := config.Parse([]byte(cfgJSON), "json")
-	if err == nil && testIOModel == "netpoll" {
-		for i := range cfg.Servers {
-			cfg.Servers[i].UseNetpollMode = true
-		}
+	if err == nil {
+		setTestIOModel(cfg)
 	}
 	return cfg, err
 }

@@ -174,7 +174,13 @@ func (s *Server) buildListeners(cfg *config.Config, clusters *upstream.Manager, 
 		for li := range srv.Listeners {
 			path := fmt.Sprintf("servers[%d].listeners[%d]", si, li)
 			lc := &srv.Listeners[li]
-			rl, err := s.buildListener(lc, path, tables, clusters, srv.UseNetpollMode, old[lc.Name])
+			// netpoll by default where there are event loops; MOSN's switch
+			// decides when given.
+			netpollDefault := network.LoopSupported
+			if srv.UseNetpollMode != nil {
+				netpollDefault = *srv.UseNetpollMode
+			}
+			rl, err := s.buildListener(lc, path, tables, clusters, netpollDefault, old[lc.Name])
 			if err != nil {
 				return nil, err
 			}
