@@ -11,6 +11,7 @@ package filter
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/mosnctl/mosnctl/internal/config"
@@ -84,7 +85,7 @@ func Build(fs []config.Filter, path string) (Chain, error) {
 			if config.IsIgnoredStreamFilter(f.Type) {
 				continue
 			}
-			return nil, fmt.Errorf("%s.type: unknown stream filter %q", fp, f.Type)
+			return nil, fmt.Errorf("%s.type: unknown stream filter %q (known: %s)", fp, f.Type, strings.Join(Types(), ", "))
 		}
 		sf, err := factory(f, fp)
 		if err != nil {

@@ -81,12 +81,9 @@ func (p *BoltProxy) ServeBolt(d *stream.BoltDownstream, f *bolt.Frame, raw []byt
 		c.fail(oneway, bolt.StatusNoProcessor, flagNoRoute)
 		return
 	}
-	timeout := route.Timeout
-	switch {
-	case timeout == 0:
-		timeout = DefaultRouteTimeout
-	case timeout < 0:
-		timeout = math.MaxInt64 // the route turned its timeout off: only the request's own bounds it
+	timeout, ok := routeTimeout(route)
+	if !ok {
+		timeout = math.MaxInt64 // only the request's own timeout bounds it
 	}
 	// The client gives up after its own timeout: waiting longer for the
 	// upstream only keeps the call's state and upstream slot busy.
@@ -94,7 +91,7 @@ func (p *BoltProxy) ServeBolt(d *stream.BoltDownstream, f *bolt.Frame, raw []byt
 		timeout = ft
 	}
 	if len(p.Filters) > 0 {
-		v := p.Filters.OnRequest(boltFilterRequest{boltRequest{f}, c.tries.Cluster})
+		v := p.Filters.OnRequest(boltFilterRequest{boltRequest{f}, clusterName(c.tries.Cluster)})
 		if v.Delay > 0 {
 			// Held apart: the connection's other calls go on meanwhile.
 			held := append([]byte(nil), raw...)
@@ -179,15 +176,10 @@ func (c *boltCall) send(raw []byte, oneway bool, timeout time.Duration) {
 // boltFilterRequest is a Bolt request as stream filters see it.
 type boltFilterRequest struct {
 	boltRequest
-	cluster *upstream.Cluster
+	cluster string
 }
 
-func (r boltFilterRequest) Cluster() string {
-	if r.cluster == nil {
-		return ""
-	}
-	return r.cluster.Name
-}
+func (r boltFilterRequest) Cluster() string { return r.cluster }
 
 // boltStatus maps a local reply's HTTP status to the nearest Bolt status.
 func boltStatus(status int) uint16 {

@@ -63,6 +63,27 @@ func (f *Forwarder) resolve(req router.Request, t *trackedStream, tries *upstrea
 	return route, true
 }
 
+// routeTimeout is the route's bound on the whole exchange: its timeout, or
+// DefaultRouteTimeout when it sets none; ok is false when the route turned
+// it off ("0s").
+func routeTimeout(r *router.Route) (d time.Duration, ok bool) {
+	switch {
+	case r.Timeout == 0:
+		return DefaultRouteTimeout, true
+	case r.Timeout < 0:
+		return 0, false
+	}
+	return r.Timeout, true
+}
+
+// clusterName names c for stream filters: "" for none (a direct response).
+func clusterName(c *upstream.Cluster) string {
+	if c == nil {
+		return ""
+	}
+	return c.Name
+}
+
 // nextHost picks the host of the next try (upstream.Tries.Next) and shows
 // it in the stream list.
 func nextHost(tries *upstream.Tries, t *trackedStream) bool {

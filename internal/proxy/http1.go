@@ -111,7 +111,7 @@ func (p *HTTP1Proxy) forward(s *stream.HTTP1ServerStream, x *exchange) {
 	}
 	start := s.Start
 	if len(p.Filters) > 0 {
-		v := p.Filters.OnRequest(http1FilterRequest{s, x.tries.Cluster})
+		v := p.Filters.OnRequest(http1FilterRequest{s, clusterName(x.tries.Cluster)})
 		if v.Delay > 0 {
 			s.Conn.Sleep(v.Delay)
 			start = time.Now() // the route's timeout counts from here, as Envoy's after its filters
@@ -132,10 +132,7 @@ func (p *HTTP1Proxy) forward(s *stream.HTTP1ServerStream, x *exchange) {
 	defer s.KeepWriteBuffer(head)
 	defer x.body.release()
 
-	switch timeout := route.Timeout; {
-	case timeout == 0:
-		x.deadline = start.Add(DefaultRouteTimeout)
-	case timeout > 0:
+	if timeout, ok := routeTimeout(route); ok {
 		x.deadline = start.Add(timeout)
 	}
 	x.idle = route.IdleTimeout
@@ -183,15 +180,10 @@ func (p *HTTP1Proxy) forward(s *stream.HTTP1ServerStream, x *exchange) {
 // http1FilterRequest is an HTTP/1 request as stream filters see it.
 type http1FilterRequest struct {
 	*stream.HTTP1ServerStream
-	cluster *upstream.Cluster
+	cluster string
 }
 
-func (r http1FilterRequest) Cluster() string {
-	if r.cluster == nil {
-		return ""
-	}
-	return r.cluster.Name
-}
+func (r http1FilterRequest) Cluster() string { return r.cluster }
 
 // encodeRequest writes the upstream request head while the request's views
 // are valid, applying the route's header edits and rewrites.

@@ -33,6 +33,24 @@ func idleRequest(c net.Conn, proto string, buf []byte) error {
 		return err
 	}
 	var resp http1.Response
+	return readReply(c, buf, func(b []byte) error {
+		h, err := http1.ParseResponse(b, &resp, http1.Limits{})
+		switch {
+		case err != nil:
+			return err
+		case resp.Status != 200 || resp.ContentLength < 0:
+			return fmt.Errorf("response %d, content length %d", resp.Status, resp.ContentLength)
+		case len(b) < h+int(resp.ContentLength):
+			return http1.ErrNeedMore
+		}
+		return nil
+	})
+}
+
+// readReply reads c into buf until check, given all bytes so far, says the
+// reply is complete (nil) or wrong; it answers http1.ErrNeedMore or
+// bolt.ErrNeedMore to ask for more.
+func readReply(c net.Conn, buf []byte, check func([]byte) error) error {
 	n := 0
 	for {
 		m, err := c.Read(buf[n:])
@@ -40,18 +58,8 @@ func idleRequest(c net.Conn, proto string, buf []byte) error {
 			return err
 		}
 		n += m
-		h, err := http1.ParseResponse(buf[:n], &resp, http1.Limits{})
-		if err == http1.ErrNeedMore {
-			continue
-		}
-		if err != nil {
+		if err := check(buf[:n]); err != http1.ErrNeedMore && err != bolt.ErrNeedMore {
 			return err
-		}
-		if resp.Status != 200 || resp.ContentLength < 0 {
-			return fmt.Errorf("response %d, content length %d", resp.Status, resp.ContentLength)
-		}
-		if n >= h+int(resp.ContentLength) {
-			return nil
 		}
 	}
 }
@@ -69,24 +77,16 @@ func boltRoundTrip(c net.Conn, buf []byte) error {
 	if _, err := c.Write(boltEchoRequest); err != nil {
 		return err
 	}
-	n := 0
-	for {
-		m, err := c.Read(buf[n:])
-		if err != nil {
-			return err
-		}
-		n += m
+	return readReply(c, buf, func(b []byte) error {
 		var f bolt.Frame
-		if _, err := bolt.Decode(buf[:n], &f, 0); err == bolt.ErrNeedMore {
-			continue
-		} else if err != nil {
+		if _, err := bolt.Decode(b, &f, 0); err != nil {
 			return err
 		}
 		if f.Status != bolt.StatusSuccess || !bytes.Equal(f.Content, []byte("idle")) {
 			return fmt.Errorf("bolt answer: status %d, content %q", f.Status, f.Content)
 		}
 		return nil
-	}
+	})
 }
 
 // In the netpoll model an idle connection holds no task: the goroutine
