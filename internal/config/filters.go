@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -156,6 +157,25 @@ func (c *Config) filterWarnings() []string {
 
 // StreamFilterFault is MOSN's fault injection stream filter.
 const StreamFilterFault = "fault"
+
+// streamFilterTypes are the stream filter types the filter registry
+// builds, told by AddStreamFilterType from its init functions; read-only
+// after.
+var streamFilterTypes = map[string]bool{StreamFilterFault: true}
+
+// AddStreamFilterType makes a registered stream filter type valid in
+// configs; the filter package calls it for each type it registers.
+func AddStreamFilterType(name string) { streamFilterTypes[name] = true }
+
+// StreamFilterTypes lists the valid stream filter types, sorted.
+func StreamFilterTypes() []string {
+	out := make([]string, 0, len(streamFilterTypes))
+	for name := range streamFilterTypes {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
 
 // FaultConfig is the config of MOSN's "fault" stream filter: delay and/or
 // abort a share of the requests, optionally only those routed to one

@@ -169,9 +169,10 @@ func (v *validator) listener(l *Listener, lp string, routers map[string]bool, na
 			if c != nil && c.UpstreamCluster != "" && !v.clusters[c.UpstreamCluster] {
 				v.errorf(path+".config.upstream_cluster", "unknown cluster %q", c.UpstreamCluster)
 			}
-		case IsIgnoredStreamFilter(f.Type):
+		case IsIgnoredStreamFilter(f.Type), streamFilterTypes[f.Type]:
+			// A registered type checks its own config when it is built.
 		default:
-			v.errorf(path+".type", "stream filter %q is not supported yet (supported: %s)", f.Type, StreamFilterFault)
+			v.errorf(path+".type", "stream filter %q is not supported yet (supported: %s)", f.Type, strings.Join(StreamFilterTypes(), ", "))
 		}
 	}
 	for i, f := range l.ListenerFilters {

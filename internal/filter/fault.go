@@ -43,7 +43,7 @@ func newFault(f config.Filter, path string) (StreamFilter, error) {
 	return ft, nil
 }
 
-func (f *fault) OnRequest(r Request) Verdict {
+func (f *fault) DecodeHeaders(r Request) Verdict {
 	if f.cluster != "" && r.Cluster() != f.cluster {
 		return Verdict{}
 	}

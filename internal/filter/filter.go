@@ -21,28 +21,59 @@ import (
 // Request is what a stream filter sees of a request, whatever its protocol.
 type Request interface {
 	// Header returns a header: HTTP fields by case-insensitive name (and
-	// ":method"/"method" for the method), Bolt header-map keys as they are.
+	// the pseudo-headers ":method", ":path", ":authority"), Bolt
+	// header-map keys as they are.
 	router.Request
 	// Cluster is the cluster the route chose; "" for a direct response.
 	Cluster() string
 }
 
-// Verdict is what the chain decides for a request. The zero Verdict lets
-// it go on.
+// Response is a response head as encode-side filters see it: its status in
+// HTTP terms (Bolt's mapped) and its headers, which they may edit.
+type Response interface {
+	Status() int
+	Header(name string) ([]byte, bool)
+	DelHeader(name []byte)
+	AddHeader(name, value []byte)
+}
+
+// Verdict is what a filter decides in one phase. The zero Verdict lets the
+// stream go on.
 type Verdict struct {
-	// Status, when set, answers the request locally with this HTTP status
-	// (Bolt answers its nearest status); no upstream is asked.
+	// Status, when set, stops the stream and answers it locally with this
+	// HTTP status (Bolt answers its nearest status) if no response has
+	// begun; a response already under way is cut (its connection closes).
 	Status int
 	Body   []byte
-	// Delay holds the request this long before it goes on (or before the
-	// local answer).
+	// Delay pauses the stream this long before it goes on (or before the
+	// local answer). It holds no goroutine and no event loop.
 	Delay time.Duration
 }
 
-// StreamFilter is one configured filter. The proxy calls it for every
-// request, from many connections at once.
+// StreamFilter is one configured filter. Every filter sees request heads;
+// it implements any of DataDecoder, HeadersEncoder and DataEncoder to see
+// more. The proxy calls a filter from many streams at once, and the decode
+// side of one stream (its body pump) concurrently with its encode side.
 type StreamFilter interface {
-	OnRequest(r Request) Verdict
+	DecodeHeaders(r Request) Verdict
+}
+
+// DataDecoder sees each chunk of a request body as it goes upstream; end
+// marks the last.
+type DataDecoder interface {
+	DecodeData(r Request, p []byte, end bool) Verdict
+}
+
+// HeadersEncoder sees, and may edit, each response head before it goes
+// downstream; a Status answers instead of the upstream's response.
+type HeadersEncoder interface {
+	EncodeHeaders(r Request, resp Response) Verdict
+}
+
+// DataEncoder sees each chunk of a response body before it goes
+// downstream; end marks the last.
+type DataEncoder interface {
+	EncodeData(r Request, p []byte, end bool) Verdict
 }
 
 // Factory builds a filter from its config block; path is the filter's path
@@ -58,6 +89,7 @@ func Register(name string, f Factory) {
 		panic("filter: " + name + " registered twice")
 	}
 	factories[name] = f
+	config.AddStreamFilterType(name)
 }
 
 // Types lists the registered filter types, sorted.
@@ -70,8 +102,37 @@ func Types() []string {
 	return out
 }
 
-// Chain is a listener's stream filters, in config order.
-type Chain []StreamFilter
+// Chain is a listener's stream filters, in config order, split by phase
+// once when it is built: a phase no filter has costs a length check. The
+// zero Chain has no filters.
+type Chain struct {
+	decodeHeaders []StreamFilter
+	decodeData    []DataDecoder
+	encodeHeaders []HeadersEncoder
+	encodeData    []DataEncoder
+}
+
+// Empty reports whether the chain has no filters.
+func (c *Chain) Empty() bool { return len(c.decodeHeaders) == 0 }
+
+// DecodesData, EncodesHeaders and EncodesData report whether any filter
+// has that phase.
+func (c *Chain) DecodesData() bool    { return len(c.decodeData) > 0 }
+func (c *Chain) EncodesHeaders() bool { return len(c.encodeHeaders) > 0 }
+func (c *Chain) EncodesData() bool    { return len(c.encodeData) > 0 }
+
+func (c *Chain) add(f StreamFilter) {
+	c.decodeHeaders = append(c.decodeHeaders, f)
+	if d, ok := f.(DataDecoder); ok {
+		c.decodeData = append(c.decodeData, d)
+	}
+	if e, ok := f.(HeadersEncoder); ok {
+		c.encodeHeaders = append(c.encodeHeaders, e)
+	}
+	if e, ok := f.(DataEncoder); ok {
+		c.encodeData = append(c.encodeData, e)
+	}
+}
 
 // Build builds a listener's stream filters; path is the listener's path.
 // Filter types mosnctl accepts and ignores (config warns about them) are
@@ -85,23 +146,23 @@ func Build(fs []config.Filter, path string) (Chain, error) {
 			if config.IsIgnoredStreamFilter(f.Type) {
 				continue
 			}
-			return nil, fmt.Errorf("%s.type: unknown stream filter %q (known: %s)", fp, f.Type, strings.Join(Types(), ", "))
+			return Chain{}, fmt.Errorf("%s.type: unknown stream filter %q (known: %s)", fp, f.Type, strings.Join(Types(), ", "))
 		}
 		sf, err := factory(f, fp)
 		if err != nil {
-			return nil, err
+			return Chain{}, err
 		}
-		c = append(c, sf)
+		c.add(sf)
 	}
 	return c, nil
 }
 
-// OnRequest runs the filters in order. Their delays add up; the first local
-// answer ends the chain.
-func (c Chain) OnRequest(r Request) Verdict {
+// run runs one phase's filters in order: their delays add up, and the
+// first stop ends the phase.
+func run[F any](fs []F, call func(F) Verdict) Verdict {
 	var v Verdict
-	for _, f := range c {
-		fv := f.OnRequest(r)
+	for _, f := range fs {
+		fv := call(f)
 		v.Delay += fv.Delay
 		if fv.Status != 0 {
 			v.Status, v.Body = fv.Status, fv.Body
@@ -109,4 +170,24 @@ func (c Chain) OnRequest(r Request) Verdict {
 		}
 	}
 	return v
+}
+
+// DecodeHeaders runs the request-head phase.
+func (c *Chain) DecodeHeaders(r Request) Verdict {
+	return run(c.decodeHeaders, func(f StreamFilter) Verdict { return f.DecodeHeaders(r) })
+}
+
+// DecodeData runs the request-body phase on one chunk.
+func (c *Chain) DecodeData(r Request, p []byte, end bool) Verdict {
+	return run(c.decodeData, func(f DataDecoder) Verdict { return f.DecodeData(r, p, end) })
+}
+
+// EncodeHeaders runs the response-head phase.
+func (c *Chain) EncodeHeaders(r Request, resp Response) Verdict {
+	return run(c.encodeHeaders, func(f HeadersEncoder) Verdict { return f.EncodeHeaders(r, resp) })
+}
+
+// EncodeData runs the response-body phase on one chunk.
+func (c *Chain) EncodeData(r Request, p []byte, end bool) Verdict {
+	return run(c.encodeData, func(f DataEncoder) Verdict { return f.EncodeData(r, p, end) })
 }

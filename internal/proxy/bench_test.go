@@ -7,6 +7,7 @@ import (
 	"github.com/mosnctl/mosnctl/internal/protocol/bolt"
 	"github.com/mosnctl/mosnctl/internal/protocol/http1"
 	"github.com/mosnctl/mosnctl/internal/router"
+	"github.com/mosnctl/mosnctl/internal/stream"
 )
 
 // headView is the router's view of a parsed request, as the stream layer
@@ -71,6 +72,7 @@ func BenchmarkBoltDecodeRouteRewrite(b *testing.B) {
 		Codec: bolt.CodecHessian2, Timeout: 3000, Class: []byte("com.alipay.sofa.rpc.core.request.SofaRequest"), Header: hdr, Content: make([]byte, 200)})
 	table := benchTable(b)
 	var f bolt.Frame
+	var req stream.BoltRequest
 	out := make([]byte, 0, 1024)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(raw)))
@@ -80,11 +82,12 @@ func BenchmarkBoltDecodeRouteRewrite(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		route := table.Match(boltRequest{&f})
+		req.Reset(&f, raw[:n])
+		route := table.Match(&req)
 		if route == nil || route.ClusterName != "rpc" {
 			b.Fatal("no route")
 		}
-		out = append(out[:0], raw[:n]...)
+		out = append(out[:0], req.Encoded()...)
 		bolt.PutRequestID(out, 77)
 	}
 }

@@ -6,16 +6,16 @@ import (
 	"time"
 
 	"github.com/mosnctl/mosnctl/internal/filter"
+	"github.com/mosnctl/mosnctl/internal/lograte"
 	"github.com/mosnctl/mosnctl/internal/metrics"
 	"github.com/mosnctl/mosnctl/internal/router"
 	"github.com/mosnctl/mosnctl/internal/upstream"
 )
 
 // Forwarder is what the proxies of every protocol share: the listener's
-// routes, the clusters and their pools, and where requests are counted and
-// logged. The protocol adapters (HTTP1Proxy, BoltProxy) embed it and go
-// through its steps: resolve (route, cluster), upstream.Tries (a host per
-// try, tries left, cluster and host counters), then count and logAccess.
+// routes, the clusters and their pools, its filters, and where requests are
+// counted and logged. The protocol adapters (HTTP1Proxy, BoltProxy) embed
+// it; each request goes through the forwarding loop (call) with it.
 type Forwarder struct {
 	Listener  string
 	Routes    Routes
@@ -25,9 +25,11 @@ type Forwarder struct {
 	AccessLog *AccessLog // nil: off
 	Log       *slog.Logger
 	Streams   *StreamTracker // nil: streams are not listed
-	// Filters run on every request once its route is known; nil: none, at
-	// no cost.
+	// Filters run on every request once its route is known; the zero
+	// Chain has none and costs nothing.
 	Filters filter.Chain
+	// LogLimit rate-limits the lines bad input logs; nil: off.
+	LogLimit *lograte.Limiter
 }
 
 // Routes is the route table a proxy listener uses; the server swaps it on a
@@ -102,17 +104,4 @@ func (f *Forwarder) begin() { f.Stats.Active.Add(1) }
 func (f *Forwarder) count(status int, d time.Duration) {
 	f.Stats.Active.Add(-1)
 	f.Stats.Done(status, d)
-}
-
-// logAccess completes e with what every protocol has and writes it; call
-// it only when AccessLog is set.
-func (f *Forwarder) logAccess(e *AccessEntry, tries *upstream.Tries) {
-	e.Listener = f.Listener
-	if tries.Cluster != nil {
-		e.Cluster = tries.Cluster.Name
-	}
-	if tries.Host != nil {
-		e.Upstream = tries.Host.Address
-	}
-	f.AccessLog.Log(e)
 }

@@ -60,6 +60,11 @@ func (p *Pools) ClusterCounters(cluster string) *network.Counters {
 	return c
 }
 
+// connLimit is the cap on h's connections, shared by all its pools.
+func connLimit(c *upstream.Cluster, h *upstream.Host) stream.ConnLimit {
+	return stream.ConnLimit{Open: &h.OpenConnections, Max: int64(c.MaxConnections)}
+}
+
 // HTTP1 returns the HTTP/1 pool of host for a connection served by loop
 // (nil: by its own goroutine).
 func (p *Pools) HTTP1(loop *network.Loop, c *upstream.Cluster, h *upstream.Host) *stream.HTTP1Pool {
@@ -81,8 +86,8 @@ func (p *Pools) newHTTP1Pool(loop *network.Loop, c *upstream.Cluster, h *upstrea
 	return stream.NewHTTP1Pool(h.Address, stream.HTTP1PoolOptions{
 		ConnectTimeout:     c.ConnectTimeout,
 		IdleTimeout:        c.IdleTimeout,
-		MaxIdle:            c.MaxConnections,
 		MaxRequestsPerConn: c.MaxRequestPerConn,
+		Limit:              connLimit(c, h),
 		Counters:           p.ClusterCounters(c.Name),
 		Loop:               loop,
 		ProtocolErrors:     &h.ProtocolErrors,
@@ -110,11 +115,13 @@ func (p *Pools) Bolt(loop *network.Loop, c *upstream.Cluster, h *upstream.Host) 
 	if v, ok := hosts.Load(h); ok {
 		return v.(*stream.BoltPool)
 	}
-	size := 1
-	if c.MaxConnections > 0 && c.MaxConnections < 8 {
-		size = c.MaxConnections
-	}
-	pool := stream.NewBoltPool(loop, h.Address, size, c.ConnectTimeout, p.ClusterCounters(c.Name), p.Log)
+	pool := stream.NewBoltPool(h.Address, stream.BoltPoolOptions{
+		Loop:           loop,
+		ConnectTimeout: c.ConnectTimeout,
+		Counters:       p.ClusterCounters(c.Name),
+		Log:            p.Log,
+		Limit:          connLimit(c, h),
+	})
 	v, loaded := hosts.LoadOrStore(h, pool)
 	if loaded {
 		pool.Close()

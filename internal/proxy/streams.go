@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -9,7 +8,6 @@ import (
 
 	"github.com/mosnctl/mosnctl/internal/network"
 	"github.com/mosnctl/mosnctl/internal/router"
-	"github.com/mosnctl/mosnctl/internal/stream"
 	"github.com/mosnctl/mosnctl/internal/upstream"
 )
 
@@ -199,6 +197,12 @@ func (e *trackedStream) addBytesIn(n int64) {
 	}
 }
 
+func (e *trackedStream) addBytesOut(n int64) {
+	if e != nil {
+		e.bytesOut.Add(n)
+	}
+}
+
 func (e *trackedStream) setBytesOut(n int64) {
 	if e != nil && e.bytesOut.Load() != n {
 		e.bytesOut.Store(n)
@@ -279,34 +283,6 @@ func (t *StreamTracker) Len() int {
 		sh.mu.Unlock()
 	}
 	return n
-}
-
-// http1ConnHandler is the per-connection HTTP/1 handler of a tracked
-// connection: it carries the connection's entry to each request.
-type http1ConnHandler struct {
-	p *HTTP1Proxy
-	e trackedStream
-}
-
-func (h *http1ConnHandler) ServeHTTP1(s *stream.HTTP1ServerStream) { h.p.serve(s, &h.e) }
-
-func (h *http1ConnHandler) unregister() { h.p.Streams.unregister(&h.e) }
-
-// ServeConn runs the request loop of a downstream connection. With a
-// tracker, the connection is registered once here and each request only
-// updates its entry; without one it is ServeHTTP1 per request.
-func (p *HTTP1Proxy) ServeConn(ctx context.Context, c *network.Conn, opts *stream.HTTP1Options) {
-	t := p.Streams
-	if t == nil {
-		stream.ServeHTTP1(ctx, c, p, opts)
-		return
-	}
-	h := &http1ConnHandler{p: p}
-	h.e.listener, h.e.protocol, h.e.conn = p.Listener, "HTTP/1.1", c
-	t.register(&h.e, t.next.Add(1))
-	// The connection may outlive this call, parked between requests.
-	defer c.AfterServe(h.unregister)
-	stream.ServeHTTP1(ctx, c, h, opts)
 }
 
 // RouteName names a route for people: its virtual host and the path prefix

@@ -55,16 +55,16 @@ type headerMatcher struct {
 	kind   headerKind
 	value  string
 	re     *regexp.Regexp
-	method bool // name is "method" or ":method": ask MethodRequest first
+	method bool // name is "method" or ":method": ask for ":method" first
 }
 
 func (m *headerMatcher) match(req Request) bool {
 	var v []byte
 	ok := false
 	if m.method {
-		if mr, isHTTP := req.(MethodRequest); isHTTP {
-			v, ok = mr.Method(), true
-		}
+		// HTTP views answer ":method" with the request method; others
+		// (Bolt) are asked for a header of the matcher's name.
+		v, ok = req.Header(":method")
 	}
 	if !ok {
 		if v, ok = req.Header(m.name); !ok {

@@ -24,14 +24,6 @@ type Request interface {
 	Header(name string) ([]byte, bool)
 }
 
-// MethodRequest is implemented by HTTP request views that expose the
-// request method. A header matcher named "method" (MOSN's spelling) or
-// ":method" (Envoy's) compares against it; views without it are asked for a
-// header of that name instead.
-type MethodRequest interface {
-	Method() []byte
-}
-
 // Header is one header to add to a request or a response.
 type Header struct {
 	Name, Value []byte

@@ -33,7 +33,12 @@ type methodReq struct {
 	method []byte
 }
 
-func (r *methodReq) Method() []byte { return r.method }
+func (r *methodReq) Header(name string) ([]byte, bool) {
+	if name == ":method" {
+		return r.method, true
+	}
+	return r.httpReq.Header(name)
+}
 
 func TestMethodMatcher(t *testing.T) {
 	tbl := mustTable(t, `{"router_config_name": "m", "virtual_hosts": [{"domains": ["*"], "routers": [

@@ -264,7 +264,7 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 	if err != nil {
 		return nil, err
 	}
-	if len(filters) > 0 && f.Type != config.FilterProxy {
+	if !filters.Empty() && f.Type != config.FilterProxy {
 		return nil, fmt.Errorf("%s.stream_filters: stream filters need a proxy network filter, not %s", path, f.Type)
 	}
 	var handler network.Handler
@@ -289,8 +289,8 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 		rl.protocol = down
 		rl.stats = s.statsFor(old, lc.Name, down)
 		fw := proxy.Forwarder{Listener: lc.Name, Routes: rl.routes, Clusters: &s.clusters, Pools: s.pools,
-			Stats: rl.stats, AccessLog: accessLog, Log: log, Streams: s.streams, Filters: filters}
-		h1 := &proxy.HTTP1Proxy{Forwarder: fw, LogLimit: logLimit}
+			Stats: rl.stats, AccessLog: accessLog, Log: log, Streams: s.streams, Filters: filters, LogLimit: logLimit}
+		h1 := &proxy.HTTP1Proxy{Forwarder: fw}
 		normalize, merge := pc.PathRules()
 		h1opts := &stream.HTTP1Options{Limits: http1.Limits{}, IdleTimeout: lc.ConnectionIdleTimeout.Get(0),
 			ReadTimeout: lc.ReadTimeout.Get(0), WriteTimeout: lc.WriteTimeout.Get(0),

@@ -34,6 +34,7 @@ type BoltClientConn struct {
 	pending map[uint32]*boltPending
 	dead    bool
 	reader  *network.Task
+	limit   ConnLimit // released when the reader ends
 }
 
 type boltPending struct {
@@ -64,15 +65,21 @@ func (p *boltPending) expire() {
 // DialBolt connects to addr and starts the response reader; from a task of
 // event loop l (nil: a goroutine), on that loop.
 func DialBolt(ctx context.Context, l *network.Loop, addr string, timeout time.Duration, counters *network.Counters, log *slog.Logger) (*BoltClientConn, error) {
+	return dialBolt(ctx, l, addr, timeout, counters, log, ConnLimit{})
+}
+
+// dialBolt dials a connection counted in limit (acquired by the caller).
+func dialBolt(ctx context.Context, l *network.Loop, addr string, timeout time.Duration, counters *network.Counters, log *slog.Logger, limit ConnLimit) (*BoltClientConn, error) {
 	// The read buffer may grow to a whole frame: Decode reads it in place.
 	c, err := network.DialFrom(ctx, l, addr, timeout, counters, bolt.DefaultMaxFrameSize)
 	if err != nil {
+		limit.release()
 		return nil, err
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	cc := &BoltClientConn{conn: c, log: log, pending: make(map[uint32]*boltPending)}
+	cc := &BoltClientConn{conn: c, log: log, pending: make(map[uint32]*boltPending), limit: limit}
 	cc.reader = c.Go(cc.readLoop)
 	return cc, nil
 }
@@ -86,7 +93,7 @@ func (cc *BoltClientConn) Alive() bool {
 
 // Send forwards the encoded request raw (not modified) with a new request id;
 // for a one-way request result may be nil and nothing waits. timeout bounds
-// the wait for the response.
+// the wait for the response. When Send fails, result is never told.
 func (cc *BoltClientConn) Send(raw []byte, oneway bool, timeout time.Duration, result BoltResult) error {
 	id := cc.nextID.Add(1)
 	var p *boltPending
@@ -116,10 +123,16 @@ func (cc *BoltClientConn) Send(raw []byte, oneway bool, timeout time.Duration, r
 	}
 	cc.conn.UnlockWrite()
 	if err != nil {
-		if p != nil && cc.take(id, p) {
+		// An error means the result will not be told; when the reader or
+		// the timer took the request first, it has been (or is being).
+		taken := p == nil || cc.take(id, p)
+		if p != nil && taken {
 			p.stop()
 		}
 		cc.Close()
+		if !taken {
+			return nil
+		}
 		return err
 	}
 	return nil
@@ -203,6 +216,7 @@ func (cc *BoltClientConn) fail(err error) {
 		p.stop()
 	}
 	cc.conn.FreeBuffer()
+	cc.limit.release()
 }
 
 // Close closes the connection; pending requests fail with
@@ -222,12 +236,8 @@ func (cc *BoltClientConn) Close() {
 // BoltPool keeps a few multiplexed connections to one upstream host, for
 // the connections of one event loop (or, with a nil loop, of goroutines).
 type BoltPool struct {
-	loop     *network.Loop
-	addr     string
-	size     int
-	timeout  time.Duration
-	counters *network.Counters
-	log      *slog.Logger
+	addr string
+	opts BoltPoolOptions
 
 	mu     sync.Mutex
 	conns  []*BoltClientConn
@@ -235,17 +245,30 @@ type BoltPool struct {
 	closed bool
 }
 
-// NewBoltPool makes a pool of up to size connections (default 1: one
-// multiplexed connection carries thousands of requests per second) for the
-// tasks of loop l (nil: goroutines).
-func NewBoltPool(l *network.Loop, addr string, size int, connectTimeout time.Duration, counters *network.Counters, log *slog.Logger) *BoltPool {
-	if size <= 0 {
-		size = 1
+// BoltPoolOptions tune a BoltPool.
+type BoltPoolOptions struct {
+	Loop *network.Loop // whose tasks use the pool; nil: goroutines
+	// Size is the connections kept (default 1: one multiplexed connection
+	// carries thousands of requests per second).
+	Size           int
+	ConnectTimeout time.Duration // default 3s
+	Counters       *network.Counters
+	Log            *slog.Logger
+	// Limit caps the connections open to the host: at the cap a pool
+	// shares the connections it has, and without one Get fails with
+	// ErrOverflow.
+	Limit ConnLimit
+}
+
+// NewBoltPool makes a pool for the host at addr.
+func NewBoltPool(addr string, opts BoltPoolOptions) *BoltPool {
+	if opts.Size <= 0 {
+		opts.Size = 1
 	}
-	if connectTimeout <= 0 {
-		connectTimeout = 3 * time.Second
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = 3 * time.Second
 	}
-	return &BoltPool{loop: l, addr: addr, size: size, timeout: connectTimeout, counters: counters, log: log}
+	return &BoltPool{addr: addr, opts: opts}
 }
 
 // Get returns a live connection, dialing when the pool is not full or holds
@@ -264,14 +287,20 @@ func (p *BoltPool) Get(ctx context.Context) (*BoltClientConn, error) {
 	}
 	clear(p.conns[len(live):])
 	p.conns = live
-	if len(p.conns) >= p.size {
+	// One more connection when the pool is not full and the host's limit
+	// allows it; else the ones there are share the load.
+	if len(p.conns) >= p.opts.Size || !p.opts.Limit.acquire() {
+		if len(p.conns) == 0 {
+			p.mu.Unlock()
+			return nil, ErrOverflow
+		}
 		p.next++
 		cc := p.conns[int(p.next)%len(p.conns)]
 		p.mu.Unlock()
 		return cc, nil
 	}
 	p.mu.Unlock()
-	cc, err := DialBolt(ctx, p.loop, p.addr, p.timeout, p.counters, p.log)
+	cc, err := dialBolt(ctx, p.opts.Loop, p.addr, p.opts.ConnectTimeout, p.opts.Counters, p.opts.Log, p.opts.Limit)
 	if err != nil {
 		return nil, err
 	}

@@ -32,6 +32,9 @@ type HTTP1PoolOptions struct {
 	// bytes nobody asked for (after a response, or while idle); may be nil.
 	ProtocolErrors *atomic.Uint64
 	Log            *slog.Logger // default slog.Default()
+	// Limit caps the connections open to the host; Dial fails with
+	// ErrOverflow at the cap.
+	Limit ConnLimit
 }
 
 // HTTP1Pool keeps idle keep-alive connections to one upstream host; each
@@ -127,8 +130,12 @@ func (p *HTTP1Pool) takeIdle() (*HTTP1ClientConn, error) {
 // Dial opens a new connection, never an idle one: for a request that must
 // not meet a stale connection again.
 func (p *HTTP1Pool) Dial(ctx context.Context) (*HTTP1ClientConn, error) {
+	if !p.opts.Limit.acquire() {
+		return nil, ErrOverflow
+	}
 	c, err := network.DialFrom(ctx, p.opts.Loop, p.addr, p.opts.ConnectTimeout, p.opts.Counters, 0)
 	if err != nil {
+		p.opts.Limit.release()
 		return nil, err
 	}
 	cc := &HTTP1ClientConn{Conn: c, pool: p}
@@ -251,6 +258,7 @@ func (p *HTTP1Pool) unlink(cc *HTTP1ClientConn) {
 func (cc *HTTP1ClientConn) close() {
 	cc.Conn.Close()
 	cc.Conn.FreeBuffer()
+	cc.pool.opts.Limit.release()
 }
 
 // ReadResponseHead reads and parses the next response head. 1xx responses

@@ -36,6 +36,11 @@ type Host struct {
 	// ProtocolErrors counts connections closed because the host broke its
 	// protocol: bytes sent out of turn (after a response, or while idle).
 	ProtocolErrors atomic.Uint64
+	// OpenConnections counts the connections open to the host over all
+	// its pools; the cluster's max_connections caps it.
+	OpenConnections atomic.Int64
+	// Overflows counts requests refused because the cap was reached.
+	Overflows atomic.Uint64
 
 	// unhealthy rather than healthy, so that the zero Host starts healthy.
 	unhealthy atomic.Bool

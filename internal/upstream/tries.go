@@ -89,5 +89,8 @@ func (t *Tries) Answered(status int) {
 	}
 }
 
+// Overflowed counts a request the host's connection limit refused.
+func (t *Tries) Overflowed() { t.Host.Overflows.Add(1) }
+
 // Left is the number of tries after the current one.
 func (t *Tries) Left() int { return t.left }

@@ -32,7 +32,16 @@ func AppendResponseHead(dst []byte, r *Response, extra []Header) []byte {
 // "Connection: close" unless keepAlive, the empty line and body. 1xx, 204 and 304 carry neither Content-Length nor
 // body, as RFC 9110 requires.
 func AppendLocalResponse(dst []byte, status int, body []byte, keepAlive bool) []byte {
+	return AppendLocalResponseHeaders(dst, status, body, keepAlive, nil)
+}
+
+// AppendLocalResponseHeaders is AppendLocalResponse with extra header
+// fields.
+func AppendLocalResponseHeaders(dst []byte, status int, body []byte, keepAlive bool, extra []Header) []byte {
 	dst = appendStatusLine(dst, status, nil)
+	for _, h := range extra {
+		dst = append(append(append(append(dst, h.Name...), ':', ' '), h.Value...), '\r', '\n')
+	}
 	noBody := status < 200 || status == 204 || status == 304
 	if noBody {
 		body = nil

@@ -1,0 +1,336 @@
+package proxy
+
+import (
+	"time"
+
+	"github.com/mosnctl/mosnctl/internal/filter"
+	"github.com/mosnctl/mosnctl/internal/protocol/http1"
+	"github.com/mosnctl/mosnctl/internal/router"
+	"github.com/mosnctl/mosnctl/internal/stream"
+	"github.com/mosnctl/mosnctl/internal/upstream"
+)
+
+// downstream is what the forwarding loop needs of a protocol: its request
+// (to route, filter and edit), one try upstream, and its own way of
+// answering. The adapters (HTTP/1, Bolt) implement it.
+type downstream interface {
+	stream.RequestEditor
+	// send makes one try to c.tries.Host with c.try, and reports how it
+	// ended through c.ended: before it returns (HTTP/1) or later, from the
+	// upstream connection's reader (the multiplexed protocols).
+	send(c *call)
+	// reply answers with the proxy's own response, mapped to the
+	// protocol, and returns its class as an HTTP status (for counters).
+	reply(r stream.Reply) int
+	// pause runs resume after d without holding up the connection's other
+	// work; HTTP/1, one request at a time, sleeps.
+	pause(d time.Duration, resume func())
+	// status is the status of a response already sent downstream, in HTTP
+	// terms; 0 when none was.
+	status() int
+	// logEntry completes an access log entry with the protocol's fields.
+	logEntry(e *AccessEntry)
+	// done ends the request: the adapter releases what it held.
+	done(c *call)
+}
+
+// call is one request on its way through the proxy: the forwarding loop.
+// It runs the decode filters, routes, applies the route's edits and
+// timeouts, makes tries to hosts the load balancer picks (upstream.Tries),
+// decides each retry, answers locally when nothing else can, and counts
+// and logs the request once at its end. Every protocol goes through it; its
+// steps run on whichever goroutine or task has the request's next event.
+type call struct {
+	f     *Forwarder
+	ds    downstream
+	t     *trackedStream // nil: untracked
+	route *router.Route
+	tries upstream.Tries
+	try   stream.Try
+	start time.Time
+	flag  string // why the request failed, for the access log
+	class int    // the answer's status in HTTP terms
+}
+
+// failure reasons recorded in the access log.
+const (
+	flagNoRoute    = "no_route"
+	flagNoHealthy  = "no_healthy_upstream"
+	flagConnect    = "connect_failure"
+	flagOverflow   = "upstream_overflow"
+	flagTimeout    = "upstream_timeout"
+	flagUpstream   = "upstream_error"
+	flagDownstream = "downstream_error"
+	flagFault      = "fault_injected" // a stream filter answered
+)
+
+var (
+	bodyNoRoute      = []byte("no route for this request\n")
+	bodyNoCluster    = []byte("no such cluster\n")
+	bodyNoHealthy    = []byte("no healthy upstream\n")
+	bodyConnectFail  = []byte("upstream connect error\n")
+	bodyOverflow     = []byte("upstream connection limit reached\n")
+	bodyTimeout      = []byte("upstream request timeout\n")
+	bodyUpstreamFail = []byte("upstream connection error\n")
+)
+
+// DefaultRouteTimeout bounds a request whose route sets no timeout, as
+// Envoy's default route timeout does.
+const DefaultRouteTimeout = 15 * time.Second
+
+// run starts the request: begin must have set f, ds, t and start.
+func (c *call) run() {
+	c.f.begin()
+	route, ok := c.f.resolve(c.ds, c.t, &c.tries)
+	switch {
+	case route == nil:
+		c.answer(stream.Reply{Status: 404, Body: bodyNoRoute, Cause: stream.NoRoute}, flagNoRoute)
+		return
+	case !ok:
+		c.answer(stream.Reply{Status: 503, Body: bodyNoCluster, Cause: stream.NoRoute}, flagNoRoute)
+		return
+	}
+	c.route = route
+	if c.f.Filters.Empty() {
+		c.forward(filter.Verdict{}, c.start)
+		return
+	}
+	v := c.f.Filters.DecodeHeaders(c)
+	if v.Delay > 0 {
+		// The route's timeout counts from the end of the delay, as Envoy's
+		// after its filters.
+		c.ds.pause(v.Delay, func() { c.forward(v, time.Now()) })
+		return
+	}
+	c.forward(v, c.start)
+}
+
+// forward answers a filter's stop or a direct route, or sends the request
+// upstream with the route's edits and timeouts.
+func (c *call) forward(v filter.Verdict, from time.Time) {
+	route := c.route
+	switch {
+	case v.Status != 0:
+		c.answer(stream.Reply{Status: v.Status, Body: v.Body}, flagFault)
+		return
+	case route.Direct != nil:
+		c.answer(stream.Reply{Status: route.Direct.Status, Body: route.Direct.Body}, "")
+		return
+	}
+	editRequest(c.ds, route)
+	c.try = stream.Try{PerTry: route.Retry.PerTryTimeout, Idle: route.IdleTimeout}
+	if timeout, ok := routeTimeout(route); ok {
+		c.try.Deadline = from.Add(timeout)
+	}
+	c.next()
+}
+
+// editRequest applies the route's request edits: host and path rewrites,
+// then removals, then additions (replacing same-named headers unless they
+// append).
+func editRequest(r stream.RequestEditor, route *router.Route) {
+	if route.HostRewrite != "" {
+		r.SetHost(route.HostRewrite)
+	}
+	for _, name := range route.RequestHeadersToRemove {
+		r.DelHeader(name)
+	}
+	for _, h := range route.RequestHeadersToAdd {
+		if !h.Append {
+			r.DelHeader(h.Name)
+		}
+		r.AddHeader(h.Name, h.Value)
+	}
+	if route.PrefixRewrite != "" {
+		r.ReplacePathPrefix(len(route.MatchedPrefix), route.PrefixRewrite)
+	}
+}
+
+// next makes the next try, or answers when none is left.
+func (c *call) next() {
+	if !nextHost(&c.tries, c.t) {
+		switch {
+		case c.tries.Host == nil:
+			c.answer(stream.Reply{Status: 503, Body: bodyNoHealthy, Cause: stream.Unavailable}, flagNoHealthy)
+		case c.flag == flagTimeout:
+			c.answer(stream.Reply{Status: 504, Body: bodyTimeout, Cause: stream.TimedOut}, flagTimeout)
+		case c.flag == flagUpstream:
+			c.answer(stream.Reply{Status: 503, Body: bodyUpstreamFail, Cause: stream.Unavailable}, flagUpstream)
+		default:
+			c.answer(stream.Reply{Status: 503, Body: bodyConnectFail, Cause: stream.Unavailable}, flagConnect)
+		}
+		return
+	}
+	c.try.Fresh = c.tries.Fresh()
+	// The request is kept for another try when a timed-out try may be
+	// retried on the next host.
+	c.try.Hold = c.try.PerTry > 0 && c.tries.Left() > 0
+	c.t.setState(StreamConnecting)
+	c.ds.send(c)
+}
+
+// ended takes the report of a try: the one place that decides retries.
+func (c *call) ended(r stream.Result) {
+	if r.Outcome != stream.ConnectFailed && r.Outcome != stream.Overflow {
+		c.tries.Ended()
+	}
+	switch r.Outcome {
+	case stream.Answered:
+		c.tries.Answered(r.Status)
+		if r.HostError && r.Status < 500 {
+			c.tries.Failed(false)
+		}
+		c.flag = ""
+		c.end(r.Status)
+	case stream.ConnectFailed:
+		c.tries.ConnectFailed()
+		c.flag = flagConnect
+		c.next()
+	case stream.Overflow:
+		c.tries.Overflowed()
+		c.answer(stream.Reply{Status: 503, Body: bodyOverflow, Cause: stream.Overflowed}, flagOverflow)
+	case stream.NotSent:
+		c.tries.Failed(false)
+		c.flag = flagUpstream
+		c.next()
+	case stream.Stale:
+		// The reused connection was closed by the host while it idled: the
+		// request goes once more, whole, on a new connection; that costs no
+		// try of the route's retry policy.
+		c.f.Log.Debug("stale upstream connection, sending the request again on a new one",
+			"cluster", c.tries.Cluster.Name, "host", c.tries.Host.Address)
+		c.tries.Again()
+		c.next()
+	case stream.TryTimedOut:
+		c.tries.Failed(true)
+		c.flag = flagTimeout
+		if r.Replayable && c.tries.Left() > 0 && (c.try.Deadline.IsZero() || time.Now().Before(c.try.Deadline)) {
+			c.next()
+			return
+		}
+		c.answer(stream.Reply{Status: 504, Body: bodyTimeout, Cause: stream.TimedOut}, flagTimeout)
+	case stream.UpstreamFailed:
+		c.tries.Failed(r.Timeout)
+		c.flag = flagUpstream
+		if r.Timeout {
+			c.flag = flagTimeout
+		}
+		if r.Responded {
+			c.end(c.ds.status())
+			return
+		}
+		c.f.Log.Debug("upstream failed", "cluster", c.tries.Cluster.Name, "host", c.tries.Host.Address, "err", r.Err)
+		if r.Timeout {
+			c.answer(stream.Reply{Status: 504, Body: bodyTimeout, Cause: stream.TimedOut}, flagTimeout)
+			return
+		}
+		c.answer(stream.Reply{Status: 502, Body: bodyUpstreamFail, Cause: stream.Unavailable}, flagUpstream)
+	case stream.DownstreamFailed:
+		c.flag = flagDownstream
+		c.end(c.ds.status())
+	case stream.BadRequest:
+		c.answer(stream.Reply{Status: r.Status, Body: []byte(http1.StatusText(r.Status) + "\n"), Cause: stream.Malformed}, "")
+	case stream.Stopped:
+		c.flag = flagFault
+		if r.Responded {
+			c.end(c.ds.status())
+			return
+		}
+		c.answer(r.Reply, flagFault)
+	}
+}
+
+// answer replies locally and ends the request.
+func (c *call) answer(r stream.Reply, flag string) {
+	c.flag = flag
+	c.end(c.ds.reply(r))
+}
+
+// end counts and logs the request, once, and lets the adapter release it.
+func (c *call) end(class int) {
+	c.class = class
+	d := time.Since(c.start)
+	c.f.count(class, d)
+	if c.f.AccessLog != nil {
+		e := AccessEntry{Start: c.start, Duration: d, Status: class, Flags: c.flag, Listener: c.f.Listener}
+		if c.tries.Cluster != nil {
+			e.Cluster = c.tries.Cluster.Name
+		}
+		if c.tries.Host != nil {
+			e.Upstream = c.tries.Host.Address
+		}
+		c.ds.logEntry(&e)
+		c.f.AccessLog.Log(&e)
+	}
+	c.ds.done(c)
+}
+
+// The call as stream.Hooks: what a try tells the loop while it runs.
+
+func (c *call) Started() {
+	c.tries.Started()
+	c.t.setState(StreamWaiting)
+}
+
+func (c *call) Sent(bytesIn int64) { c.t.setBytesIn(bytesIn) }
+
+func (c *call) RequestData(p []byte, end bool) stream.Reply {
+	c.t.addBytesIn(int64(len(p)))
+	if !c.f.Filters.DecodesData() {
+		return stream.Reply{}
+	}
+	return c.verdict(c.f.Filters.DecodeData(c, p, end))
+}
+
+func (c *call) ResponseHead(r stream.Response) stream.Reply { return c.verdict(c.responseHead(r)) }
+
+// responseHead applies the route's response edits (removals, then
+// additions) and runs the encode-side head filters.
+func (c *call) responseHead(r stream.Response) filter.Verdict {
+	route := c.route
+	for _, name := range route.ResponseHeadersToRemove {
+		r.DelHeader(name)
+	}
+	for _, h := range route.ResponseHeadersToAdd {
+		if !h.Append {
+			r.DelHeader(h.Name)
+		}
+		r.AddHeader(h.Name, h.Value)
+	}
+	if !c.f.Filters.EncodesHeaders() {
+		return filter.Verdict{}
+	}
+	return c.f.Filters.EncodeHeaders(c, r)
+}
+
+func (c *call) Responding(bytesOut int64) {
+	c.t.setBytesOut(bytesOut)
+	c.t.setState(StreamResponding)
+}
+
+func (c *call) ResponseData(p []byte, end bool) stream.Reply {
+	c.t.addBytesOut(int64(len(p)))
+	if !c.f.Filters.EncodesData() {
+		return stream.Reply{}
+	}
+	return c.verdict(c.f.Filters.EncodeData(c, p, end))
+}
+
+// verdict carries out a filter's verdict inside a try of a protocol that
+// runs a try on its own goroutine or task (HTTP/1, one request at a time
+// per connection): a delay is slept there.
+func (c *call) verdict(v filter.Verdict) stream.Reply {
+	if v.Delay > 0 {
+		c.ds.pause(v.Delay, nil)
+	}
+	return stream.Reply{Status: v.Status, Body: v.Body}
+}
+
+// Cluster implements filter.Request: the cluster the route chose.
+func (c *call) Cluster() string { return clusterName(c.tries.Cluster) }
+
+// The call as filter.Request reads the request through its adapter.
+func (c *call) Host() []byte                      { return c.ds.Host() }
+func (c *call) Path() []byte                      { return c.ds.Path() }
+func (c *call) Method() []byte                    { return c.ds.Method() }
+func (c *call) Header(name string) ([]byte, bool) { return c.ds.Header(name) }

@@ -1,0 +1,38 @@
+package stream
+
+import (
+	"errors"
+	"sync/atomic"
+)
+
+// ErrOverflow means a host's connection limit is reached: the request is
+// refused rather than queued (the circuit breakers' pending queue will
+// extend this).
+var ErrOverflow = errors.New("stream: the host's connection limit is reached")
+
+// ConnLimit caps the connections open to one host, over all its pools
+// (every event loop's, every protocol's): they share Open.
+type ConnLimit struct {
+	Open *atomic.Int64 // nil: not counted
+	Max  int64         // 0: no limit
+}
+
+// acquire counts a connection about to be opened; false means the limit
+// is reached and nothing was counted.
+func (l ConnLimit) acquire() bool {
+	if l.Open == nil {
+		return true
+	}
+	if n := l.Open.Add(1); l.Max > 0 && n > l.Max {
+		l.Open.Add(-1)
+		return false
+	}
+	return true
+}
+
+// release counts a connection closed.
+func (l ConnLimit) release() {
+	if l.Open != nil {
+		l.Open.Add(-1)
+	}
+}
