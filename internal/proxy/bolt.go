@@ -33,9 +33,9 @@ type boltCall struct {
 	oneway  bool
 	expire  time.Time // the client's own timeout; zero: none
 	bytesIn int
-	perTry  bool // the pending try waits on its per-try timeout
-	bodyRun bool // the request body went through the data filters
-	service []byte    // copied only when the access log or tracker is on
+	perTry  bool   // the pending try waits on its per-try timeout
+	bodyRun bool   // the request body went through the data filters
+	service []byte // copied only when the access log or tracker is on
 	resp    stream.BoltResponse
 	e       trackedStream // the tracker entry, linked while the call is in flight
 }
