@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mosnctl/mosnctl/internal/filter"
 	"github.com/mosnctl/mosnctl/internal/protocol/bolt"
 	"github.com/mosnctl/mosnctl/internal/stream"
 )
@@ -31,10 +32,8 @@ type boltCall struct {
 	id      uint32
 	codec   byte
 	oneway  bool
-	expire  time.Time // the client's own timeout; zero: none
 	bytesIn int
 	perTry  bool   // the pending try waits on its per-try timeout
-	bodyRun bool   // the request body went through the data filters
 	service []byte // copied only when the access log or tracker is on
 	resp    stream.BoltResponse
 	e       trackedStream // the tracker entry, linked while the call is in flight
@@ -51,69 +50,40 @@ func (p *BoltProxy) ServeBolt(d *stream.BoltDownstream, f *bolt.Frame, raw []byt
 	if !b.oneway {
 		d.Begin()
 	}
-	if f.Timeout > 0 {
-		// The client gives up after its own timeout: waiting longer only
-		// keeps the call's state and upstream slot busy.
-		b.expire = start.Add(time.Duration(f.Timeout) * time.Millisecond)
-	}
-	var t *trackedStream
 	if p.AccessLog != nil || p.Streams != nil {
 		svc, _ := f.Get(bolt.HeaderService)
 		b.service = append(b.service[:0], svc...)
 	}
-	if ts := p.Streams; ts != nil {
-		t = &b.e
-		t.listener, t.protocol, t.conn, t.service = p.Listener, "bolt", d.Conn, b.service
-		t.requestID.Store(f.RequestID)
-		t.bytesIn.Store(int64(len(raw)))
-		ts.register(t, f.RequestID)
-		ts.begin(t, start)
-	}
 	b.bytesIn = len(raw)
-	b.c = call{f: &p.Forwarder, ds: b, t: t, start: start}
+	b.c = call{f: &p.Forwarder, ds: b, start: start}
+	if p.Streams != nil {
+		b.c.t = p.Streams.trackRequest(&b.e, p.Listener, d.Conn, f.RequestID, b.service, b.bytesIn, start)
+	}
+	if f.Timeout > 0 {
+		b.c.expire = start.Add(time.Duration(f.Timeout) * time.Millisecond)
+	}
 	b.c.run()
 }
 
 // send makes one try: the request goes out on a multiplexed connection
 // of the host and the answer comes back to BoltResponse or BoltFailed.
 func (b *boltCall) send(c *call) {
-	if !b.bodyRun && c.f.Filters.DecodesData() {
-		b.bodyRun = true
-		v := c.f.Filters.DecodeData(c, b.Frame.Content, true)
-		if v.Delay > 0 {
-			b.pause(v.Delay, func() { b.sendOrStop(c, v.Status, v.Body) })
-			return
-		}
-		b.sendOrStop(c, v.Status, v.Body)
-		return
-	}
-	b.sendOrStop(c, 0, nil)
-}
-
-func (b *boltCall) sendOrStop(c *call, stop int, body []byte) {
-	if stop != 0 {
-		c.answer(stream.Reply{Status: stop, Body: body}, flagFault)
-		return
-	}
 	cc, err := b.p.Pools.Bolt(b.d.Conn.Loop(), c.tries.Cluster, c.tries.Host).Get(context.Background())
 	if err != nil {
 		c.ended(connectResult(err))
 		return
 	}
 	until, perTry := c.try.Until()
-	if !b.expire.IsZero() && (until.IsZero() || b.expire.Before(until)) {
-		until, perTry = b.expire, false
-	}
 	timeout := time.Duration(math.MaxInt64) // only the client bounds it
 	if !until.IsZero() {
 		timeout = max(time.Until(until), time.Nanosecond)
 	}
-	if c.try.Hold && !b.oneway {
+	oneway := b.oneway
+	if c.try.Hold && !oneway {
 		b.Hold() // the next try may start after the reader's buffer moved on
 	}
 	b.perTry = perTry
 	c.Started()
-	oneway := b.oneway
 	var result stream.BoltResult = b
 	if oneway {
 		result = nil
@@ -129,42 +99,29 @@ func (b *boltCall) sendOrStop(c *call, stop int, body []byte) {
 	}
 }
 
-// connectResult reports a failure to get a connection.
-func connectResult(err error) stream.Result {
-	if err == stream.ErrOverflow {
-		return stream.Result{Outcome: stream.Overflow, Err: err}
-	}
-	return stream.Result{Outcome: stream.ConnectFailed, Err: err}
-}
-
 // BoltResponse relays the upstream's answer, through the route's response
 // edits and the encode filters, with the original request id.
 func (b *boltCall) BoltResponse(raw []byte, f *bolt.Frame) {
 	b.resp.Reset(f)
-	v := b.c.responseHead(&b.resp)
-	if v.Status == 0 && b.c.f.Filters.EncodesData() {
-		dv := b.c.f.Filters.EncodeData(&b.c, b.resp.Frame.Content, true)
-		v.Delay += dv.Delay
-		v.Status, v.Body = dv.Status, dv.Body
-	}
+	v := b.c.encodeWhole(&b.resp, f.Content)
 	out := b.resp.Encode(raw)
 	result := stream.Result{Outcome: stream.Answered, Status: b.resp.Status(), HostError: f.Status != bolt.StatusSuccess}
 	if v.Delay > 0 {
 		held := append([]byte(nil), out...) // the upstream reader's buffer moves on
-		b.after(v.Delay, func() { b.answer(held, result, v.Status, v.Body) })
+		b.after(v.Delay, func() { b.answer(held, result, v) })
 		return
 	}
-	b.answer(out, result, v.Status, v.Body)
+	b.answer(out, result, v)
 }
 
-func (b *boltCall) answer(out []byte, r stream.Result, stop int, body []byte) {
-	if stop != 0 {
-		b.c.tries.Ended()
-		b.c.answer(stream.Reply{Status: stop, Body: body}, flagFault)
-		return
+// answer relays the response, or the reply of a filter that stopped it.
+func (b *boltCall) answer(out []byte, r stream.Result, v filter.Verdict) {
+	if v.Status != 0 {
+		r = stream.Result{Outcome: stream.Stopped, Reply: stream.Reply{Status: v.Status, Body: v.Body}}
+	} else {
+		b.d.WriteResponse(out, b.id)
+		b.d.End()
 	}
-	b.d.WriteResponse(out, b.id)
-	b.d.End()
 	b.c.ended(r)
 }
 
@@ -187,6 +144,8 @@ func (b *boltCall) reply(r stream.Reply) int {
 }
 
 func (b *boltCall) status() int { return 0 } // an answer is written whole, or not at all
+
+func (b *boltCall) wholeBody() ([]byte, bool) { return b.Frame.Content, true }
 
 // pause resumes the request after d; meanwhile the connection's other
 // calls go on. The request is held first: the reader's buffer moves on.

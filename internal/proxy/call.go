@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"errors"
 	"time"
 
 	"github.com/mosnctl/mosnctl/internal/filter"
@@ -22,6 +23,10 @@ type downstream interface {
 	// reply answers with the proxy's own response, mapped to the
 	// protocol, and returns its class as an HTTP status (for counters).
 	reply(r stream.Reply) int
+	// wholeBody is the request body when it came whole with the head (a
+	// Bolt frame's content), for the data filters to see before any try;
+	// a streamed body (HTTP/1) goes through them as it flows.
+	wholeBody() (p []byte, whole bool)
 	// pause runs resume after d without holding up the connection's other
 	// work; HTTP/1, one request at a time, sleeps.
 	pause(d time.Duration, resume func())
@@ -48,8 +53,11 @@ type call struct {
 	tries upstream.Tries
 	try   stream.Try
 	start time.Time
-	flag  string // why the request failed, for the access log
-	class int    // the answer's status in HTTP terms
+	// expire is the request's own deadline (a Bolt frame's timeout), which
+	// bounds the route's; zero: none.
+	expire time.Time
+	flag   string // why the request failed, for the access log
+	class  int    // the answer's status in HTTP terms
 }
 
 // failure reasons recorded in the access log.
@@ -96,6 +104,9 @@ func (c *call) run() {
 		return
 	}
 	v := c.f.Filters.DecodeHeaders(c)
+	if p, whole := c.ds.wholeBody(); whole && v.Status == 0 && c.f.Filters.DecodesData() {
+		v = merge(v, c.f.Filters.DecodeData(c, p, true))
+	}
 	if v.Delay > 0 {
 		// The route's timeout counts from the end of the delay, as Envoy's
 		// after its filters.
@@ -121,6 +132,11 @@ func (c *call) forward(v filter.Verdict, from time.Time) {
 	c.try = stream.Try{PerTry: route.Retry.PerTryTimeout, Idle: route.IdleTimeout}
 	if timeout, ok := routeTimeout(route); ok {
 		c.try.Deadline = from.Add(timeout)
+	}
+	if !c.expire.IsZero() && (c.try.Deadline.IsZero() || c.expire.Before(c.try.Deadline)) {
+		// The client gives up then: waiting longer only keeps the
+		// request's state and upstream slot busy.
+		c.try.Deadline = c.expire
 	}
 	c.next()
 }
@@ -263,6 +279,31 @@ func (c *call) end(class int) {
 		c.f.AccessLog.Log(&e)
 	}
 	c.ds.done(c)
+}
+
+// connectResult reports a failure to get a connection from a pool.
+func connectResult(err error) stream.Result {
+	if errors.Is(err, stream.ErrOverflow) {
+		return stream.Result{Outcome: stream.Overflow, Err: err}
+	}
+	return stream.Result{Outcome: stream.ConnectFailed, Err: err}
+}
+
+// encodeWhole runs the encode side on a response that came whole (head
+// and body at once: a Bolt frame).
+func (c *call) encodeWhole(r stream.Response, body []byte) filter.Verdict {
+	v := c.responseHead(r)
+	if v.Status == 0 && c.f.Filters.EncodesData() {
+		v = merge(v, c.f.Filters.EncodeData(c, body, true))
+	}
+	return v
+}
+
+// merge adds a later phase's verdict to an earlier one's: delays add up,
+// the later one stops.
+func merge(v, later filter.Verdict) filter.Verdict {
+	later.Delay += v.Delay
+	return later
 }
 
 // The call as stream.Hooks: what a try tells the loop while it runs.

@@ -90,6 +90,8 @@ func (h *http1Call) send(c *call) {
 
 func (h *http1Call) reply(r stream.Reply) int { return h.Reply(r) }
 
+func (h *http1Call) wholeBody() ([]byte, bool) { return nil, false } // it streams through RequestData
+
 func (h *http1Call) status() int { return h.HTTP1ServerStream.Status }
 
 // pause sleeps: the connection has no other request to serve meanwhile,

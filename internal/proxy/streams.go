@@ -152,6 +152,16 @@ func (t *StreamTracker) begin(e *trackedStream, start time.Time) {
 	e.setState(StreamRouting)
 }
 
+// trackRequest registers e as one Bolt request in flight and returns it.
+func (t *StreamTracker) trackRequest(e *trackedStream, listener string, c *network.Conn, id uint32, service []byte, bytesIn int, start time.Time) *trackedStream {
+	e.listener, e.protocol, e.conn, e.service = listener, "bolt", c, service
+	e.requestID.Store(id)
+	e.bytesIn.Store(int64(bytesIn))
+	t.register(e, id)
+	t.begin(e, start)
+	return e
+}
+
 // The setters below are no-ops on a nil entry (tracking off), so the request
 // path calls them unconditionally. Loads are plain moves on the common
 // platforms while stores are fenced: compare first, store on change.
