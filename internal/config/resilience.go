@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -35,6 +36,11 @@ type HealthCheck struct {
 	HealthyThreshold   uint32            `json:"healthy_threshold,omitempty"`
 	UnhealthyThreshold uint32            `json:"unhealthy_threshold,omitempty"`
 	CheckConfig        *HealthCheckProbe `json:"check_config,omitempty"`
+
+	ServiceName         json.RawMessage `json:"service_name,omitempty" mosn:"unimplemented"`
+	InitialDelaySeconds json.RawMessage `json:"initial_delay_seconds,omitempty" mosn:"unimplemented"`
+	EventLogPath        json.RawMessage `json:"event_log_path,omitempty" mosn:"unimplemented"`
+	CommonCallbacks     json.RawMessage `json:"common_callbacks,omitempty" mosn:"unimplemented"`
 }
 
 // HealthCheckProbe is check_config: what an Http1 probe asks for.
@@ -196,13 +202,13 @@ func HostLabels(md map[string]any) (map[string]string, error) {
 	}
 	obj, ok := raw.(map[string]any)
 	if !ok {
-		return nil, &FieldError{Path: fmt.Sprintf("filter_metadata[%q]", LBMetadataKey), Msg: "want an object of string labels"}
+		return nil, &FieldError{Path: "filter_metadata." + LBMetadataKey, Msg: "want an object of string labels"}
 	}
 	out := make(map[string]string, len(obj))
 	for k, v := range obj {
 		s, ok := v.(string)
 		if !ok {
-			return nil, &FieldError{Path: fmt.Sprintf("filter_metadata[%q].%s", LBMetadataKey, k), Msg: fmt.Sprintf("want a string label value, got %s", jsonKind(v))}
+			return nil, &FieldError{Path: "filter_metadata." + LBMetadataKey + "." + k, Msg: fmt.Sprintf("want a string label value, got %v", v)}
 		}
 		out[k] = s
 	}

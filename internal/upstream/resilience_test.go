@@ -342,7 +342,7 @@ func TestResilienceConfigErrors(t *testing.T) {
 		{`{"name": "a", "outlier_detection": {"max_ejection_percent": 101}}`, "outlier_detection.max_ejection_percent: 101 is over 100"},
 		{`{"name": "a", "lb_subset_config": {"fall_back_policy": 3, "subset_selectors": [["v"]]}}`, "lb_subset_config.fall_back_policy: 3 is not a policy"},
 		{`{"name": "a", "lb_subset_config": {"fall_back_policy": 2, "subset_selectors": [["v"]]}}`, "lb_subset_config.default_subset: required"},
-		{`{"name": "a", "hosts": [{"address": "h:1", "metadata": {"filter_metadata": {"mosn.lb": {"v": 1}}}}]}`, `hosts[0].metadata.filter_metadata["mosn.lb"].v: want a string label value`},
+		{`{"name": "a", "hosts": [{"address": "h:1", "metadata": {"filter_metadata": {"mosn.lb": {"v": 1}}}}]}`, `hosts[0].metadata.filter_metadata.mosn.lb.v: want a string label value, got 1`},
 		{`{"name": "a", "circuit_breakers": {"thresholds": [{"priority": "HIGH"}]}}`, `circuit_breakers.thresholds[0].priority: priority "HIGH" is not supported`},
 	}
 	for _, tt := range tests {
