@@ -3,6 +3,14 @@
 // cluster_manager config is immutable; hosts carry atomic counters the proxy
 // updates and the admin API and metrics read.
 //
+// Around the pick it owns the cluster's resilience state: a host's health
+// (set by the active checks of package healthcheck) and its ejection by
+// outlier detection (outlier.go, fed by Tries from every try's outcome);
+// subsets of hosts by label (subset.go); the circuit breaker's resource
+// counters (resources.go). Tries is the one place every proxy picks hosts
+// and reports outcomes. State lives on the Host, which a Manager.Rebuild
+// keeps for a host that stays, so it survives a reload.
+//
 // It imports only internal/config: connection pools live in the stream layer,
 // which asks this package for a Host and dials its Address.
 package upstream

@@ -432,3 +432,32 @@ func TestRebuildKeepsHostState(t *testing.T) {
 		t.Errorf("host a lost its state across the rebuild")
 	}
 }
+
+func TestHealthThresholds(t *testing.T) {
+	h := &Host{}
+	if h.CheckFailed(3) || h.CheckFailed(3) {
+		t.Fatal("out before 3 failures")
+	}
+	if h.CheckPassed(2) || !h.Healthy() {
+		t.Fatal("a pass while healthy is no transition")
+	}
+	h.CheckFailed(3)
+	h.CheckFailed(3)
+	if !h.CheckFailed(3) || h.Healthy() || h.Available() {
+		t.Fatal("not out after 3 failures in a row")
+	}
+	if h.CheckFailed(3) {
+		t.Fatal("a second transition out")
+	}
+	if h.CheckPassed(2) {
+		t.Fatal("back after 1 pass, want 2")
+	}
+	h.CheckFailed(3)
+	if h.CheckPassed(2) || !h.CheckPassed(2) || !h.Healthy() {
+		t.Fatal("not back after 2 passes in a row")
+	}
+	h.setOut(outEjected, true)
+	if !h.Healthy() || h.Available() {
+		t.Error("an ejected host must be healthy but not available")
+	}
+}

@@ -168,12 +168,17 @@ func (k *checker) run() {
 			}
 			k.result(h, k.probeOnce(h))
 		}
-		wait := k.interval
-		if k.jitter > 0 {
-			wait += rand.N(k.jitter)
-		}
-		t.Reset(wait)
+		t.Reset(k.nextWait())
 	}
+}
+
+// nextWait is the pause between rounds: interval plus a random share of
+// interval_jitter, so checkers started together drift apart.
+func (k *checker) nextWait() time.Duration {
+	if k.jitter > 0 {
+		return k.interval + rand.N(k.jitter)
+	}
+	return k.interval
 }
 
 func (k *checker) probeOnce(h *upstream.Host) error {

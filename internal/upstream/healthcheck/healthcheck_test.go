@@ -55,6 +55,13 @@ func closedAddr(t *testing.T) string {
 // port for tcp; a non-2xx answer for Http1; a server that does not speak
 // Bolt for bolt.
 func TestProbes(t *testing.T) {
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(300 * time.Millisecond):
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
 	var status atomic.Int32
 	status.Store(200)
 	var got atomic.Value
@@ -72,6 +79,8 @@ func TestProbes(t *testing.T) {
 	   "health_check": {"protocol": "tcp", "interval": "20ms", "unhealthy_threshold": 1, "healthy_threshold": 1}},
 	  {"name": "http", "hosts": [{"address": "`+up+`", "hostname": "svc.local"}],
 	   "health_check": {"protocol": "Http1", "interval": "20ms", "unhealthy_threshold": 2, "healthy_threshold": 2, "check_config": {"path": "/ready"}}},
+	  {"name": "slow", "hosts": [{"address": "`+strings.TrimPrefix(slow.URL, "http://")+`"}],
+	   "health_check": {"protocol": "Http1", "interval": "20ms", "timeout": "100ms", "unhealthy_threshold": 1}},
 	  {"name": "bolt", "hosts": [{"address": "`+up+`"}],
 	   "health_check": {"protocol": "bolt", "interval": "20ms", "timeout": "1s", "unhealthy_threshold": 1}}
 	]`)
@@ -84,6 +93,8 @@ func TestProbes(t *testing.T) {
 		t.Error("tcp: a listening host failed")
 	}
 	waitHealthy(t, m.Get("bolt").Hosts[0], false) // an HTTP server answers no heartbeat
+	// 300 ms to answer is over a 100 ms timeout (and within the 1 s default).
+	waitHealthy(t, m.Get("slow").Hosts[0], false)
 	if h, req := m.Get("http").Hosts[0], got.Load(); !h.Healthy() || req != "svc.local/ready" {
 		t.Errorf("http: healthy %v, request %v, want svc.local/ready", h.Healthy(), req)
 	}
@@ -125,5 +136,25 @@ func TestSyncStopsCheckers(t *testing.T) {
 	}
 	if len(cs.running) != 0 {
 		t.Errorf("%d checkers still registered", len(cs.running))
+	}
+}
+
+func TestNextWaitJitter(t *testing.T) {
+	m := manager(t, `[{"name": "a", "health_check": {"protocol": "tcp", "interval": "1s", "interval_jitter": "100ms"}},
+	  {"name": "b", "health_check": {"protocol": "tcp", "interval": "2s"}}]`)
+	k := newChecker(m.Get("a"), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	seen := map[time.Duration]bool{}
+	for i := 0; i < 100; i++ {
+		w := k.nextWait()
+		if w < time.Second || w >= 1100*time.Millisecond {
+			t.Fatalf("wait %v outside [1s, 1.1s)", w)
+		}
+		seen[w] = true
+	}
+	if len(seen) < 50 {
+		t.Errorf("%d distinct waits in 100: the jitter is not random", len(seen))
+	}
+	if w := newChecker(m.Get("b"), nil).nextWait(); w != 2*time.Second {
+		t.Errorf("no jitter: wait %v, want 2s", w)
 	}
 }
