@@ -113,6 +113,8 @@ func newCluster(cfg *config.Cluster, old *Cluster, log *slog.Logger) (*Cluster, 
 		}
 		if same := old.host(h); same != nil {
 			h = same
+		} else if prev := old.hostAt(h.Address); prev != nil {
+			h.inheritHealth(prev) // a new weight or labels: the same server, as healthy as it was
 		}
 		c.Hosts = append(c.Hosts, h)
 	}
@@ -219,6 +221,19 @@ func (c *Cluster) host(h *Host) *Host {
 	}
 	for _, o := range c.Hosts {
 		if o.Address == h.Address && o.Hostname == h.Hostname && o.Weight == h.Weight && reflect.DeepEqual(o.Metadata, h.Metadata) {
+			return o
+		}
+	}
+	return nil
+}
+
+// hostAt returns c's host with address addr, or nil.
+func (c *Cluster) hostAt(addr string) *Host {
+	if c == nil {
+		return nil
+	}
+	for _, o := range c.Hosts {
+		if o.Address == addr {
 			return o
 		}
 	}

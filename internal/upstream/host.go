@@ -108,6 +108,15 @@ func (h *Host) CheckFailed(unhealthy uint32) bool {
 	return false
 }
 
+// inheritHealth takes over prev's active health and its streaks, for a host
+// rebuilt at the same address. An ejection is not taken over: its timer
+// ends prev's, and outlier detection judges the new host afresh.
+func (h *Host) inheritHealth(prev *Host) {
+	h.SetHealthy(prev.Healthy())
+	h.checkOK.Store(prev.checkOK.Load())
+	h.checkFailed.Store(prev.checkFailed.Load())
+}
+
 func (h *Host) setOut(bit uint32, on bool) {
 	if on {
 		h.out.Or(bit)

@@ -431,6 +431,15 @@ func TestRebuildKeepsHostState(t *testing.T) {
 	if h := m2.Get("c").Hosts[0]; h != a || h.Healthy() || !h.Ejected() {
 		t.Errorf("host a lost its state across the rebuild")
 	}
+	// A new weight makes a new Host at the same address: its health (not
+	// its ejection, whose timer belongs to the old one) carries over.
+	m3, err := m2.Rebuild(decodeClusters(t, `[{"name": "c", "hosts": [{"address": "a:1", "weight": 7}, {"address": "b:1"}]}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := m3.Get("c").Hosts[0]; h == a || h.Weight != 7 || h.Healthy() || h.Ejected() {
+		t.Errorf("reweighted host: new %v weight %d healthy %v ejected %v", h != a, h.Weight, h.Healthy(), h.Ejected())
+	}
 }
 
 func TestHealthThresholds(t *testing.T) {

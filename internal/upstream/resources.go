@@ -32,6 +32,19 @@ func Limits() []Limit {
 // take with TryAcquire before the thing the limit bounds and give back with
 // Release after it. Over a limit TryAcquire fails at once and counts an
 // overflow; nothing waits. It is lock-free and allocation-free.
+//
+// Where each limit is meant to be taken (by the forwarding loop and the
+// pools, which hold the *Cluster of the request, so a reload that replaces
+// the cluster never unbalances a counter):
+//   - LimitRequests: before a request is sent upstream (beside
+//     Tries.Started), released when it ends;
+//   - LimitRetries: before each try after the first, released when it ends;
+//   - LimitPendingRequests: while a request waits for a pooled connection;
+//   - LimitConnections: before dialling an upstream connection, released
+//     when it closes.
+//
+// A refused request fails at once (HTTP 503 with x-mosn-overflow: true, a
+// Bolt/gRPC unavailable status).
 type Resources struct {
 	res [numLimits]resource
 }
