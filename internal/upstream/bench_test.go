@@ -30,7 +30,7 @@ func BenchmarkPick(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				if lb.Pick(nil) == nil {
+				if lb.Pick(PickContext{}) == nil {
 					b.Fatal("no host")
 				}
 			}
@@ -41,7 +41,7 @@ func BenchmarkPick(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if lb.Pick(nil) == nil {
+				if lb.Pick(PickContext{}) == nil {
 					b.Error("no host")
 					return
 				}

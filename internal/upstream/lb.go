@@ -9,11 +9,13 @@ import (
 )
 
 // LoadBalancer picks the host for one request among the hosts ctx allows
-// (nil: every available host); it returns nil when ctx allows none.
-// Implementations are safe for concurrent use and allocate nothing per
-// pick.
+// (the zero PickContext: every available host); it returns nil when ctx
+// allows none. Implementations are safe for concurrent use and allocate
+// nothing per pick. ctx is passed by value: a pointer handed to an
+// interface method escapes, and would drag the request state holding it
+// to the heap.
 type LoadBalancer interface {
-	Pick(ctx *PickContext) *Host
+	Pick(ctx PickContext) *Host
 }
 
 // maxTried bounds the hosts a PickContext remembers (a few words in every
@@ -39,9 +41,6 @@ const (
 
 // allows reports whether the pick may return h.
 func (c *PickContext) allows(h *Host) bool {
-	if c == nil {
-		return h.Available()
-	}
 	if c.relax&relaxHealth == 0 && !h.Available() {
 		return false
 	}
@@ -72,16 +71,16 @@ func (c *PickContext) Reset() { *c = PickContext{} }
 // ejected: Envoy's panic mode), any host not tried, then any host. So a
 // cluster whose hosts are all down still sends traffic rather than none.
 func pickFrom(lb LoadBalancer, ctx *PickContext) *Host {
-	if ctx == nil {
-		ctx = &PickContext{}
+	var c PickContext
+	if ctx != nil {
+		c = *ctx
 	}
-	defer func() { ctx.relax = 0 }()
 	for _, r := range [...]uint8{0, relaxTried, relaxHealth, relaxHealth | relaxTried} {
-		if r&relaxTried != 0 && ctx.nTried == 0 {
+		if r&relaxTried != 0 && c.nTried == 0 {
 			continue // same as the step before
 		}
-		ctx.relax = r
-		if h := lb.Pick(ctx); h != nil {
+		c.relax = r
+		if h := lb.Pick(c); h != nil {
 			return h
 		}
 	}

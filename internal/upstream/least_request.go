@@ -30,7 +30,7 @@ func newLeastRequest(hosts []*Host, rnd randSource) *leastRequest {
 	return lb
 }
 
-func (lb *leastRequest) Pick(ctx *PickContext) *Host {
+func (lb *leastRequest) Pick(ctx PickContext) *Host {
 	switch n := len(lb.hosts); {
 	case n == 0:
 		return nil
@@ -40,9 +40,9 @@ func (lb *leastRequest) Pick(ctx *PickContext) *Host {
 		}
 		return nil
 	case lb.equalWeights:
-		return lb.pickTwoChoices(ctx)
+		return lb.pickTwoChoices(&ctx)
 	}
-	return lb.pickWeighted(ctx)
+	return lb.pickWeighted(&ctx)
 }
 
 func (lb *leastRequest) pickTwoChoices(ctx *PickContext) *Host {

@@ -6,7 +6,7 @@ type randomLB struct {
 	rnd   randSource
 }
 
-func (lb *randomLB) Pick(ctx *PickContext) *Host {
+func (lb *randomLB) Pick(ctx PickContext) *Host {
 	n := len(lb.hosts)
 	if n == 0 {
 		return nil
@@ -15,5 +15,5 @@ func (lb *randomLB) Pick(ctx *PickContext) *Host {
 	if h := lb.hosts[below(r, n)]; ctx.allows(h) {
 		return h
 	}
-	return pickHealthyUniform(lb.hosts, ctx, lb.rnd())
+	return pickHealthyUniform(lb.hosts, &ctx, lb.rnd())
 }

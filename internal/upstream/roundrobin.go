@@ -12,7 +12,7 @@ type roundRobin struct {
 	next  atomic.Uint64
 }
 
-func (lb *roundRobin) Pick(ctx *PickContext) *Host {
+func (lb *roundRobin) Pick(ctx PickContext) *Host {
 	n := uint64(len(lb.hosts))
 	if n == 0 {
 		return nil

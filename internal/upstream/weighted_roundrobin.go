@@ -30,7 +30,7 @@ func newWeightedRoundRobin(hosts []*Host) *weightedRoundRobin {
 	return lb
 }
 
-func (lb *weightedRoundRobin) Pick(ctx *PickContext) *Host {
+func (lb *weightedRoundRobin) Pick(ctx PickContext) *Host {
 	lb.mu.Lock()
 	defer lb.mu.Unlock()
 	best := -1
