@@ -491,3 +491,74 @@ func TestRetryGoesToAnotherHost(t *testing.T) {
 		t.Errorf("a was never tried: the test proves nothing (%+v)", h)
 	}
 }
+
+// Under concurrent load: once the health check has taken a killed host out,
+// no request fails and none is sent to it; when it returns it takes
+// traffic again.
+func TestHealthCheckKilledHostUnderLoad(t *testing.T) {
+	a, b := startNamedOrigin(t, "a"), startNamedOrigin(t, "b")
+	hc := fmt.Sprintf(healthCheck, "Http1", 100*time.Millisecond, 1, 2, `, "check_config": {"path": "/health"}`)
+	cfgJSON := strings.Replace(resilienceConfig(hc, hostsJSON(a.addr, b.addr)),
+		`{"match": {"prefix": "/"}, "route": {"cluster_name": "c"}}`,
+		`{"match": {"prefix": "/"}, "route": {"cluster_name": "c", "retry_policy": {"retry_on": true, "num_retries": 1}}}`, 1)
+	p := startProxy(t, cfgJSON)
+
+	// phase: 0 before a is out, 1 while it is out, 2 from its revival on.
+	var phase atomic.Int32
+	var failed [3]atomic.Int64
+	var servedBy [3][2]atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := newClient()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ph := phase.Load()
+				resp, err := c.Get(p.url("in", "/"))
+				if err != nil {
+					failed[ph].Add(1)
+					continue
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				switch {
+				case resp.StatusCode != 200:
+					failed[ph].Add(1)
+				case string(body) == "a":
+					servedBy[ph][0].Add(1)
+				default:
+					servedBy[ph][1].Add(1)
+				}
+			}
+		}()
+	}
+	a.Kill()
+	waitState(t, p, a.addr, "unhealthy", func(h admin.HostInfo) bool { return !h.Healthy })
+	phase.Store(1)
+	time.Sleep(500 * time.Millisecond)
+	phase.Store(2)
+	a.Revive()
+	waitState(t, p, a.addr, "healthy", func(h admin.HostInfo) bool { return h.Healthy })
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	t.Logf("failed %d/%d/%d; a %d/%d/%d; b %d/%d/%d", failed[0].Load(), failed[1].Load(), failed[2].Load(),
+		servedBy[0][0].Load(), servedBy[1][0].Load(), servedBy[2][0].Load(),
+		servedBy[0][1].Load(), servedBy[1][1].Load(), servedBy[2][1].Load())
+	if failed[1].Load() != 0 || failed[2].Load() != 0 {
+		t.Errorf("%d requests failed while a was out, %d after it came back", failed[1].Load(), failed[2].Load())
+	}
+	if servedBy[1][0].Load() != 0 || servedBy[1][1].Load() == 0 {
+		t.Errorf("while a was out: a served %d, b %d", servedBy[1][0].Load(), servedBy[1][1].Load())
+	}
+	if servedBy[2][0].Load() == 0 {
+		t.Error("a served nothing after it came back")
+	}
+}
