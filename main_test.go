@@ -154,6 +154,44 @@ func TestREADMEConfigExample(t *testing.T) {
 	}
 }
 
+// The README's resilience example passes `serve --check` and keeps to
+// loopback addresses.
+func TestREADMEResilienceExample(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "\n### Resilience")
+	_, block, ok := strings.Cut(section, "\n```json\n")
+	block, _, ok2 := strings.Cut(block, "\n```\n")
+	if !ok || !ok2 {
+		t.Fatal("no ```json block in the README's Resilience section")
+	}
+	path := filepath.Join(t.TempDir(), "resilience.json")
+	if err := os.WriteFile(path, []byte(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var errOut bytes.Buffer
+	root := newRoot()
+	root.SetOut(&bytes.Buffer{})
+	if code := cli.Execute(context.Background(), root, []string{"mosnctl", "serve", "--check", "-c", path}, &errOut); code != 0 {
+		t.Fatalf("serve --check of the README resilience example: exit %d: %s", code, errOut.String())
+	}
+	cfg, _, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cfg.ClusterManager.Clusters[0]
+	if c.HealthCheck == nil || c.OutlierDetection == nil || c.LBSubsetConfig == nil || c.CircuitBreakers == nil {
+		t.Errorf("the example lacks a resilience block: %+v", c)
+	}
+	for _, h := range c.Hosts {
+		if !strings.HasPrefix(h.Address, "127.0.0.1:") {
+			t.Errorf("host %q: want loopback", h.Address)
+		}
+	}
+}
+
 // The README's make lines match the Makefile: each target exists, every
 // bin/ file a line says it builds is built by those targets (or what they
 // depend on), and the Development list names every target.

@@ -59,9 +59,15 @@ type ListenerInfo struct {
 
 // HostInfo describes one upstream host.
 type HostInfo struct {
-	Address         string         `json:"address"`
-	Weight          uint32         `json:"weight"`
+	Address string `json:"address"`
+	Weight  uint32 `json:"weight"`
+	// Healthy: the host passes its active health checks (always true
+	// without them). Ejected: outlier detection holds it out. A host takes
+	// traffic when it is healthy and not ejected (or when no host of its
+	// cluster does).
 	Healthy         bool           `json:"healthy"`
+	Ejected         bool           `json:"ejected"`
+	Ejections       uint64         `json:"ejections"`
 	ActiveRequests  int64          `json:"active_requests"`
 	Requests        uint64         `json:"requests"`
 	Errors          uint64         `json:"errors"`

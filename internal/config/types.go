@@ -241,7 +241,7 @@ type RouteAction struct {
 	ResponseHeadersToAdd   []HeaderValueOption `json:"response_headers_to_add,omitempty"`
 	RequestHeadersToRemove []string            `json:"request_headers_to_remove,omitempty"`
 	ClusterHeader          json.RawMessage     `json:"cluster_header,omitempty" mosn:"unimplemented"`
-	MetadataMatch          json.RawMessage     `json:"metadata_match,omitempty" mosn:"unimplemented"`
+	MetadataMatch          *MetadataMatch      `json:"metadata_match,omitempty"` // subset routing (resilience.go)
 	AutoHostRewrite        json.RawMessage     `json:"auto_host_rewrite,omitempty" mosn:"unimplemented"`
 
 	AutoHostRewriteHeader   json.RawMessage `json:"auto_host_rewrite_header,omitempty" mosn:"unimplemented"`
@@ -320,12 +320,15 @@ type Cluster struct {
 	ConnectTimeout       *Duration `json:"connect_timeout,omitempty"`
 	IdleTimeout          *Duration `json:"idle_timeout,omitempty"`
 	// MaxConnections bounds pooled connections per host (mosnctl addition; 0: default).
-	MaxConnections    int             `json:"max_connections,omitempty"`
-	Hosts             []Host          `json:"hosts,omitempty"`
-	CircuitBreakers   json.RawMessage `json:"circuit_breakers,omitempty" mosn:"unimplemented"`
-	HealthCheck       json.RawMessage `json:"health_check,omitempty" mosn:"unimplemented"`
+	MaxConnections int    `json:"max_connections,omitempty"`
+	Hosts          []Host `json:"hosts,omitempty"`
+	// Resilience (resilience.go): checked by checkResilience.
+	CircuitBreakers  *CircuitBreakers  `json:"circuit_breakers,omitempty"`
+	HealthCheck      *HealthCheck      `json:"health_check,omitempty"`
+	OutlierDetection *OutlierDetection `json:"outlier_detection,omitempty"`
+	LBSubsetConfig   *LBSubsetConfig   `json:"lb_subset_config,omitempty"`
+
 	Spec              json.RawMessage `json:"spec,omitempty" mosn:"unimplemented"`
-	LBSubsetConfig    json.RawMessage `json:"lb_subset_config,omitempty" mosn:"unimplemented"`
 	LBOriDstConfig    json.RawMessage `json:"original_dst_lb_config,omitempty" mosn:"unimplemented"`
 	TLSContext        json.RawMessage `json:"tls_context,omitempty" mosn:"unimplemented"`
 	ClusterManagerTLS json.RawMessage `json:"cluster_manager_tls,omitempty" mosn:"unimplemented"`

@@ -360,6 +360,9 @@ func regexErr(err error) string {
 }
 
 func (v *validator) routeAction(a *RouteAction, path string) {
+	if _, err := a.MetadataMatch.Labels(); err != nil {
+		v.errorf(path+".metadata_match."+err.(*FieldError).Path, "%s", err.(*FieldError).Msg)
+	}
 	switch {
 	case a.ClusterName != "" && len(a.WeightedClusters) > 0:
 		v.errorf(path, "set cluster_name or weighted_clusters, not both")
@@ -418,6 +421,7 @@ func (v *validator) clusterManager() {
 				suggestName(cl.LbType, append(append([]string(nil), supportedLBTypes...), mosnOnlyLBTypes...)), supported)
 		}
 		v.tls(cl.TLSContext, cp+".tls_context")
+		v.add(checkResilience(cl, cp)...)
 		if cl.MaxConnections < 0 {
 			v.errorf(cp+".max_connections", "must not be negative")
 		}

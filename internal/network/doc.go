@@ -52,7 +52,7 @@
 // direction parks its source: Conn.ParkRead, Conn.Detach): two connections
 // with their loop sockets, addresses and deadline entries, and
 //
-//	tcpproxy.pair                     160   netpoll   both directions' state, plus their two resume funcs (16 each)
+//	tcpproxy.pair                     224   netpoll   both directions' state, plus their two resume funcs (16 each) and upstream.Tries (88: the hosts tried, outlier bookkeeping)
 //
 // Pooled idle upstream HTTP/1 connections (stream.HTTP1Pool) hold no task
 // in either model either: a network.Conn, an fdConn on a loop, a deadline

@@ -57,7 +57,10 @@ type call struct {
 	// bounds the route's; zero: none.
 	expire time.Time
 	flag   string // why the request failed, for the access log
-	class  int    // the answer's status in HTTP terms
+	// taken are the cluster's circuit-breaker units the current try holds.
+	taken    [2]bool // requests, retries
+	retrying bool    // a try was made: the next one is a retry
+	class    int     // the answer's status in HTTP terms
 }
 
 // failure reasons recorded in the access log.
@@ -181,12 +184,51 @@ func (c *call) next() {
 	// The request is kept for another try when a timed-out try may be
 	// retried on the next host.
 	c.try.Hold = c.try.PerTry > 0 && c.tries.Left() > 0
+	if !c.take() {
+		c.answer(stream.Reply{Status: 503, Body: bodyOverflow, Cause: stream.Overflowed}, flagOverflow)
+		return
+	}
 	c.t.setState(StreamConnecting)
 	c.ds.send(c)
 }
 
+// take takes the circuit-breaker units of a try: a request in flight,
+// and a retry unless it is the first try or a stale connection's replay.
+func (c *call) take() bool {
+	r := c.tries.Cluster.Resources
+	if r == nil {
+		return true
+	}
+	retry := c.retrying && !c.try.Fresh
+	if retry && !r.TryAcquire(upstream.LimitRetries) {
+		return false
+	}
+	if !r.TryAcquire(upstream.LimitRequests) {
+		if retry {
+			r.Release(upstream.LimitRetries)
+		}
+		return false
+	}
+	c.taken = [2]bool{true, retry}
+	c.retrying = true
+	return true
+}
+
+// give gives back what take took.
+func (c *call) give() {
+	r := c.tries.Cluster.Resources
+	if c.taken[0] {
+		r.Release(upstream.LimitRequests)
+	}
+	if c.taken[1] {
+		r.Release(upstream.LimitRetries)
+	}
+	c.taken = [2]bool{}
+}
+
 // ended takes the report of a try: the one place that decides retries.
 func (c *call) ended(r stream.Result) {
+	c.give()
 	if r.Outcome != stream.ConnectFailed && r.Outcome != stream.Overflow {
 		c.tries.Ended()
 	}

@@ -61,7 +61,7 @@ func (f *Forwarder) resolve(req router.Request, t *trackedStream, tries *upstrea
 		return route, false
 	}
 	t.setCluster(cluster)
-	tries.Reset(cluster, 1+route.Retry.NumRetries)
+	tries.Reset(cluster, 1+route.Retry.NumRetries, route.MetadataMatch)
 	return route, true
 }
 

@@ -256,6 +256,13 @@ func buildAction(r *compiledRoute, a *config.RouteAction, apath string) error {
 		r.route.Timeout = NoTimeout // Envoy's "0s": the route sets no bound at all
 	}
 	r.route.IdleTimeout = a.IdleTimeout.Get(0)
+	if a.MetadataMatch != nil {
+		labels, err := a.MetadataMatch.Labels()
+		if err != nil {
+			return fmt.Errorf("%s.metadata_match.%w", apath, err)
+		}
+		r.route.MetadataMatch = labels
+	}
 	if p := a.RetryPolicy; p != nil && p.RetryOn {
 		r.route.Retry = RetryPolicy{NumRetries: int(p.NumRetries), PerTryTimeout: p.RetryTimeout.Get(0)}
 	}

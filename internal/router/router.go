@@ -9,6 +9,8 @@ package router
 
 import (
 	"time"
+
+	"github.com/mosnctl/mosnctl/internal/config"
 )
 
 // Request is what a route is matched against. The proxy's HTTP/1, HTTP/2 and
@@ -69,6 +71,10 @@ type Route struct {
 	IdleTimeout time.Duration
 	Retry       RetryPolicy
 	Direct      *DirectResponse
+
+	// MetadataMatch is the route's metadata_match: the "mosn.lb" labels,
+	// sorted by key, of the cluster subset it goes to (nil: any host).
+	MetadataMatch []config.Label
 
 	PrefixRewrite string // replaces MatchedPrefix at the start of the path
 	HostRewrite   string

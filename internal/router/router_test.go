@@ -3,6 +3,7 @@ package router
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -392,6 +393,14 @@ func TestRouteAction(t *testing.T) {
 	if got := string(bytes.Join(r.RequestHeadersToRemove, []byte(" "))); got != "x-drop-route x-common x-drop-table" {
 		t.Errorf("request headers to remove: %s", got)
 	}
+	if r.MetadataMatch != nil {
+		t.Errorf("metadata match %v on a route without one", r.MetadataMatch)
+	}
+	mm := mustTable(t, `{"router_config_name": "mm", "virtual_hosts": [{"domains": ["*"], "routers": [{"match": {"prefix": "/"},
+	  "route": {"cluster_name": "c", "metadata_match": {"filter_metadata": {"mosn.lb": {"zone": "a", "version": "v2"}}}}}]}]}`).Match(req("h", "/"))
+	if want := []config.Label{{Key: "version", Value: "v2"}, {Key: "zone", Value: "a"}}; mm == nil || !reflect.DeepEqual(mm.MetadataMatch, want) {
+		t.Errorf("metadata match = %+v, want %v sorted by key", mm, want)
+	}
 	p := tbl.Match(req("h", "/old"))
 	if p == nil || string(p.MatchedPrefix) != "/old" || p.PrefixRewrite != "/new" || p.Retry != (RetryPolicy{}) || p.Timeout != 0 {
 		t.Errorf("path route = %+v", p)
@@ -439,6 +448,10 @@ func TestNewErrors(t *testing.T) {
 		{"mid wildcard", `{"router_config_name": "b", "virtual_hosts": [{"domains": ["a.*.com"]}]}`, "virtual_hosts[0].domains[0]: \"a.*.com\": a wildcard is allowed only"},
 		{"duplicate domain", `{"router_config_name": "b", "virtual_hosts": [{"domains": ["*"]}, {"domains": ["a", "*"]}]}`, "virtual_hosts[1].domains[1]: domain \"*\" is already used by virtual_hosts[0].domains[0]"},
 		{"duplicate domain case", `{"router_config_name": "b", "virtual_hosts": [{"domains": ["A.com", "a.COM"]}]}`, "already used"},
+		{"metadata namespace", route(`{"prefix": "/"}`, `"route": {"cluster_name": "a", "metadata_match": {"filter_metadata": {"envoy.lb": {"v": "1"}}}}`),
+			`virtual_hosts[0].routers[0].route.metadata_match.filter_metadata.envoy.lb: unknown metadata namespace (want "mosn.lb")`},
+		{"metadata empty", route(`{"prefix": "/"}`, `"route": {"cluster_name": "a", "metadata_match": {}}`),
+			`virtual_hosts[0].routers[0].route.metadata_match.filter_metadata: no "mosn.lb" labels to match`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

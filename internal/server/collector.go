@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mosnctl/mosnctl/internal/metrics"
+	"github.com/mosnctl/mosnctl/internal/upstream"
 )
 
 // collector turns the proxy's atomic counters into Prometheus metrics at
@@ -28,7 +29,10 @@ var (
 	descUpErrors   = prometheus.NewDesc("mosn_upstream_errors_total", "Upstream requests that failed or got a 5xx-class answer.", []string{"cluster", "host"}, nil)
 	descUpTimeouts = prometheus.NewDesc("mosn_upstream_timeouts_total", "Upstream requests that timed out.", []string{"cluster", "host"}, nil)
 	descUpProto    = prometheus.NewDesc("mosn_upstream_protocol_errors_total", "Upstream connections closed because the host sent bytes nobody asked for (after a response, or while idle).", []string{"cluster", "host"}, nil)
-	descUpHealthy  = prometheus.NewDesc("mosn_upstream_host_healthy", "1 when the host takes traffic.", []string{"cluster", "host"}, nil)
+	descUpHealthy  = prometheus.NewDesc("mosn_upstream_host_healthy", "1 when the host passes its active health checks (always without them).", []string{"cluster", "host"}, nil)
+	descUpEjected  = prometheus.NewDesc("mosn_upstream_host_ejected", "1 while outlier detection holds the host out.", []string{"cluster", "host"}, nil)
+	descUpEjects   = prometheus.NewDesc("mosn_upstream_outlier_ejections_total", "Ejections of the host by outlier detection.", []string{"cluster", "host"}, nil)
+	descUpOverflow = prometheus.NewDesc("mosn_upstream_overflow_total", "Requests or connections a circuit-breaker limit refused.", []string{"cluster", "limit"}, nil)
 	descUpConns    = prometheus.NewDesc("mosn_upstream_connections_active", "Open upstream connections.", []string{"cluster"}, nil)
 	descUpBytesIn  = prometheus.NewDesc("mosn_upstream_bytes_received_total", "Bytes read from upstream connections.", []string{"cluster"}, nil)
 	descReloads    = prometheus.NewDesc("mosn_config_reloads_total", "Config reloads (SIGHUP, admin API) by result: ok, or refused (the running config stayed).", []string{"result"}, nil)
@@ -37,7 +41,7 @@ var (
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConnActive, descConnTotal, descConnRefused, descBytesIn, descBytesOut, descReqActive, descReqTotal,
-		descDuration, descUpReq, descUpActive, descUpConnFail, descUpErrors, descUpTimeouts, descUpProto, descUpHealthy, descUpConns,
+		descDuration, descUpReq, descUpActive, descUpConnFail, descUpErrors, descUpTimeouts, descUpProto, descUpHealthy, descUpEjected, descUpEjects, descUpOverflow, descUpConns,
 		descUpBytesIn, descUpBytesOut, descReloads} {
 		ch <- d
 	}
@@ -76,6 +80,15 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 				healthy = 1
 			}
 			ch <- prometheus.MustNewConstMetric(descUpHealthy, gauge, healthy, cl.Name, h.Address)
+			ejected := 0.0
+			if h.Ejected() {
+				ejected = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descUpEjected, gauge, ejected, cl.Name, h.Address)
+			ch <- prometheus.MustNewConstMetric(descUpEjects, counter, float64(h.Ejections.Load()), cl.Name, h.Address)
+		}
+		for _, l := range upstream.Limits() {
+			ch <- prometheus.MustNewConstMetric(descUpOverflow, counter, float64(cl.Resources.Overflows(l)), cl.Name, l.String())
 		}
 		ctr := c.s.pools.ClusterCounters(cl.Name)
 		ch <- prometheus.MustNewConstMetric(descUpConns, gauge, float64(ctr.ConnsActive.Load()), cl.Name)

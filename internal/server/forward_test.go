@@ -17,6 +17,7 @@ import (
 	"github.com/mosnctl/mosnctl/internal/config"
 	"github.com/mosnctl/mosnctl/internal/filter"
 	"github.com/mosnctl/mosnctl/internal/protocol/bolt"
+	"github.com/mosnctl/mosnctl/internal/upstream"
 )
 
 // phaseFilter is a test filter with every phase, to prove the forwarding
@@ -322,5 +323,56 @@ func TestLocalRepliesMappedForBolt(t *testing.T) {
 		if err != nil || resp.Status != want {
 			t.Errorf("%s: %+v %v, want status %d", svc, resp, err, want)
 		}
+	}
+}
+
+// A cluster's circuit_breakers max_requests bounds its requests in flight:
+// against a slow host, 2 go through and the rest fail at once with 503 and
+// x-mosn-overflow: true, counted by limit.
+func TestCircuitBreakerMaxRequests(t *testing.T) {
+	release := make(chan struct{})
+	var inFlight atomic.Int64
+	origin, _ := startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inFlight.Add(1)
+		<-release
+		io.WriteString(w, "ok")
+	}))
+	cfg := strings.Replace(httpProxyConfig("LB_ROUNDROBIN", "", origin), `"connect_timeout": "1s",`,
+		`"connect_timeout": "1s", "circuit_breakers": {"thresholds": [{"max_requests": 2}]},`, 1)
+	p := startProxy(t, cfg)
+	codes := make(chan int, 6)
+	get := func() {
+		resp, err := newClient().Get(p.url("in", "/"))
+		if err != nil {
+			codes <- -1
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 503 && resp.Header.Get("x-mosn-overflow") != "true" {
+			codes <- -503
+			return
+		}
+		codes <- resp.StatusCode
+	}
+	go get()
+	go get()
+	waitFor(t, "two requests at the host", func() bool { return inFlight.Load() == 2 })
+	for range 4 {
+		go get()
+	}
+	for range 4 {
+		if c := <-codes; c != 503 {
+			t.Errorf("request over max_requests: %d, want 503 with x-mosn-overflow", c)
+		}
+	}
+	close(release)
+	for range 2 {
+		if c := <-codes; c != 200 {
+			t.Errorf("request under max_requests: %d", c)
+		}
+	}
+	if n := p.clusters.load().Get("origin").Resources.Overflows(upstream.LimitRequests); n != 4 {
+		t.Errorf("max_requests overflows: %d, want 4", n)
 	}
 }

@@ -108,6 +108,9 @@ func (s *Server) reload(cfg *config.Config) (err error) {
 	}
 	s.lns, s.cfg = lns, cfg
 	s.mu.Unlock()
+	if !s.started.IsZero() {
+		s.checks.Sync(clusters) // checkers of replaced clusters stop, new ones start
+	}
 	for _, rl := range opened {
 		s.serve(rl)
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/mosnctl/mosnctl/internal/router"
 	"github.com/mosnctl/mosnctl/internal/stream"
 	"github.com/mosnctl/mosnctl/internal/upstream"
+	"github.com/mosnctl/mosnctl/internal/upstream/healthcheck"
 )
 
 // DefaultDrainTimeout bounds graceful shutdown when the config sets none.
@@ -62,6 +63,7 @@ type Server struct {
 	cfg      *config.Config
 	log      *slog.Logger
 	clusters clustersRef
+	checks   *healthcheck.Checkers // active health checks of the clusters in use
 	pools    *proxy.Pools
 	loops    *network.LoopGroup   // event loops of netpoll listeners; nil if none
 	streams  *proxy.StreamTracker // nil when tracking is off
@@ -109,7 +111,8 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: log, pools: proxy.NewPools(log), inherit: opts.Inherit, ctx: context.Background()}
+	s := &Server{cfg: cfg, log: log, pools: proxy.NewPools(log), inherit: opts.Inherit, ctx: context.Background(),
+		checks: healthcheck.New(log)}
 	if !opts.NoStreamTracking {
 		s.streams = new(proxy.StreamTracker)
 	}
@@ -118,7 +121,7 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 			s.closeAll()
 		}
 	}()
-	clusters, err := upstream.NewManager(cfg.ClusterManager.Clusters)
+	clusters, err := upstream.NewManagerLog(cfg.ClusterManager.Clusters, log)
 	if err != nil {
 		return nil, fmt.Errorf("cluster_manager: %w", err)
 	}
@@ -408,6 +411,7 @@ func first(b []byte, n int) []byte { return b[:min(len(b), n)] }
 func (s *Server) Start(ctx context.Context) {
 	s.started = time.Now()
 	s.ctx = ctx
+	s.checks.Sync(s.clusters.load())
 	for _, rl := range s.listeners() {
 		s.serve(rl)
 	}
@@ -481,6 +485,7 @@ func (s *Server) Shutdown(ctx context.Context) int {
 }
 
 func (s *Server) closeAll() {
+	s.checks.Stop()
 	for _, rl := range s.listeners() {
 		if rl.ln != nil {
 			rl.ln.Close()

@@ -66,7 +66,7 @@ func (s *Server) Clusters() []admin.ClusterInfo {
 		}
 		for _, h := range c.Hosts {
 			ci.Hosts = append(ci.Hosts, admin.HostInfo{
-				Address: h.Address, Weight: h.Weight, Healthy: h.Healthy(),
+				Address: h.Address, Weight: h.Weight, Healthy: h.Healthy(), Ejected: h.Ejected(), Ejections: h.Ejections.Load(),
 				ActiveRequests: h.ActiveRequests.Load(), Requests: h.Requests.Load(), Errors: h.Errors.Load(),
 				ConnectFailures: h.ConnectFailures.Load(), Timeouts: h.Timeouts.Load(),
 				ProtocolErrors: h.ProtocolErrors.Load(), Metadata: h.Metadata,

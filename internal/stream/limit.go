@@ -11,20 +11,33 @@ import (
 var ErrOverflow = errors.New("stream: the host's connection limit is reached")
 
 // ConnLimit caps the connections open to one host, over all its pools
-// (every event loop's, every protocol's): they share Open.
+// (every event loop's, every protocol's): they share Open; and, through
+// Cluster, those of the host's cluster.
 type ConnLimit struct {
-	Open *atomic.Int64 // nil: not counted
-	Max  int64         // 0: no limit
+	Open    *atomic.Int64 // nil: not counted
+	Max     int64         // 0: no limit
+	Cluster ConnBreaker   // nil: none
 }
 
-// acquire counts a connection about to be opened; false means the limit
-// is reached and nothing was counted.
+// ConnBreaker is a cluster's circuit breaker for connections.
+type ConnBreaker interface {
+	AcquireConnection() bool
+	ReleaseConnection()
+}
+
+// acquire counts a connection about to be opened; false means a limit is
+// reached and nothing was counted.
 func (l ConnLimit) acquire() bool {
-	if l.Open == nil {
-		return true
+	if l.Open != nil {
+		if n := l.Open.Add(1); l.Max > 0 && n > l.Max {
+			l.Open.Add(-1)
+			return false
+		}
 	}
-	if n := l.Open.Add(1); l.Max > 0 && n > l.Max {
-		l.Open.Add(-1)
+	if l.Cluster != nil && !l.Cluster.AcquireConnection() {
+		if l.Open != nil {
+			l.Open.Add(-1)
+		}
 		return false
 	}
 	return true
@@ -34,5 +47,8 @@ func (l ConnLimit) acquire() bool {
 func (l ConnLimit) release() {
 	if l.Open != nil {
 		l.Open.Add(-1)
+	}
+	if l.Cluster != nil {
+		l.Cluster.ReleaseConnection()
 	}
 }

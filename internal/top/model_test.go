@@ -388,3 +388,19 @@ func TestRestartNoteLastsAMinute(t *testing.T) {
 		t.Errorf("restart note still shown two minutes later:\n%s", m.View())
 	}
 }
+
+// An ejected host shows as EJECTED and does not count as healthy.
+func TestClustersShowEjectedHost(t *testing.T) {
+	s := emptySnapshot(t0, 5)
+	s.Clusters = []admin.ClusterInfo{{Name: "web", LBType: "LB_ROUNDROBIN", Hosts: []admin.HostInfo{
+		{Address: "127.0.0.1:9001", Weight: 1, Healthy: true, Ejected: true, Ejections: 1},
+		{Address: "127.0.0.1:9002", Weight: 1, Healthy: false},
+		{Address: "127.0.0.1:9003", Weight: 1, Healthy: true},
+	}}}
+	view := keys(send(newTestModel(100, 24), snapAt(s)), "3").View()
+	for _, want := range []string{"EJECTED", "DOWN", "1/3"} {
+		if !strings.Contains(view, want) {
+			t.Errorf("clusters view lacks %q:\n%s", want, view)
+		}
+	}
+}

@@ -264,7 +264,7 @@ func (m *Model) overviewBody(w int) []string {
 	for _, c := range m.snap.Clusters {
 		for _, h := range c.Hosts {
 			hosts++
-			if h.Healthy {
+			if h.Healthy && !h.Ejected {
 				healthy++
 			}
 		}
@@ -540,7 +540,7 @@ func (m *Model) clusterRows() []row {
 		healthy := 0
 		for j := range c.Hosts {
 			h := &c.Hosts[j]
-			if h.Healthy {
+			if h.Healthy && !h.Ejected {
 				healthy++
 			}
 			if !clusterMatch && !matches(f, h.Address) {
@@ -562,6 +562,8 @@ func (m *Model) clusterRows() []row {
 			health, st := "ok", rowNormal
 			if !h.Healthy {
 				health, st = "DOWN", rowBad
+			} else if h.Ejected {
+				health, st = "EJECTED", rowBad
 			} else if r.eps > 0 {
 				st = rowWarn
 			}

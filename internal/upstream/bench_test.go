@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/mosnctl/mosnctl/internal/config"
@@ -29,7 +30,7 @@ func BenchmarkPick(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				if lb.Pick() == nil {
+				if lb.Pick(PickContext{}) == nil {
 					b.Fatal("no host")
 				}
 			}
@@ -40,12 +41,64 @@ func BenchmarkPick(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if lb.Pick() == nil {
+				if lb.Pick(PickContext{}) == nil {
 					b.Error("no host")
 					return
 				}
 			}
 		})
+	})
+	// A request's pick as the proxies make it: Tries with its PickContext,
+	// some hosts out (failed checks, ejected), through a subset.
+	for _, typ := range []string{config.LBRoundRobin, config.LBRandom, config.LBWeightedRoundRobin, config.LBLeastRequest} {
+		b.Run("tries_health_subset_"+typ, func(b *testing.B) {
+			var hs []config.Host
+			for i := 0; i < 8; i++ {
+				v := "v1"
+				if i%2 == 1 {
+					v = "v2"
+				}
+				hs = append(hs, config.Host{Address: fmt.Sprintf("10.0.0.%d:80", i+1), Weight: uint32(i + 1),
+					Metadata: map[string]any{"filter_metadata": map[string]any{"mosn.lb": map[string]any{"version": v}}}})
+			}
+			c, err := NewCluster(&config.Cluster{Name: "c", LbType: typ, Hosts: hs,
+				OutlierDetection: &config.OutlierDetection{},
+				LBSubsetConfig:   &config.LBSubsetConfig{FallBackPolicy: 1, SubsetSelectors: [][]string{{"version"}}}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			c.Hosts[0].SetHealthy(false)
+			c.Hosts[2].setOut(outEjected, true)
+			match := []config.Label{{Key: "version", Value: "v1"}}
+			var tr Tries
+			b.ReportAllocs()
+			for b.Loop() {
+				tr.Reset(c, 2, match)
+				if !tr.Next() {
+					b.Fatal("no host")
+				}
+				tr.Started()
+				tr.Answered(200)
+				tr.Ended()
+				if !tr.Next() { // a retry: another host of the subset
+					b.Fatal("no host for the retry")
+				}
+			}
+		})
+	}
+	b.Run("all_out_panic", func(b *testing.B) {
+		hs := hosts(1, 1, 1, 1, 1, 1, 1, 1)
+		for _, h := range hs {
+			h.SetHealthy(false)
+		}
+		lb, _ := NewLoadBalancer(config.LBRoundRobin, hs)
+		var ctx PickContext
+		b.ReportAllocs()
+		for b.Loop() {
+			if pickFrom(lb, &ctx) == nil {
+				b.Fatal("no host")
+			}
+		}
 	})
 	b.Run("get_cluster", func(b *testing.B) {
 		m, err := NewManager([]config.Cluster{{Name: "a"}, {Name: "backend_service"}, {Name: "z"}})

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"reflect"
 	"sort"
@@ -22,8 +23,20 @@ const DefaultConnectTimeout = config.DefaultConnectTimeout
 type Cluster struct {
 	Name   string
 	Hosts  []*Host
-	LB     LoadBalancer
-	LBType string // as configured, "" resolved to LB_ROUNDROBIN
+	LB     LoadBalancer // over every host; Tries picks through subsets (subset.go)
+	LBType string       // as configured, "" resolved to LB_ROUNDROBIN
+
+	// HealthCheck is the active health check the server runs for the
+	// cluster (package healthcheck); nil: none.
+	HealthCheck *config.HealthCheck
+	// Resources is the circuit breaker: per-cluster limits callers take and
+	// release.
+	Resources *Resources
+
+	all      hostSet
+	subsets  []subset // lb_subset_config; nil: no subsets
+	fallback *hostSet // lb_subset_config's fall_back_policy; nil: no host
+	outlier  *outlierDetector
 
 	ConnectTimeout time.Duration
 	IdleTimeout    time.Duration // 0: the connection pool's default
@@ -44,14 +57,17 @@ type Cluster struct {
 
 // NewCluster builds a cluster from its config. Errors name the field by its
 // path inside the cluster (for example `hosts[1].address`).
-func NewCluster(cfg *config.Cluster) (*Cluster, error) { return newCluster(cfg, nil) }
+func NewCluster(cfg *config.Cluster) (*Cluster, error) { return newCluster(cfg, nil, slog.Default()) }
 
 // newCluster builds a cluster; hosts of old (the cluster of that name in
 // the config being replaced) that are unchanged are taken over with their
 // counters, health and connection pools (keyed by the host).
-func newCluster(cfg *config.Cluster, old *Cluster) (*Cluster, error) {
+func newCluster(cfg *config.Cluster, old *Cluster, log *slog.Logger) (*Cluster, error) {
 	if cfg == nil {
 		return nil, fmt.Errorf("upstream: nil cluster config")
+	}
+	if err := config.ValidateResilience(cfg); err != nil {
+		return nil, err
 	}
 	if cfg.Name == "" {
 		return nil, fmt.Errorf("name: empty cluster name")
@@ -73,6 +89,8 @@ func newCluster(cfg *config.Cluster, old *Cluster) (*Cluster, error) {
 		MaxRequestPerConn: cfg.MaxRequestPerConn,
 		MaxConnections:    cfg.MaxConnections,
 		Hosts:             make([]*Host, 0, len(cfg.Hosts)),
+		HealthCheck:       cfg.HealthCheck,
+		Resources:         newResources(cfg.CircuitBreakers),
 		cfg:               *cfg,
 	}
 	if cfg.MaxConnections < 0 {
@@ -95,6 +113,8 @@ func newCluster(cfg *config.Cluster, old *Cluster) (*Cluster, error) {
 		}
 		if same := old.host(h); same != nil {
 			h = same
+		} else if prev := old.hostAt(h.Address); prev != nil {
+			h.inheritHealth(prev) // a new weight or labels: the same server, as healthy as it was
 		}
 		c.Hosts = append(c.Hosts, h)
 	}
@@ -103,6 +123,13 @@ func newCluster(cfg *config.Cluster, old *Cluster) (*Cluster, error) {
 		return nil, fmt.Errorf("lb_type: %w", err)
 	}
 	c.LB = lb
+	c.all = hostSet{hosts: c.Hosts, lb: lb}
+	if err := c.buildSubsets(cfg); err != nil {
+		return nil, err
+	}
+	if cfg.OutlierDetection != nil {
+		c.outlier = newOutlierDetector(c, cfg.OutlierDetection, log)
+	}
 	return c, nil
 }
 
@@ -130,12 +157,19 @@ func checkAddress(addr string) error {
 type Manager struct {
 	byName map[string]*Cluster
 	sorted []*Cluster
+	log    *slog.Logger
 }
 
 // NewManager builds every cluster. Errors name the field by its path inside
 // the cluster list (for example `clusters[2].hosts[0].address`).
 func NewManager(cfgs []config.Cluster) (*Manager, error) {
-	return (&Manager{}).Rebuild(cfgs)
+	return NewManagerLog(cfgs, slog.Default())
+}
+
+// NewManagerLog is NewManager with the logger of outlier detection's
+// ejections; managers Rebuild makes keep it.
+func NewManagerLog(cfgs []config.Cluster, log *slog.Logger) (*Manager, error) {
+	return (&Manager{log: log}).Rebuild(cfgs)
 }
 
 // Rebuild builds the clusters of a new config as NewManager does, keeping
@@ -144,14 +178,18 @@ func NewManager(cfgs []config.Cluster) (*Manager, error) {
 // hosts with the same address, weight and metadata are kept, and the
 // cluster's request counters carry over.
 func (m *Manager) Rebuild(cfgs []config.Cluster) (*Manager, error) {
-	n := &Manager{byName: make(map[string]*Cluster, len(cfgs))}
+	log := m.log
+	if log == nil {
+		log = slog.Default()
+	}
+	n := &Manager{byName: make(map[string]*Cluster, len(cfgs)), log: log}
 	firstAt := make(map[string]int, len(cfgs))
 	for i := range cfgs {
 		old := m.byName[cfgs[i].Name]
 		c := old
 		if old == nil || !reflect.DeepEqual(old.cfg, cfgs[i]) {
 			var err error
-			if c, err = newCluster(&cfgs[i], old); err != nil {
+			if c, err = newCluster(&cfgs[i], old, log); err != nil {
 				return nil, fmt.Errorf("clusters[%d].%w", i, err)
 			}
 			if old != nil {
@@ -159,6 +197,9 @@ func (m *Manager) Rebuild(cfgs []config.Cluster) (*Manager, error) {
 				c.ConnectFailures.Store(old.ConnectFailures.Load())
 				c.Errors.Store(old.Errors.Load())
 				c.Timeouts.Store(old.Timeouts.Load())
+				for l := range c.Resources.res {
+					c.Resources.res[l].overflow.Store(old.Resources.Overflows(Limit(l)))
+				}
 			}
 		}
 		if j, dup := firstAt[c.Name]; dup {
@@ -180,6 +221,19 @@ func (c *Cluster) host(h *Host) *Host {
 	}
 	for _, o := range c.Hosts {
 		if o.Address == h.Address && o.Hostname == h.Hostname && o.Weight == h.Weight && reflect.DeepEqual(o.Metadata, h.Metadata) {
+			return o
+		}
+	}
+	return nil
+}
+
+// hostAt returns c's host with address addr, or nil.
+func (c *Cluster) hostAt(addr string) *Host {
+	if c == nil {
+		return nil
+	}
+	for _, o := range c.Hosts {
+		if o.Address == addr {
 			return o
 		}
 	}

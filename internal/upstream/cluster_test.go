@@ -57,10 +57,10 @@ func TestManager(t *testing.T) {
 	if api.LBType != config.LBRoundRobin || api.ConnectTimeout != DefaultConnectTimeout {
 		t.Errorf("api defaults: %s %v", api.LBType, api.ConnectTimeout)
 	}
-	if h := api.LB.Pick(); h == nil || h.Address != "localhost:9000" {
+	if h := api.LB.Pick(PickContext{}); h == nil || h.Address != "localhost:9000" {
 		t.Errorf("api pick = %v", h)
 	}
-	if h := m.Get("empty").LB.Pick(); h != nil {
+	if h := m.Get("empty").LB.Pick(PickContext{}); h != nil {
 		t.Errorf("empty cluster picked %v", h)
 	}
 }

@@ -35,7 +35,7 @@ func TestLoadedConfigsBuild(t *testing.T) {
 			continue
 		}
 		for _, c := range m.Clusters() {
-			if len(c.Hosts) > 0 && c.LB.Pick() == nil {
+			if len(c.Hosts) > 0 && c.LB.Pick(PickContext{}) == nil {
 				t.Errorf("%s: cluster %s picked no host", name, c.Name)
 			}
 		}

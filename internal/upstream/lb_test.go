@@ -42,7 +42,7 @@ func newLB(t testing.TB, lbType string, hs []*Host) LoadBalancer {
 func count(lb LoadBalancer, n int) map[string]int {
 	c := map[string]int{}
 	for i := 0; i < n; i++ {
-		c[name(lb.Pick())]++
+		c[name(lb.Pick(PickContext{}))]++
 	}
 	return c
 }
@@ -52,7 +52,7 @@ func TestRoundRobin(t *testing.T) {
 	lb := newLB(t, config.LBRoundRobin, hs)
 	var seq strings.Builder
 	for i := 0; i < 6; i++ {
-		seq.WriteString(name(lb.Pick()))
+		seq.WriteString(name(lb.Pick(PickContext{})))
 	}
 	if seq.String() != "abcdab" {
 		t.Errorf("sequence %s, want abcdab", seq.String())
@@ -75,7 +75,7 @@ func TestWeightedRoundRobinSequence(t *testing.T) {
 	lb := newLB(t, config.LBWeightedRoundRobin, hosts(5, 1, 1))
 	var seq strings.Builder
 	for i := 0; i < 14; i++ {
-		seq.WriteString(name(lb.Pick()))
+		seq.WriteString(name(lb.Pick(PickContext{})))
 	}
 	if want := "aabacaaaabacaa"; seq.String() != want {
 		t.Errorf("sequence %s, want %s", seq.String(), want)
@@ -96,7 +96,7 @@ func TestWeightedRoundRobinHealth(t *testing.T) {
 	hs[0].SetHealthy(false)
 	var seq strings.Builder
 	for i := 0; i < 4; i++ {
-		seq.WriteString(name(lb.Pick()))
+		seq.WriteString(name(lb.Pick(PickContext{})))
 	}
 	if seq.String() != "bcbc" {
 		t.Errorf("with a down: %s, want bcbc", seq.String())
@@ -191,14 +191,14 @@ func TestNoHealthyHost(t *testing.T) {
 			for _, h := range hs {
 				h.SetHealthy(false)
 			}
-			if h := newLB(t, typ, hs).Pick(); h != nil {
+			if h := newLB(t, typ, hs).Pick(PickContext{}); h != nil {
 				t.Errorf("%s with %d unhealthy hosts picked %s", typ, len(hs), h.Address)
 			}
 			for _, h := range hs {
 				h.SetHealthy(true)
 			}
 			if len(hs) > 0 {
-				if h := newLB(t, typ, hs).Pick(); h == nil {
+				if h := newLB(t, typ, hs).Pick(PickContext{}); h == nil {
 					t.Errorf("%s with %d healthy hosts picked nil", typ, len(hs))
 				}
 			}
@@ -233,7 +233,7 @@ func TestConcurrentPick(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					for i := 0; i < 2000; i++ {
-						if h := lb.Pick(); h != nil {
+						if h := lb.Pick(PickContext{}); h != nil {
 							h.ActiveRequests.Add(1)
 							h.Requests.Add(1)
 							h.ActiveRequests.Add(-1)

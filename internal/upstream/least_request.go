@@ -30,22 +30,22 @@ func newLeastRequest(hosts []*Host, rnd randSource) *leastRequest {
 	return lb
 }
 
-func (lb *leastRequest) Pick() *Host {
+func (lb *leastRequest) Pick(ctx PickContext) *Host {
 	switch n := len(lb.hosts); {
 	case n == 0:
 		return nil
 	case n == 1:
-		if h := lb.hosts[0]; h.Healthy() {
+		if h := lb.hosts[0]; ctx.allows(h) {
 			return h
 		}
 		return nil
 	case lb.equalWeights:
-		return lb.pickTwoChoices()
+		return lb.pickTwoChoices(&ctx)
 	}
-	return lb.pickWeighted()
+	return lb.pickWeighted(&ctx)
 }
 
-func (lb *leastRequest) pickTwoChoices() *Host {
+func (lb *leastRequest) pickTwoChoices(ctx *PickContext) *Host {
 	n := len(lb.hosts)
 	r := lb.rnd()
 	// Two indexes from one draw: the high and low 32 bits, each scaled.
@@ -55,7 +55,7 @@ func (lb *leastRequest) pickTwoChoices() *Host {
 		j++
 	}
 	a, b := lb.hosts[i], lb.hosts[j]
-	switch aok, bok := a.Healthy(), b.Healthy(); {
+	switch aok, bok := ctx.allows(a), ctx.allows(b); {
 	case aok && bok:
 		if b.ActiveRequests.Load() < a.ActiveRequests.Load() {
 			return b
@@ -70,7 +70,7 @@ func (lb *leastRequest) pickTwoChoices() *Host {
 	var best *Host
 	var bestActive int64
 	for _, h := range lb.hosts {
-		if !h.Healthy() {
+		if !ctx.allows(h) {
 			continue
 		}
 		if act := h.ActiveRequests.Load(); best == nil || act < bestActive {
@@ -80,10 +80,10 @@ func (lb *leastRequest) pickTwoChoices() *Host {
 	return best
 }
 
-func (lb *leastRequest) pickWeighted() *Host {
+func (lb *leastRequest) pickWeighted(ctx *PickContext) *Host {
 	var total float64
 	for i, h := range lb.hosts {
-		if h.Healthy() {
+		if ctx.allows(h) {
 			total += lb.effectiveWeight(i, h)
 		}
 	}
@@ -94,7 +94,7 @@ func (lb *leastRequest) pickWeighted() *Host {
 	x := float64(lb.rnd()>>11) / (1 << 53) * total
 	var last *Host
 	for i, h := range lb.hosts {
-		if !h.Healthy() {
+		if !ctx.allows(h) {
 			continue
 		}
 		last = h

@@ -6,14 +6,14 @@ type randomLB struct {
 	rnd   randSource
 }
 
-func (lb *randomLB) Pick() *Host {
+func (lb *randomLB) Pick(ctx PickContext) *Host {
 	n := len(lb.hosts)
 	if n == 0 {
 		return nil
 	}
 	r := lb.rnd()
-	if h := lb.hosts[below(r, n)]; h.Healthy() {
+	if h := lb.hosts[below(r, n)]; ctx.allows(h) {
 		return h
 	}
-	return pickHealthyUniform(lb.hosts, lb.rnd())
+	return pickHealthyUniform(lb.hosts, &ctx, lb.rnd())
 }

@@ -30,13 +30,13 @@ func newWeightedRoundRobin(hosts []*Host) *weightedRoundRobin {
 	return lb
 }
 
-func (lb *weightedRoundRobin) Pick() *Host {
+func (lb *weightedRoundRobin) Pick(ctx PickContext) *Host {
 	lb.mu.Lock()
 	defer lb.mu.Unlock()
 	best := -1
 	var total int64
 	for i, h := range lb.hosts {
-		if !h.Healthy() {
+		if !ctx.allows(h) {
 			continue
 		}
 		lb.current[i] += lb.weights[i]

@@ -29,7 +29,7 @@ type Proxy struct {
 // ServeConn forwards c until both directions are closed.
 func (p *Proxy) ServeConn(ctx context.Context, c *network.Conn) {
 	pr := &pair{p: p, down: c, pending: 2}
-	pr.tries.Reset(p.Cluster, p.MaxConnectAttempts)
+	pr.tries.Reset(p.Cluster, p.MaxConnectAttempts, nil)
 	var up *network.Conn
 	for up == nil && pr.tries.Next() {
 		var err error
