@@ -385,7 +385,11 @@ func (e *hpackEncoder) appendField(dst []byte, name, value []byte, sensitive boo
 	if e.pendingResize {
 		e.pendingResize = false
 		if e.minSize < e.table.maxSize {
-			dst = appendVarInt(dst, 0x20, 5, uint64(e.minSize))
+			// The table shrank and grew again. x/net's decoder (grpc-go's)
+			// takes a second update only on an empty table, so signal 0
+			// and empty ours too: both sides still evict alike.
+			e.table.evictTo(0)
+			dst = appendVarInt(dst, 0x20, 5, 0)
 		}
 		dst = appendVarInt(dst, 0x20, 5, uint64(e.table.maxSize))
 	}
