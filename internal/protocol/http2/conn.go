@@ -167,8 +167,9 @@ type Conn struct {
 	queuedCtl int
 	err       error
 
-	prefaceLeft int // server: bytes of the client preface still to check
-	gotSettings bool
+	prefaceLeft int  // server: bytes of the client preface still to check
+	gotSettings bool // the first frame (SETTINGS) arrived
+	sawSettings bool // and was applied
 
 	// The peer's settings, as they bind what we send.
 	peerMaxFrame      uint32
@@ -341,7 +342,7 @@ func (c *Conn) GoingAway() bool { return c.goAwaySent || c.goAwayRecv }
 // SendWindow returns how many DATA bytes stream id may send now.
 func (c *Conn) SendWindow(id uint32) int {
 	s := c.streams[id]
-	if s == nil || s.localClosed {
+	if s == nil || s.localClosed || !c.sawSettings {
 		return 0
 	}
 	return int(max(0, min(s.sendWindow, c.sendWindow)))
@@ -711,7 +712,8 @@ func (c *Conn) onSettings(flags http2.Flags, id uint32, p []byte) error {
 	if len(p)%6 != 0 {
 		return c.connError(http2.ErrCodeFrameSize, "SETTINGS length not a multiple of 6")
 	}
-	opened := false
+	opened := !c.sawSettings // DATA held for the first SETTINGS may go now
+	c.sawSettings = true
 	for ; len(p) > 0; p = p[6:] {
 		v := binary.BigEndian.Uint32(p[2:])
 		switch http2.SettingID(binary.BigEndian.Uint16(p)) {

@@ -383,3 +383,28 @@ func TestResetByPeerAndByUs(t *testing.T) {
 	p.mustFlush()
 	p.expect("RST_STREAM 3 STREAM_CLOSED")
 }
+
+// A client holds DATA until the server's SETTINGS say how large its
+// windows are, then sends.
+func TestClientHoldsDataUntilServerSettings(t *testing.T) {
+	rec := &recorder{}
+	c := NewClientConn(Config{}, rec)
+	p := newPeer(t, c)
+	c.Advance(len(ClientPreface))
+	p.frames()
+	id, err := c.OpenStream([]Field{F(":method", "POST"), F(":scheme", "http"), F(":authority", "a"), F(":path", "/")}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := c.WriteData(id, make([]byte, 100), true); n != 0 {
+		t.Fatalf("sent %d bytes before the server's SETTINGS", n)
+	}
+	p.w.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 60})
+	p.mustFlush()
+	if !rec.has("writable 1") || c.SendWindow(id) != 60 {
+		t.Fatalf("events %v window %d", rec.events, c.SendWindow(id))
+	}
+	if n, _ := c.WriteData(id, make([]byte, 100), true); n != 60 {
+		t.Fatalf("sent %d", n)
+	}
+}

@@ -181,6 +181,12 @@ func (c *Conn) WriteData(id uint32, p []byte, endStream bool) (int, error) {
 		return 0, ErrStreamClosed
 	}
 	n := int(max(0, min(int64(len(p)), s.sendWindow, c.sendWindow)))
+	if !c.sawSettings {
+		// A client holds DATA until the server's SETTINGS: some servers
+		// (x/net's among them) enforce their smaller initial window at
+		// once rather than from our acknowledgement.
+		n = 0
+	}
 	s.sendWindow -= int64(n)
 	c.sendWindow -= int64(n)
 	done := n == len(p)
