@@ -396,6 +396,9 @@ func (c *Conn) process(p []byte) (int, error) {
 		if err := c.frame(http2.FrameType(hdr[3]), http2.Flags(hdr[4]), id, payload); err != nil {
 			return used, err
 		}
+		if c.err != nil { // the handler closed the connection
+			return used, c.err
+		}
 	}
 	return used, nil
 }
@@ -503,6 +506,12 @@ func (c *Conn) onData(flags http2.Flags, id uint32, p []byte) error {
 		c.creditStream(s, pad)
 	}
 	end := flags.Has(http2.FlagDataEndStream)
+	if len(p) == 0 && !end {
+		// Empty DATA frames cost work and carry nothing (CVE-2019-9518).
+		if err := c.useBudget(); err != nil {
+			return err
+		}
+	}
 	s.recvLen += int64(len(data))
 	if s.declaredLen >= 0 && (s.recvLen > s.declaredLen || (end && s.recvLen != s.declaredLen)) {
 		c.creditConn(int64(len(data)))

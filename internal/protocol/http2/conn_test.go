@@ -408,3 +408,61 @@ func TestClientHoldsDataUntilServerSettings(t *testing.T) {
 		t.Fatalf("sent %d", n)
 	}
 }
+
+// The peer's SETTINGS_HEADER_TABLE_SIZE binds our encoder: with 0 nothing
+// is indexed, so a repeated head costs as much as the first.
+func TestPeerHeaderTableSize(t *testing.T) {
+	c, _, p := newServer(t, Config{}, http2.Setting{ID: http2.SettingHeaderTableSize, Val: 0})
+	head := []Field{F(":status", "200"), F("content-type", "application/grpc"), F("x-custom", "value")}
+	var sizes []int
+	for _, id := range []uint32{1, 3} {
+		okRequest(p, id)
+		p.mustFlush()
+		p.frames()
+		c.WriteHeaders(id, head, true)
+		sizes = append(sizes, len(c.Output()))
+		p.expect("HEADERS " + string(rune('0'+id)) + " end=true :status=200 content-type=application/grpc x-custom=value")
+	}
+	if c.enc.table.n != 0 || sizes[0] != sizes[1]+1 { // the first carried the size update
+		t.Fatalf("table entries %d, sizes %v", c.enc.table.n, sizes)
+	}
+	// With the default table the second head is smaller.
+	c, _, p = newServer(t, Config{})
+	sizes = sizes[:0]
+	for _, id := range []uint32{1, 3} {
+		okRequest(p, id)
+		p.mustFlush()
+		p.frames()
+		c.WriteHeaders(id, head, true)
+		sizes = append(sizes, len(c.Output()))
+		p.frames()
+	}
+	if sizes[1] >= sizes[0] {
+		t.Fatalf("indexed head not smaller: %v", sizes)
+	}
+}
+
+func TestPeerMaxHeaderListSize(t *testing.T) {
+	c, _, p := newServer(t, Config{}, http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: 100})
+	okRequest(p, 1)
+	p.mustFlush()
+	if err := c.WriteHeaders(1, []Field{F(":status", "200"), F("x-big", strings.Repeat("v", 100))}, true); err != ErrHeaderListTooLarge {
+		t.Fatalf("WriteHeaders = %v", err)
+	}
+	if err := c.WriteHeaders(1, []Field{F(":status", "200")}, true); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPeerMaxFrameSize(t *testing.T) {
+	c, _, p := newServer(t, Config{}, http2.Setting{ID: http2.SettingMaxFrameSize, Val: 30000},
+		http2.Setting{ID: http2.SettingInitialWindowSize, Val: 60000})
+	okRequest(p, 1)
+	p.mustFlush()
+	p.w.WriteWindowUpdate(0, 60000)
+	p.mustFlush()
+	p.frames()
+	c.WriteHeaders(1, []Field{F(":status", "200")}, false)
+	c.WriteData(1, make([]byte, 50000), true)
+	p.expect("HEADERS 1 end=false :status=200", "DATA 1 len=30000 end=false", "DATA 1 len=20000 end=true")
+}

@@ -90,7 +90,7 @@ func (r *recorder) has(ev string) bool {
 // peer plays the other endpoint with x/net's Framer and HPACK: it encodes
 // frames for the engine and decodes what the engine wrote.
 type peer struct {
-	t      *testing.T
+	t      testing.TB
 	c      *Conn
 	wbuf   bytes.Buffer
 	w      *http2.Framer
@@ -100,7 +100,7 @@ type peer struct {
 	r      *http2.Framer
 }
 
-func newPeer(t *testing.T, c *Conn) *peer {
+func newPeer(t testing.TB, c *Conn) *peer {
 	p := &peer{t: t, c: c}
 	p.w = http2.NewFramer(&p.wbuf, nil)
 	p.w.AllowIllegalWrites = true
@@ -203,7 +203,7 @@ func (p *peer) expect(want ...string) {
 
 // newServer returns a server engine past the handshake: preface and
 // SETTINGS exchanged and acknowledged both ways.
-func newServer(t *testing.T, cfg Config, settings ...http2.Setting) (*Conn, *recorder, *peer) {
+func newServer(t testing.TB, cfg Config, settings ...http2.Setting) (*Conn, *recorder, *peer) {
 	t.Helper()
 	rec := &recorder{}
 	c := NewServerConn(cfg, rec)
@@ -221,7 +221,7 @@ func newServer(t *testing.T, cfg Config, settings ...http2.Setting) (*Conn, *rec
 }
 
 // newClient returns a client engine past the handshake.
-func newClient(t *testing.T, cfg Config, settings ...http2.Setting) (*Conn, *recorder, *peer) {
+func newClient(t testing.TB, cfg Config, settings ...http2.Setting) (*Conn, *recorder, *peer) {
 	t.Helper()
 	rec := &recorder{}
 	c := NewClientConn(cfg, rec)

@@ -183,22 +183,37 @@ func (h *Headers) fill(arena []byte, refs []fieldRef, kind blockKind) string {
 
 func isDigit(b byte) bool { return b >= '0' && b <= '9' }
 
-// validName applies RFC 9113 §8.2.1: not empty, no control, space, upper
-// case, non-ASCII or colon.
+// validName accepts a lower-case token (RFC 9110 §5.1), which also meets
+// RFC 9113 §8.2.1: no control, space, upper case, non-ASCII or colon.
 func validName(b []byte) bool {
 	if len(b) == 0 {
 		return false
 	}
 	for _, c := range b {
-		if c <= 0x20 || (c >= 'A' && c <= 'Z') || c >= 0x7f || c == ':' {
+		if c >= 0x80 || !tokenChar[c] {
 			return false
 		}
 	}
 	return true
 }
 
-// validValue applies RFC 9113 §8.2.1: no NUL, CR or LF, no leading or
-// trailing space or tab.
+// tokenChar marks the lower-case token characters.
+var tokenChar = func() (t [128]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+// validValue applies RFC 9113 §8.2.1 (no NUL, CR or LF, no leading or
+// trailing space or tab) and, as it allows, RFC 9110's field-value: no
+// other control characters but tab, so nothing odd reaches an HTTP/1 hop.
 func validValue(b []byte) bool {
 	if len(b) > 0 {
 		if f, l := b[0], b[len(b)-1]; f == ' ' || f == '\t' || l == ' ' || l == '\t' {
@@ -206,7 +221,7 @@ func validValue(b []byte) bool {
 		}
 	}
 	for _, c := range b {
-		if c == 0 || c == '\r' || c == '\n' {
+		if (c < 0x20 && c != '\t') || c == 0x7f {
 			return false
 		}
 	}

@@ -1,6 +1,7 @@
 package http2
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -187,6 +188,9 @@ func TestMalformedHeaders(t *testing.T) {
 		{"te gzip", []string{":method", "GET", ":scheme", "http", ":path", "/", "te", "gzip"}, reasonBadTE},
 		{"upper-case name", []string{":method", "GET", ":scheme", "http", ":path", "/", "X-Upper", "1"}, reasonBadName},
 		{"space in name", []string{":method", "GET", ":scheme", "http", ":path", "/", "a b", "1"}, reasonBadName},
+		{"parenthesis in name", []string{":method", "GET", ":scheme", "http", ":path", "/", "a(b", "1"}, reasonBadName},
+		{"control character in value", []string{":method", "GET", ":scheme", "http", ":path", "/", "x", "a\x01b"}, reasonBadValue},
+		{"DEL in :path", []string{":method", "GET", ":scheme", "http", ":path", "/a\x7f"}, reasonBadValue},
 		{"CR in value", []string{":method", "GET", ":scheme", "http", ":path", "/", "x", "a\rb"}, reasonBadValue},
 		{"leading space in value", []string{":method", "GET", ":scheme", "http", ":path", "/", "x", " a"}, reasonBadValue},
 		{"bad content-length", []string{":method", "POST", ":scheme", "http", ":path", "/", "content-length", "1x"}, reasonBadContentLength},
@@ -371,4 +375,29 @@ func TestTableSizeUpdates(t *testing.T) {
 		t.Fatalf("events %v size %d", rec.events, c.dec.table.maxSize)
 	}
 	var _ = hpack.HeaderField{}
+}
+
+func TestEmptyDataFlood(t *testing.T) {
+	_, _, p := newServer(t, Config{ResetBudget: 5})
+	p.headers(1, false, ":method", "POST", ":scheme", "http", ":authority", "a", ":path", "/")
+	for i := 0; i < 6; i++ {
+		p.data(1, false, nil)
+	}
+	if connErrCode(t, p.flush()) != http2.ErrCodeEnhanceYourCalm {
+		t.Fatal("want ENHANCE_YOUR_CALM")
+	}
+}
+
+// A handler that closes the connection stops the frames after it.
+func TestHandlerCloseStopsFeed(t *testing.T) {
+	c, rec, p := newServer(t, Config{})
+	rec.onHeaders = func(id uint32, h *Headers, end bool) { c.Close(errors.New("socket timed out")) }
+	okRequest(p, 1)
+	okRequest(p, 3)
+	if err := p.flush(); err == nil || err.Error() != "socket timed out" {
+		t.Fatalf("Feed = %v", err)
+	}
+	if len(rec.events) != 2 || rec.events[1] != "reset 1 CANCEL remote=false" {
+		t.Fatalf("events after Close: %v", rec.events)
+	}
 }

@@ -227,6 +227,9 @@ func (d *hpackDecoder) decode(p []byte, refs []fieldRef, maxList uint32) (_ []fi
 	first := true
 	for len(p) > 0 {
 		b := p[0]
+		if b&0xe0 != 0x20 {
+			first = false
+		}
 		switch {
 		case b&0x80 != 0: // indexed field
 			idx, rest, ok := readVarInt(7, p)
@@ -254,7 +257,6 @@ func (d *hpackDecoder) decode(p []byte, refs []fieldRef, maxList uint32) (_ []fi
 			}
 			p = rest
 			d.table.setMaxSize(uint32(v))
-			continue
 		default:
 			var n uint = 4
 			indexing := false
@@ -298,7 +300,6 @@ func (d *hpackDecoder) decode(p []byte, refs []fieldRef, maxList uint32) (_ []fi
 				refs = append(refs, fieldRef{name: [2]int{start, mid}, value: [2]int{mid, end}, sensitive: sensitive})
 			}
 		}
-		first = false
 	}
 	return refs, over, nil
 }
