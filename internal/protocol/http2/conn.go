@@ -195,7 +195,12 @@ type Conn struct {
 	peerStreams  int    // open streams the peer started
 	localStreams int    // open streams we started
 	goAwaySent   bool
+	goAwayLast   uint32 // the last stream id our GOAWAY promised to process
 	goAwayRecv   bool
+	// recentResets remembers streams we reset, whose in-flight frames are
+	// ignored rather than answered (RFC 9113 §5.1, closed state).
+	recentResets [64]uint32
+	recentNext   int
 	resetBudget  int
 
 	// Header block assembly and decoding.
@@ -487,7 +492,7 @@ func (c *Conn) onData(flags http2.Flags, id uint32, p []byte) error {
 			return c.connError(http2.ErrCodeProtocol, "DATA on an idle stream")
 		}
 		c.creditConn(flow)
-		return c.streamError(id, http2.ErrCodeStreamClosed, "DATA on a closed stream")
+		return c.onClosedStream(id, "DATA on a closed stream")
 	}
 	if s.remoteClosed || !s.gotHeaders {
 		c.creditConn(flow)
@@ -596,15 +601,15 @@ func (c *Conn) onBlock(id uint32, block []byte, end, prioSelf bool) error {
 			if c.idle(id) {
 				return c.connError(http2.ErrCodeProtocol, "HEADERS on an idle stream")
 			}
-			return c.streamError(id, http2.ErrCodeStreamClosed, "HEADERS on a closed stream")
+			return c.onClosedStream(id, "HEADERS on a closed stream")
 		}
 		if id <= c.lastPeerID {
-			return c.streamError(id, http2.ErrCodeStreamClosed, "HEADERS on a closed stream")
+			return c.onClosedStream(id, "HEADERS on a closed stream")
 		}
+		c.lastPeerID = id
 		if c.goAwaySent {
 			return nil // RFC 9113 §6.8: streams after our GOAWAY are ignored
 		}
-		c.lastPeerID = id
 		if c.peerStreams >= int(c.cfg.MaxConcurrentStreams) {
 			return c.streamError(id, http2.ErrCodeRefusedStream, "stream over SETTINGS_MAX_CONCURRENT_STREAMS")
 		}
@@ -903,7 +908,28 @@ func (c *Conn) endLocal(s *stream) {
 	s.localClosed = true
 	if s.remoteClosed {
 		c.finishStream(s)
+		return
 	}
+	if !c.client {
+		// The response is complete: ask the client to stop sending the
+		// request rather than keep its stream (RFC 9113 §8.1).
+		c.writeRST(s.id, http2.ErrCodeNo)
+		c.finishStream(s)
+	}
+}
+
+// onClosedStream answers a frame on a closed stream: nothing if we reset
+// it recently or it is above our GOAWAY, else STREAM_CLOSED.
+func (c *Conn) onClosedStream(id uint32, reason string) error {
+	if c.goAwaySent && c.peerInitiated(id) && id > c.goAwayLast {
+		return nil
+	}
+	for _, r := range c.recentResets {
+		if r == id {
+			return nil
+		}
+	}
+	return c.streamError(id, http2.ErrCodeStreamClosed, reason)
 }
 
 // finishStream closes a stream both sides ended normally; it earns back
@@ -953,7 +979,7 @@ func (c *Conn) connError(code ErrCode, reason string) error {
 		return c.err
 	}
 	err := &ConnError{Code: code, Reason: reason}
-	c.writeGoAway(c.lastPeerID, code, strBytes(reason))
+	c.writeGoAway(c.goAwayID(), code, strBytes(reason))
 	c.err = err
 	c.failStreams(code, reason)
 	return err
@@ -1003,7 +1029,18 @@ func (c *Conn) writeWindowUpdate(id, inc uint32) {
 	c.out = binary.BigEndian.AppendUint32(c.out, inc)
 }
 
+// goAwayID is the last stream id a GOAWAY of ours may name: once sent, it
+// can only stay or go down.
+func (c *Conn) goAwayID() uint32 {
+	if c.goAwaySent {
+		return c.goAwayLast
+	}
+	return c.lastPeerID
+}
+
 func (c *Conn) writeRST(id uint32, code ErrCode) {
+	c.recentResets[c.recentNext] = id
+	c.recentNext = (c.recentNext + 1) % len(c.recentResets)
 	c.appendFrameHeader(4, http2.FrameRSTStream, 0, id)
 	c.out = binary.BigEndian.AppendUint32(c.out, uint32(code))
 }

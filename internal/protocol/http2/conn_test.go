@@ -378,10 +378,51 @@ func TestResetByPeerAndByUs(t *testing.T) {
 	if _, err := c.WriteData(3, []byte("x"), false); err != ErrStreamClosed {
 		t.Fatalf("write after reset: %v", err)
 	}
-	// Frames the peer sent before seeing our reset are answered, not fatal.
+	// Frames the peer sent before seeing our reset are ignored (RFC 9113
+	// §5.1), but still count against and return the connection window.
+	before := c.recvWindow + c.recvUnacked
 	p.data(3, false, []byte("late"))
 	p.mustFlush()
-	p.expect("RST_STREAM 3 STREAM_CLOSED")
+	p.expect()
+	if c.recvWindow+c.recvUnacked != before || len(rec.resets) != 1 {
+		t.Fatalf("window %d -> %d, resets %v", before, c.recvWindow+c.recvUnacked, rec.resets)
+	}
+}
+
+// A complete response to a request still being sent ends the stream with
+// RST_STREAM NO_ERROR (RFC 9113 §8.1); the request's late DATA is ignored.
+func TestServerEarlyResponse(t *testing.T) {
+	c, rec, p := newServer(t, Config{})
+	p.headers(1, false, ":method", "POST", ":scheme", "http", ":authority", "a", ":path", "/upload")
+	p.mustFlush()
+	c.WriteHeaders(1, []Field{F(":status", "413")}, true)
+	p.expect("HEADERS 1 end=true :status=413", "RST_STREAM 1 NO_ERROR")
+	if c.ActiveStreams() != 0 {
+		t.Fatal("stream kept after the response")
+	}
+	p.data(1, true, []byte("late"))
+	p.mustFlush()
+	p.expect()
+	if len(rec.resets) != 0 || len(rec.events) != 1 {
+		t.Fatalf("events %v", rec.events)
+	}
+}
+
+// Streams above our GOAWAY are ignored, their DATA too.
+func TestStreamsAfterGoAwayIgnored(t *testing.T) {
+	c, rec, p := newServer(t, Config{})
+	okRequest(p, 1)
+	p.mustFlush()
+	c.GoAway(http2.ErrCodeNo, nil)
+	p.headers(3, false, ":method", "POST", ":scheme", "http", ":authority", "a", ":path", "/")
+	p.data(3, true, []byte("x"))
+	p.mustFlush()
+	p.expect("GOAWAY last=1 NO_ERROR")
+	if len(rec.events) != 1 || c.Err() != nil {
+		t.Fatalf("events %v err %v", rec.events, c.Err())
+	}
+	c.GoAway(http2.ErrCodeNo, nil) // a second GOAWAY cannot raise the last id
+	p.expect("GOAWAY last=1 NO_ERROR")
 }
 
 // A client holds DATA until the server's SETTINGS say how large its

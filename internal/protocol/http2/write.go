@@ -251,8 +251,9 @@ func (c *Conn) GoAway(code ErrCode, debug []byte) {
 	if c.err != nil {
 		return
 	}
+	c.goAwayLast = c.goAwayID()
 	c.goAwaySent = true
-	c.writeGoAway(c.lastPeerID, code, debug)
+	c.writeGoAway(c.goAwayLast, code, debug)
 }
 
 // Ping queues a PING; its answer arrives as EventPingAck.
