@@ -100,7 +100,9 @@ type Handler interface {
 	// Reset reports a stream that ended abnormally: reset by the peer, by
 	// the engine because the peer broke a rule, or by the connection's end.
 	// It may name a stream whose Headers were never delivered (refused or
-	// malformed), so one place can log every stream error.
+	// malformed), so one place can log every stream error. A peer's
+	// NO_ERROR after a complete response is a server asking the client to
+	// stop sending its request (RFC 9113 §8.1), not a failure.
 	Reset(id uint32, err *StreamError)
 	// Writable reports that a stream whose WriteData came back short can
 	// send again.
@@ -324,6 +326,28 @@ func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 		}
 	}
 	return total, nil
+}
+
+// ReleaseBuffers drops the engine's scratch buffers (a partial frame's
+// bytes and drained output excepted: those are kept) so a parked, idle
+// connection holds little more than its two HPACK tables; they grow back
+// on the next use. Call it from the owner, between Feeds.
+func (c *Conn) ReleaseBuffers() {
+	if len(c.in) == 0 {
+		c.in = nil
+	}
+	if len(c.Output()) == 0 {
+		c.out, c.outOff = nil, 0
+	}
+	if !c.hbActive {
+		c.hb = nil
+	}
+	c.hbuf, c.dec.arena.b, c.refs, c.hdr.Fields, c.enc.lower = nil, nil, nil, nil, nil
+	c.blocked, c.blockedSwap = c.blocked[:len(c.blocked):len(c.blocked)], nil
+	if len(c.streams) == 0 {
+		c.streams = make(map[uint32]*stream) // a map does not shrink in place
+		c.free = nil
+	}
 }
 
 // Err returns the connection error that ended the connection, or nil.

@@ -507,3 +507,26 @@ func TestPeerMaxFrameSize(t *testing.T) {
 	c.WriteData(1, make([]byte, 50000), true)
 	p.expect("HEADERS 1 end=false :status=200", "DATA 1 len=30000 end=false", "DATA 1 len=20000 end=true")
 }
+
+func TestReleaseBuffersKeepsState(t *testing.T) {
+	c, rec, p := newServer(t, Config{})
+	p.headers(1, true, ":method", "GET", ":scheme", "http", ":authority", "a", ":path", "/x", "x-custom", "v")
+	p.mustFlush()
+	c.WriteHeaders(1, []Field{F(":status", "200"), F("x-resp", "r")}, true)
+	p.frames()
+	// A partial frame survives.
+	p.headers(3, true, ":method", "GET", ":scheme", "http", ":authority", "a", ":path", "/x", "x-custom", "v")
+	frame := bytes.Clone(p.wbuf.Bytes())
+	p.wbuf.Reset()
+	c.Feed(frame[:5])
+	c.ReleaseBuffers()
+	if c.out != nil || c.dec.arena.b != nil || len(c.in) != 5 {
+		t.Fatalf("buffers kept: out %d arena %d in %d", cap(c.out), cap(c.dec.arena.b), len(c.in))
+	}
+	c.Feed(frame[5:])
+	if !strings.HasSuffix(rec.events[len(rec.events)-1], ":path=/x x-custom=v") {
+		t.Fatalf("events %v", rec.events)
+	}
+	c.WriteHeaders(3, []Field{F(":status", "200"), F("x-resp", "r")}, true)
+	p.expect("HEADERS 3 end=true :status=200 x-resp=r")
+}
