@@ -11,37 +11,14 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/h2c"
-)
 
-// serveLoop drives a Conn over a blocking socket the way the goroutine IO
-// model does: flush, read, feed.
-func serveLoop(nc net.Conn, c *Conn) error {
-	buf := make([]byte, 32<<10)
-	for {
-		if _, err := c.WriteTo(nc); err != nil {
-			return err
-		}
-		if err := c.Err(); err != nil {
-			return err
-		}
-		n, err := nc.Read(buf)
-		if n > 0 {
-			if ferr := c.Feed(buf[:n]); ferr != nil {
-				c.WriteTo(nc)
-				return ferr
-			}
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
+	"github.com/mosnctl/mosnctl/internal/network"
+)
 
 // echoServer is a test-only application on the engine: /echo streams the
 // request body back as it arrives (consuming only what it could send on,
@@ -115,49 +92,75 @@ func (s *echoServer) Reset(id uint32, err *StreamError) { delete(s.streams, id) 
 func (s *echoServer) Writable(id uint32)                { s.flush(id) }
 func (s *echoServer) Control(ev *Event)                 {}
 
-// startEngineServer serves the echo application on 127.0.0.1.
-func startEngineServer(t *testing.T, cfg Config) (addr string, conns *atomic.Int32) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// serveEngine drives the engine on a network.Conn as any IO model runs a
+// handler: flush the output, fill the read buffer, feed it all (the engine
+// keeps a partial frame itself), so the buffer goes back to its pool
+// between reads.
+func serveEngine(_ context.Context, nc *network.Conn, cfg Config) {
+	app := &echoServer{streams: map[uint32]*echoStream{}}
+	c := NewServerConn(cfg, app)
+	app.c = c
+	for {
+		if out := c.Output(); len(out) > 0 {
+			if _, err := nc.Write(out); err != nil {
+				return
+			}
+			c.Advance(len(out))
+		}
+		if c.Err() != nil {
+			return
+		}
+		nc.Release()
+		if err := nc.Fill(); err != nil {
+			c.Close(err)
+			return
+		}
+		b := nc.Buffered()
+		err := c.Feed(b)
+		nc.Discard(len(b))
+		if err != nil {
+			nc.Write(c.Output())
+			return
+		}
+	}
+}
+
+// startEngineServer serves the echo application on 127.0.0.1 through a
+// network.Listener in the given IO model ("goroutine" or "netpoll").
+func startEngineServer(t *testing.T, cfg Config, model string) (addr string, l *network.Listener) {
+	t.Helper()
+	nl, err := network.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	conns = new(atomic.Int32)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var open []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns.Add(1)
-			mu.Lock()
-			open = append(open, nc)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer nc.Close()
-				app := &echoServer{streams: map[uint32]*echoStream{}}
-				app.c = NewServerConn(cfg, app)
-				serveLoop(nc, app.c)
-			}()
+	var opts network.ListenerOptions
+	var g *network.LoopGroup
+	if model == "netpoll" {
+		if !network.LoopSupported {
+			t.Skip("the netpoll IO model needs Linux")
 		}
-	}()
+		if g, err = network.NewLoopGroup(2, false); err != nil {
+			t.Fatal(err)
+		}
+		opts.Loops = g
+	}
+	l = network.NewListener("h2", nl, network.HandlerFunc(func(ctx context.Context, nc *network.Conn) {
+		serveEngine(ctx, nc, cfg)
+	}), opts)
+	go l.Serve(context.Background())
 	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, nc := range open {
-			nc.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		l.Close()
+		l.Shutdown(ctx)
+		if g != nil {
+			g.Close()
 		}
-		mu.Unlock()
-		wg.Wait()
 	})
-	return ln.Addr().String(), conns
+	return l.Addr().String(), l
 }
+
+var ioModels = []string{"goroutine", "netpoll"}
 
 // h2cTransport is x/net's client speaking h2c with prior knowledge.
 func h2cTransport() *http2.Transport {
@@ -170,8 +173,27 @@ func h2cTransport() *http2.Transport {
 	}
 }
 
-func TestInteropXNetClient100Streams(t *testing.T) {
-	addr, conns := startEngineServer(t, Config{})
+// x/net's h2c client against the engine, in both IO models: 100
+// concurrent streams on one connection; a 1 MiB body each way through
+// 16 KiB stream windows and the minimum connection window, with trailers
+// both ways.
+func TestInteropXNetClient(t *testing.T) {
+	for _, model := range ioModels {
+		t.Run(model+"/100 streams", func(t *testing.T) {
+			addr, l := startEngineServer(t, Config{}, model)
+			interop100Streams(t, addr)
+			if n := l.Counters.ConnsTotal.Load(); n != 1 {
+				t.Errorf("%d connections, want 1", n)
+			}
+		})
+		t.Run(model+"/1 MiB small windows", func(t *testing.T) {
+			addr, _ := startEngineServer(t, Config{InitialWindowSize: 16 << 10, ConnWindowSize: 65535}, model)
+			interopLargeEcho(t, addr)
+		})
+	}
+}
+
+func interop100Streams(t *testing.T, addr string) {
 	tr := h2cTransport()
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
@@ -206,20 +228,14 @@ func TestInteropXNetClient100Streams(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if n := conns.Load(); n != 1 {
-		t.Errorf("%d connections, want 1", n)
-	}
 }
 
-// A 1 MiB body each way through 16 KiB stream windows and the minimum
-// connection window, with trailers both ways.
-func TestInteropXNetClientLargeBodySmallWindows(t *testing.T) {
-	addr, _ := startEngineServer(t, Config{InitialWindowSize: 16 << 10, ConnWindowSize: 65535})
+func interopLargeEcho(t *testing.T, addr string) {
 	tr := h2cTransport()
 	defer tr.CloseIdleConnections()
 	body := make([]byte, 1<<20)
 	rand.Read(body)
-	req, _ := http.NewRequest("POST", "http://"+addr+"/echo", io.NopCloser(bytes.NewReader(body)))
+	req, _ := http.NewRequest("POST", "http://"+addr+"/echo", nil)
 	req.ContentLength = -1
 	req.Trailer = http.Header{"X-Req-Trailer": nil}
 	req.Body = &trailerBody{r: bytes.NewReader(body), req: req}
