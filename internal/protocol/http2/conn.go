@@ -386,10 +386,30 @@ func (c *Conn) Feed(p []byte) error {
 		return c.err
 	}
 	if len(c.in) > 0 {
-		c.in = append(c.in, p...)
-		n, err := c.process(c.in)
-		c.in = c.in[:copy(c.in, c.in[n:])]
-		return err
+		// Complete the pending frame with as few of p's bytes as it needs,
+		// then go on in p itself: no copy of the rest.
+		if len(c.in) < frameHeaderLen {
+			k := min(frameHeaderLen-len(c.in), len(p))
+			c.in = append(c.in, p[:k]...)
+			p = p[k:]
+			if len(c.in) < frameHeaderLen {
+				return nil
+			}
+		}
+		length := int(c.in[0])<<16 | int(c.in[1])<<8 | int(c.in[2])
+		if length <= int(c.cfg.MaxFrameSize) { // else process reports it
+			k := min(frameHeaderLen+length-len(c.in), len(p))
+			c.in = append(c.in, p[:k]...)
+			p = p[k:]
+			if len(c.in) < frameHeaderLen+length {
+				return nil
+			}
+		}
+		_, err := c.process(c.in)
+		c.in = c.in[:0]
+		if err != nil {
+			return err
+		}
 	}
 	n, err := c.process(p)
 	if err == nil && n < len(p) {
