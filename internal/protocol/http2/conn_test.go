@@ -327,7 +327,7 @@ func TestClientStreamLimitAndGoAway(t *testing.T) {
 	req := []Field{F(":method", "GET"), F(":scheme", "http"), F(":authority", "a"), F(":path", "/")}
 	c.OpenStream(req, true)
 	c.OpenStream(req, true)
-	if _, err := c.OpenStream(req, true); err != ErrStreamLimit || c.CanOpenStream() {
+	if _, err := c.OpenStream(req, true); err != ErrStreamLimit || c.CanOpenStream() || c.PeerMaxConcurrentStreams() != 2 {
 		t.Fatalf("third stream: %v", err)
 	}
 	p.w.WriteGoAway(1, http2.ErrCodeNo, []byte("drain"))
@@ -336,7 +336,7 @@ func TestClientStreamLimitAndGoAway(t *testing.T) {
 	if strings.Join(rec.events, ",") != strings.Join(want, ",") {
 		t.Fatalf("events %v", rec.events)
 	}
-	if _, err := c.OpenStream(req, true); err != ErrGoAway {
+	if _, err := c.OpenStream(req, true); err != ErrGoAway || !c.GoingAway() {
 		t.Fatalf("after GOAWAY: %v", err)
 	}
 	// Stream 1 still completes.

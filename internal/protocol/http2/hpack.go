@@ -141,11 +141,7 @@ func (t *dynTable) add(name, value []byte) {
 
 func (t *dynTable) grow() {
 	nr := make([]tableEntry, max(8, 2*len(t.ring)))
-	for i := 0; i < t.n; i++ {
-		nr[i] = t.ring[(t.start+i)%len(t.ring)]
-	}
-	// Carry the unused slots' buffers over too, so none is lost.
-	for i := t.n; i < len(t.ring); i++ {
+	for i := 0; i < t.n; i++ { // only called when full: every slot is an entry
 		nr[i] = t.ring[(t.start+i)%len(t.ring)]
 	}
 	t.ring = nr
