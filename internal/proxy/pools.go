@@ -62,11 +62,7 @@ func (p *Pools) ClusterCounters(cluster string) *network.Counters {
 
 // connLimit is the cap on h's connections, shared by all its pools.
 func connLimit(c *upstream.Cluster, h *upstream.Host) stream.ConnLimit {
-	l := stream.ConnLimit{Open: &h.OpenConnections, Max: int64(c.MaxConnections)}
-	if c.Resources != nil {
-		l.Cluster = c.Resources
-	}
-	return l
+	return stream.ConnLimit{Open: &h.OpenConnections, Max: int64(c.MaxConnections), Cluster: c.Resources}
 }
 
 // HTTP1 returns the HTTP/1 pool of host for a connection served by loop

@@ -73,7 +73,7 @@ func dialBolt(ctx context.Context, l *network.Loop, addr string, timeout time.Du
 	// The read buffer may grow to a whole frame: Decode reads it in place.
 	c, err := network.DialFrom(ctx, l, addr, timeout, counters, bolt.DefaultMaxFrameSize)
 	if err != nil {
-		limit.release()
+		limit.Release()
 		return nil, err
 	}
 	if log == nil {
@@ -216,7 +216,7 @@ func (cc *BoltClientConn) fail(err error) {
 		p.stop()
 	}
 	cc.conn.FreeBuffer()
-	cc.limit.release()
+	cc.limit.Release()
 }
 
 // Close closes the connection; pending requests fail with
@@ -289,7 +289,7 @@ func (p *BoltPool) Get(ctx context.Context) (*BoltClientConn, error) {
 	p.conns = live
 	// One more connection when the pool is not full and the host's limit
 	// allows it; else the ones there are share the load.
-	if len(p.conns) >= p.opts.Size || !p.opts.Limit.acquire() {
+	if len(p.conns) >= p.opts.Size || !p.opts.Limit.Acquire() {
 		if len(p.conns) == 0 {
 			p.mu.Unlock()
 			return nil, ErrOverflow

@@ -130,12 +130,12 @@ func (p *HTTP1Pool) takeIdle() (*HTTP1ClientConn, error) {
 // Dial opens a new connection, never an idle one: for a request that must
 // not meet a stale connection again.
 func (p *HTTP1Pool) Dial(ctx context.Context) (*HTTP1ClientConn, error) {
-	if !p.opts.Limit.acquire() {
+	if !p.opts.Limit.Acquire() {
 		return nil, ErrOverflow
 	}
 	c, err := network.DialFrom(ctx, p.opts.Loop, p.addr, p.opts.ConnectTimeout, p.opts.Counters, 0)
 	if err != nil {
-		p.opts.Limit.release()
+		p.opts.Limit.Release()
 		return nil, err
 	}
 	cc := &HTTP1ClientConn{Conn: c, pool: p}
@@ -258,7 +258,7 @@ func (p *HTTP1Pool) unlink(cc *HTTP1ClientConn) {
 func (cc *HTTP1ClientConn) close() {
 	cc.Conn.Close()
 	cc.Conn.FreeBuffer()
-	cc.pool.opts.Limit.release()
+	cc.pool.opts.Limit.Release()
 }
 
 // ReadResponseHead reads and parses the next response head. 1xx responses

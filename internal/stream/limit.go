@@ -25,9 +25,9 @@ type ConnBreaker interface {
 	ReleaseConnection()
 }
 
-// acquire counts a connection about to be opened; false means a limit is
+// Acquire counts a connection about to be opened; false means a limit is
 // reached and nothing was counted.
-func (l ConnLimit) acquire() bool {
+func (l ConnLimit) Acquire() bool {
 	if l.Open != nil {
 		if n := l.Open.Add(1); l.Max > 0 && n > l.Max {
 			l.Open.Add(-1)
@@ -43,8 +43,8 @@ func (l ConnLimit) acquire() bool {
 	return true
 }
 
-// release counts a connection closed.
-func (l ConnLimit) release() {
+// Release counts a connection closed.
+func (l ConnLimit) Release() {
 	if l.Open != nil {
 		l.Open.Add(-1)
 	}

@@ -103,9 +103,15 @@ func (r *Resources) Open(l Limit) int64 { return r.res[l].open.Load() }
 func (r *Resources) Max(l Limit) int64 { return r.res[l].max }
 
 // AcquireConnection and ReleaseConnection take and give back one of the
-// cluster's connections (stream.ConnBreaker).
-func (r *Resources) AcquireConnection() bool { return r.TryAcquire(LimitConnections) }
-func (r *Resources) ReleaseConnection()      { r.Release(LimitConnections) }
+// cluster's connections (stream.ConnBreaker); a nil Resources limits
+// nothing.
+func (r *Resources) AcquireConnection() bool { return r == nil || r.TryAcquire(LimitConnections) }
+
+func (r *Resources) ReleaseConnection() {
+	if r != nil {
+		r.Release(LimitConnections)
+	}
+}
 
 // Overflows counts the TryAcquire calls l refused.
 func (r *Resources) Overflows(l Limit) uint64 { return r.res[l].overflow.Load() }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mosnctl/mosnctl/internal/network"
+	"github.com/mosnctl/mosnctl/internal/stream"
 	"github.com/mosnctl/mosnctl/internal/upstream"
 )
 
@@ -32,11 +33,21 @@ func (p *Proxy) ServeConn(ctx context.Context, c *network.Conn) {
 	pr.tries.Reset(p.Cluster, p.MaxConnectAttempts, nil)
 	var up *network.Conn
 	for up == nil && pr.tries.Next() {
+		// The host's and the cluster's connection limits count tcp_proxy
+		// connections as they count the pools'.
+		limit := p.limit(pr.tries.Host)
+		if !limit.Acquire() {
+			pr.tries.Overflowed()
+			p.Log.Info("tcp_proxy: upstream connection limit reached", "cluster", p.Cluster.Name, "host", pr.tries.Host.Address)
+			continue
+		}
 		var err error
 		up, err = network.DialFrom(ctx, c.Loop(), pr.tries.Host.Address, p.Cluster.ConnectTimeout, p.Counters, 0)
 		if err != nil {
+			limit.Release()
 			pr.tries.ConnectFailed()
 			p.Log.Info("tcp_proxy: upstream connect failed", "cluster", p.Cluster.Name, "host", pr.tries.Host.Address, "err", err)
+			continue
 		}
 	}
 	if up == nil {
@@ -70,6 +81,11 @@ func (p *Proxy) ServeConn(ctx context.Context, c *network.Conn) {
 	pr.finish()
 }
 
+// limit is the connection limit of h and of the cluster.
+func (p *Proxy) limit(h *upstream.Host) stream.ConnLimit {
+	return stream.ConnLimit{Open: &h.OpenConnections, Max: int64(p.Cluster.MaxConnections), Cluster: p.Cluster.Resources}
+}
+
 // pair is a forwarded connection: the downstream one and its upstream.
 type pair struct {
 	p         *Proxy
@@ -92,6 +108,7 @@ func (pr *pair) done() {
 func (pr *pair) finish() {
 	pr.up.Close()
 	pr.up.FreeBuffer()
+	pr.p.limit(pr.tries.Host).Release()
 	pr.tries.Ended()
 }
 
