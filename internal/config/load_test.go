@@ -138,17 +138,34 @@ func TestDecodeFilters(t *testing.T) {
 func TestFilterConfigWarnings(t *testing.T) {
 	data := applyEdits(t, loadBase(t), []edit{
 		{pc + ".router_handler_name", "x"},
-		{tc + ".routes", []any{obj("cluster", "c1", "source_addrs", []any{"10.0.0.0/8"})}},
+		{tc + ".routes", []any{obj("cluster", "c1", "source_addrs", []any{})}},
 		{"disable_upgrade", true},
 	})
 	_, w, err := Parse(data, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"accepted but not implemented yet (ignored): disable_upgrade, " +
-		pc + ".router_handler_name, " + tc + ".routes[0].source_addrs"}
+	want := []string{"accepted but not implemented yet (ignored): disable_upgrade, " + pc + ".router_handler_name"}
 	if !reflect.DeepEqual(w, want) {
 		t.Errorf("got  %q\nwant %q", w, want)
+	}
+}
+
+// Unimplemented fields that would change routing or security if ignored are
+// refused with their path when they ask for something; empty, they pass.
+func TestRoutingFieldsRefused(t *testing.T) {
+	r0 := "servers[0].routers[0].virtual_hosts[0].routers[0]"
+	for _, e := range []edit{
+		{tc + ".routes", []any{obj("cluster", "c1", "source_addrs", []any{"10.0.0.0/8"})}},
+		{r0 + ".route.hash_policy", []any{obj("header", obj("key", "x"))}},
+		{r0 + ".route.regex_rewrite", obj("pattern", obj("regex", "a"), "substitution", "b")},
+		{r0 + ".match.variables", []any{obj("name", "x", "value", "y")}},
+		{"servers[0].routers[0].virtual_hosts[0].require_tls", "ALL"},
+	} {
+		_, _, err := Parse(applyEdits(t, loadBase(t), []edit{e}), "")
+		if err == nil || !strings.Contains(err.Error(), "would change routing or security") {
+			t.Errorf("%s: %v, want it refused", e.path, err)
+		}
 	}
 }
 

@@ -470,7 +470,8 @@ func jsonKind(v any) string {
 type structField struct {
 	name          string
 	index         int
-	unimplemented bool
+	unimplemented bool // accepted with a startup warning
+	refused       bool // unimplemented and would change routing or security: refused when set
 }
 
 func fieldsOf(t reflect.Type) []structField {
@@ -488,7 +489,8 @@ func fieldsOf(t reflect.Type) []structField {
 		if name == "" {
 			name = f.Name
 		}
-		fields = append(fields, structField{name: name, index: i, unimplemented: f.Tag.Get("mosn") == "unimplemented"})
+		tag = f.Tag.Get("mosn")
+		fields = append(fields, structField{name: name, index: i, unimplemented: tag == "unimplemented", refused: tag == "refused"})
 	}
 	return fields
 }
@@ -512,8 +514,34 @@ func (w *walker) walkStruct(obj map[string]any, t reflect.Type, path string, dep
 		if f.unimplemented && v != nil {
 			w.warnings = append(w.warnings, joinKey(path, f.name))
 		}
+		if f.refused && isSet(v) {
+			w.errorf(child, "not supported yet, and ignoring it would change routing or security")
+			continue
+		}
 		w.walk(v, t.Field(f.index).Type, child, depth+1)
 	}
+}
+
+// isSet reports a JSON value that asks for something: not null, false, 0,
+// "" or an empty object or array.
+func isSet(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return x
+	case string:
+		return x != ""
+	case map[string]any:
+		return len(x) > 0
+	case []any:
+		return len(x) > 0
+	case json.Number:
+		return x.String() != "0"
+	case float64:
+		return x != 0
+	}
+	return true
 }
 
 // matchField finds the field for a key: exact name first, then ASCII

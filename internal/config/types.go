@@ -65,7 +65,7 @@ type Listener struct {
 	Address               string          `json:"address"`
 	Network               string          `json:"network,omitempty"` // tcp (default) or unix
 	BindToPort            *bool           `json:"bind_port,omitempty"`
-	UseOriginalDst        json.RawMessage `json:"use_original_dst,omitempty" mosn:"unimplemented"` // MOSN: "tproxy" or "redirect"
+	UseOriginalDst        json.RawMessage `json:"use_original_dst,omitempty" mosn:"refused"` // MOSN: "tproxy" or "redirect"
 	ConnectionIdleTimeout *Duration       `json:"connection_idle_timeout,omitempty"`
 	LogPath               string          `json:"log_path,omitempty"`
 	LogLevel              string          `json:"log_level,omitempty"`
@@ -97,7 +97,7 @@ type AccessLog struct {
 
 // FilterChain is the network filters of a listener (one chain is supported).
 type FilterChain struct {
-	FilterChainMatch json.RawMessage `json:"match,omitempty" mosn:"unimplemented"`
+	FilterChainMatch json.RawMessage `json:"match,omitempty" mosn:"refused"`
 	TLSContext       json.RawMessage `json:"tls_context,omitempty" mosn:"unimplemented"`
 	TLSContextSet    json.RawMessage `json:"tls_context_set,omitempty" mosn:"unimplemented"`
 	Filters          []Filter        `json:"filters,omitempty"`
@@ -168,8 +168,8 @@ type TCPProxyConfig struct {
 // TCPRoute picks a cluster by addresses; without addresses it matches all.
 type TCPRoute struct {
 	Cluster          string   `json:"cluster"`
-	SourceAddrs      []string `json:"source_addrs,omitempty" mosn:"unimplemented"`
-	DestinationAddrs []string `json:"destination_addrs,omitempty" mosn:"unimplemented"`
+	SourceAddrs      []string `json:"source_addrs,omitempty" mosn:"refused"`
+	DestinationAddrs []string `json:"destination_addrs,omitempty" mosn:"refused"`
 }
 
 // RouterConfiguration is a named route table.
@@ -193,7 +193,7 @@ type VirtualHost struct {
 	ResponseHeadersToAdd   []HeaderValueOption `json:"response_headers_to_add,omitempty"`
 	RequestHeadersToRemove []string            `json:"request_headers_to_remove,omitempty"`
 
-	RequireTLS              json.RawMessage `json:"require_tls,omitempty" mosn:"unimplemented"`
+	RequireTLS              json.RawMessage `json:"require_tls,omitempty" mosn:"refused"`
 	ResponseHeadersToRemove []string        `json:"response_headers_to_remove,omitempty"`
 	PerFilterConfig         json.RawMessage `json:"per_filter_config,omitempty" mosn:"unimplemented"`
 }
@@ -206,7 +206,7 @@ type Router struct {
 	Redirect              json.RawMessage `json:"redirect,omitempty" mosn:"unimplemented"`
 	Metadata              json.RawMessage `json:"metadata,omitempty" mosn:"unimplemented"`
 	PerFilterConfig       json.RawMessage `json:"per_filter_config,omitempty" mosn:"unimplemented"`
-	RequestMirrorPolicies json.RawMessage `json:"request_mirror_policies,omitempty" mosn:"unimplemented"`
+	RequestMirrorPolicies json.RawMessage `json:"request_mirror_policies,omitempty" mosn:"refused"`
 }
 
 // RouterMatch: at most one of Prefix, Path and Regex; Headers all must match.
@@ -216,8 +216,8 @@ type RouterMatch struct {
 	Regex          string          `json:"regex,omitempty"`
 	CaseSensitive  *bool           `json:"case_sensitive,omitempty"`
 	Headers        []HeaderMatcher `json:"headers,omitempty"`
-	Variables      json.RawMessage `json:"variables,omitempty" mosn:"unimplemented"`
-	DslExpressions json.RawMessage `json:"dsl_expressions,omitempty" mosn:"unimplemented"`
+	Variables      json.RawMessage `json:"variables,omitempty" mosn:"refused"`
+	DslExpressions json.RawMessage `json:"dsl_expressions,omitempty" mosn:"refused"`
 }
 
 // HeaderMatcher matches a header (or a Bolt/Dubbo header key) by exact value
@@ -240,15 +240,15 @@ type RouteAction struct {
 	RequestHeadersToAdd    []HeaderValueOption `json:"request_headers_to_add,omitempty"`
 	ResponseHeadersToAdd   []HeaderValueOption `json:"response_headers_to_add,omitempty"`
 	RequestHeadersToRemove []string            `json:"request_headers_to_remove,omitempty"`
-	ClusterHeader          json.RawMessage     `json:"cluster_header,omitempty" mosn:"unimplemented"`
+	ClusterHeader          json.RawMessage     `json:"cluster_header,omitempty" mosn:"refused"`
 	MetadataMatch          *MetadataMatch      `json:"metadata_match,omitempty"` // subset routing (resilience.go)
-	AutoHostRewrite        json.RawMessage     `json:"auto_host_rewrite,omitempty" mosn:"unimplemented"`
+	AutoHostRewrite        json.RawMessage     `json:"auto_host_rewrite,omitempty" mosn:"refused"`
 
-	AutoHostRewriteHeader   json.RawMessage `json:"auto_host_rewrite_header,omitempty" mosn:"unimplemented"`
-	ClusterVariable         json.RawMessage `json:"cluster_variable,omitempty" mosn:"unimplemented"`
+	AutoHostRewriteHeader   json.RawMessage `json:"auto_host_rewrite_header,omitempty" mosn:"refused"`
+	ClusterVariable         json.RawMessage `json:"cluster_variable,omitempty" mosn:"refused"`
 	UpstreamProtocol        json.RawMessage `json:"upstream_protocol,omitempty" mosn:"unimplemented"`
-	HashPolicy              json.RawMessage `json:"hash_policy,omitempty" mosn:"unimplemented"`
-	RegexRewrite            json.RawMessage `json:"regex_rewrite,omitempty" mosn:"unimplemented"`
+	HashPolicy              json.RawMessage `json:"hash_policy,omitempty" mosn:"refused"`
+	RegexRewrite            json.RawMessage `json:"regex_rewrite,omitempty" mosn:"refused"`
 	ResponseHeadersToRemove []string        `json:"response_headers_to_remove,omitempty"`
 }
 
@@ -261,7 +261,7 @@ type WeightedCluster struct {
 type ClusterWeight struct {
 	Name          string          `json:"name"`
 	Weight        uint32          `json:"weight"`
-	MetadataMatch json.RawMessage `json:"metadata_match,omitempty" mosn:"unimplemented"`
+	MetadataMatch json.RawMessage `json:"metadata_match,omitempty" mosn:"refused"`
 }
 
 // RetryPolicy retries a request on connect failures and 5xx-class errors.
