@@ -74,6 +74,8 @@ type HostInfo struct {
 	ConnectFailures uint64         `json:"connect_failures"`
 	Timeouts        uint64         `json:"timeouts"`
 	ProtocolErrors  uint64         `json:"protocol_errors"`
+	Connections     int64          `json:"connections"` // open, over all pools
+	Overflows       uint64         `json:"overflows"`   // requests the cluster's max_connections refused
 	Metadata        map[string]any `json:"metadata,omitempty"`
 	// Rates over the cluster's rate_window_seconds (0 on a first poll).
 	RPS             float64 `json:"rps"`

@@ -87,9 +87,15 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descUpEjected, gauge, ejected, cl.Name, h.Address)
 			ch <- prometheus.MustNewConstMetric(descUpEjects, counter, float64(h.Ejections.Load()), cl.Name, h.Address)
 		}
+		var hostOverflows uint64
+		for _, h := range cl.Hosts {
+			hostOverflows += h.Overflows.Load()
+		}
 		for _, l := range upstream.Limits() {
 			ch <- prometheus.MustNewConstMetric(descUpOverflow, counter, float64(cl.Resources.Overflows(l)), cl.Name, l.String())
 		}
+		// The cluster's own max_connections caps each host.
+		ch <- prometheus.MustNewConstMetric(descUpOverflow, counter, float64(hostOverflows), cl.Name, "max_connections_per_host")
 		ctr := c.s.pools.ClusterCounters(cl.Name)
 		ch <- prometheus.MustNewConstMetric(descUpConns, gauge, float64(ctr.ConnsActive.Load()), cl.Name)
 		ch <- prometheus.MustNewConstMetric(descUpBytesIn, counter, float64(ctr.BytesIn.Load()), cl.Name)

@@ -254,6 +254,10 @@ func TestMaxConnectionsCapsHTTP1Connections(t *testing.T) {
 	if h.Overflows.Load() != 3 || h.OpenConnections.Load() > 2 {
 		t.Errorf("host counters: overflows %d, open %d", h.Overflows.Load(), h.OpenConnections.Load())
 	}
+	if _, body := get(t, newClient(), "http://"+p.AdminAddr().String()+"/metrics"); !strings.Contains(body,
+		`mosn_upstream_overflow_total{cluster="origin",limit="max_connections_per_host"} 3`) {
+		t.Errorf("no overflow metric for the host cap")
+	}
 }
 
 // On Bolt, max_connections: 1 multiplexes every call over one connection.

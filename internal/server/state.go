@@ -70,6 +70,7 @@ func (s *Server) Clusters() []admin.ClusterInfo {
 				ActiveRequests: h.ActiveRequests.Load(), Requests: h.Requests.Load(), Errors: h.Errors.Load(),
 				ConnectFailures: h.ConnectFailures.Load(), Timeouts: h.Timeouts.Load(),
 				ProtocolErrors: h.ProtocolErrors.Load(), Metadata: h.Metadata,
+				Connections: h.OpenConnections.Load(), Overflows: h.Overflows.Load(),
 			})
 		}
 		out = append(out, ci)
