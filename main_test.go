@@ -103,30 +103,7 @@ func TestExitCodes(t *testing.T) {
 // who runs it sends nothing off the machine: every address is loopback and
 // no cluster points at one of the example's own listeners.
 func TestREADMEConfigExample(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, _ := strings.Cut(string(readme), "\n## Config reference\n")
-	_, block, ok := strings.Cut(section, "\n```json\n")
-	block, _, ok2 := strings.Cut(block, "\n```\n")
-	if !ok || !ok2 {
-		t.Fatal("no ```json block in the README's Config reference section")
-	}
-	path := filepath.Join(t.TempDir(), "readme.json")
-	if err := os.WriteFile(path, []byte(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var errOut bytes.Buffer
-	root := newRoot()
-	root.SetOut(&bytes.Buffer{})
-	if code := cli.Execute(context.Background(), root, []string{"mosnctl", "serve", "--check", "-c", path}, &errOut); code != 0 {
-		t.Fatalf("serve --check of the README example: exit %d: %s", code, errOut.String())
-	}
-	cfg, _, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := readmeExample(t, "\n## Config reference\n")
 	listening := map[string]bool{}
 	loopback := func(what, addr string) {
 		host, _, err := net.SplitHostPort(addr)
@@ -157,30 +134,7 @@ func TestREADMEConfigExample(t *testing.T) {
 // The README's resilience example passes `serve --check` and keeps to
 // loopback addresses.
 func TestREADMEResilienceExample(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, _ := strings.Cut(string(readme), "\n### Resilience")
-	_, block, ok := strings.Cut(section, "\n```json\n")
-	block, _, ok2 := strings.Cut(block, "\n```\n")
-	if !ok || !ok2 {
-		t.Fatal("no ```json block in the README's Resilience section")
-	}
-	path := filepath.Join(t.TempDir(), "resilience.json")
-	if err := os.WriteFile(path, []byte(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var errOut bytes.Buffer
-	root := newRoot()
-	root.SetOut(&bytes.Buffer{})
-	if code := cli.Execute(context.Background(), root, []string{"mosnctl", "serve", "--check", "-c", path}, &errOut); code != 0 {
-		t.Fatalf("serve --check of the README resilience example: exit %d: %s", code, errOut.String())
-	}
-	cfg, _, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := readmeExample(t, "\n### Resilience")
 	c := cfg.ClusterManager.Clusters[0]
 	if c.HealthCheck == nil || c.OutlierDetection == nil || c.LBSubsetConfig == nil || c.CircuitBreakers == nil {
 		t.Errorf("the example lacks a resilience block: %+v", c)
@@ -262,4 +216,35 @@ func TestREADMEMakeTargets(t *testing.T) {
 			t.Errorf("README: make target %q is not listed", target)
 		}
 	}
+}
+
+// readmeExample is the first JSON block after the README heading, checked
+// by `serve --check` as a user would, and loaded.
+func readmeExample(t *testing.T, heading string) *config.Config {
+	t.Helper()
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), heading)
+	_, block, ok := strings.Cut(section, "\n```json\n")
+	block, _, ok2 := strings.Cut(block, "\n```\n")
+	if !ok || !ok2 {
+		t.Fatalf("no ```json block after the README's %q", strings.TrimSpace(heading))
+	}
+	path := filepath.Join(t.TempDir(), "readme.json")
+	if err := os.WriteFile(path, []byte(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var errOut bytes.Buffer
+	root := newRoot()
+	root.SetOut(&bytes.Buffer{})
+	if code := cli.Execute(context.Background(), root, []string{"mosnctl", "serve", "--check", "-c", path}, &errOut); code != 0 {
+		t.Fatalf("serve --check of the README example after %q: exit %d: %s", strings.TrimSpace(heading), code, errOut.String())
+	}
+	cfg, _, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

@@ -144,24 +144,29 @@ func (c *call) forward(v filter.Verdict, from time.Time) {
 	c.next()
 }
 
-// editRequest applies the route's request edits: host and path rewrites,
-// then removals, then additions (replacing same-named headers unless they
-// append).
+// editRequest applies the route's request edits: the host rewrite, header
+// removals and additions, the path rewrite.
 func editRequest(r stream.RequestEditor, route *router.Route) {
 	if route.HostRewrite != "" {
 		r.SetHost(route.HostRewrite)
 	}
-	for _, name := range route.RequestHeadersToRemove {
-		r.DelHeader(name)
-	}
-	for _, h := range route.RequestHeadersToAdd {
-		if !h.Append {
-			r.DelHeader(h.Name)
-		}
-		r.AddHeader(h.Name, h.Value)
-	}
+	editHeaders(r, route.RequestHeadersToRemove, route.RequestHeadersToAdd)
 	if route.PrefixRewrite != "" {
 		r.ReplacePathPrefix(len(route.MatchedPrefix), route.PrefixRewrite)
+	}
+}
+
+// editHeaders removes, then adds (replacing same-named headers unless an
+// addition appends).
+func editHeaders(h stream.HeadEditor, remove [][]byte, add []router.Header) {
+	for _, name := range remove {
+		h.DelHeader(name)
+	}
+	for _, a := range add {
+		if !a.Append {
+			h.DelHeader(a.Name)
+		}
+		h.AddHeader(a.Name, a.Value)
 	}
 }
 
@@ -188,7 +193,6 @@ func (c *call) next() {
 		c.answer(stream.Reply{Status: 503, Body: bodyOverflow, Cause: stream.Overflowed}, flagOverflow)
 		return
 	}
-	c.t.setState(StreamConnecting)
 	c.ds.send(c)
 }
 
@@ -370,16 +374,7 @@ func (c *call) ResponseHead(r stream.Response) stream.Reply { return c.verdict(c
 // responseHead applies the route's response edits (removals, then
 // additions) and runs the encode-side head filters.
 func (c *call) responseHead(r stream.Response) filter.Verdict {
-	route := c.route
-	for _, name := range route.ResponseHeadersToRemove {
-		r.DelHeader(name)
-	}
-	for _, h := range route.ResponseHeadersToAdd {
-		if !h.Append {
-			r.DelHeader(h.Name)
-		}
-		r.AddHeader(h.Name, h.Value)
-	}
+	editHeaders(r, c.route.ResponseHeadersToRemove, c.route.ResponseHeadersToAdd)
 	if !c.f.Filters.EncodesHeaders() {
 		return filter.Verdict{}
 	}
