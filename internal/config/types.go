@@ -266,11 +266,14 @@ type ClusterWeight struct {
 
 // RetryPolicy retries a request on connect failures and 5xx-class errors.
 type RetryPolicy struct {
-	RetryOn      bool      `json:"retry_on"`
+	RetryOn      RetryOn   `json:"retry_on"`
 	RetryTimeout *Duration `json:"retry_timeout,omitempty"`
 	NumRetries   uint32    `json:"num_retries"`
-
-	StatusCodes json.RawMessage `json:"status_codes,omitempty" mosn:"unimplemented"`
+	// StatusCodes (MOSN's name) and RetriableStatusCodes (Envoy's) are the
+	// answers retried: in MOSN's form instead of every 5xx, in Envoy's with
+	// retriable-status-codes.
+	StatusCodes          []int `json:"status_codes,omitempty"`
+	RetriableStatusCodes []int `json:"retriable_status_codes,omitempty"`
 }
 
 // DirectResponse answers without an upstream.

@@ -102,6 +102,10 @@ func (b *boltCall) send(c *call) {
 // BoltResponse relays the upstream's answer, through the route's response
 // edits and the encode filters, with the original request id.
 func (b *boltCall) BoltResponse(raw []byte, f *bolt.Frame) {
+	if class := stream.BoltStatusClass(f.Status); b.c.try.Hold && b.c.RetryAnswer(class) {
+		b.c.ended(stream.Result{Outcome: stream.Retriable, Status: class, Replayable: true})
+		return
+	}
 	b.resp.Reset(f)
 	v := b.c.encodeWhole(&b.resp, f.Content)
 	out := b.resp.Encode(raw)
@@ -132,7 +136,7 @@ func (b *boltCall) BoltFailed(status uint16) {
 		b.c.ended(stream.Result{Outcome: stream.TryTimedOut, Replayable: true})
 		return
 	}
-	b.c.ended(stream.Result{Outcome: stream.UpstreamFailed, Timeout: timeout})
+	b.c.ended(stream.Result{Outcome: stream.UpstreamFailed, Timeout: timeout, Replayable: b.c.try.Hold})
 }
 
 func (b *boltCall) reply(r stream.Reply) int {

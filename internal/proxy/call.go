@@ -186,9 +186,9 @@ func (c *call) next() {
 		return
 	}
 	c.try.Fresh = c.tries.Fresh()
-	// The request is kept for another try when a timed-out try may be
-	// retried on the next host.
-	c.try.Hold = c.try.PerTry > 0 && c.tries.Left() > 0
+	// The request is kept for another try when one may follow a try that
+	// sent it.
+	c.try.Hold = c.tries.Left() > 0 && c.route.Retry.RetriesAfterSend()
 	if !c.take() {
 		c.answer(stream.Reply{Status: 503, Body: bodyOverflow, Cause: stream.Overflowed}, flagOverflow)
 		return
@@ -247,12 +247,17 @@ func (c *call) ended(r stream.Result) {
 	case stream.ConnectFailed:
 		c.tries.ConnectFailed()
 		c.flag = flagConnect
-		c.next()
+		c.retryOr(c.route.Retry.ConnectFailure, stream.Reply{Status: 503, Body: bodyConnectFail, Cause: stream.Unavailable})
 	case stream.Overflow:
 		c.tries.Overflowed()
 		c.answer(stream.Reply{Status: 503, Body: bodyOverflow, Cause: stream.Overflowed}, flagOverflow)
 	case stream.NotSent:
+		// Nothing reached the host: as a connection that failed.
 		c.tries.Failed(false)
+		c.flag = flagUpstream
+		c.retryOr(c.route.Retry.ConnectFailure || c.route.Retry.Reset, stream.Reply{Status: 503, Body: bodyUpstreamFail, Cause: stream.Unavailable})
+	case stream.Retriable:
+		c.tries.Answered(r.Status)
 		c.flag = flagUpstream
 		c.next()
 	case stream.Stale:
@@ -266,11 +271,7 @@ func (c *call) ended(r stream.Result) {
 	case stream.TryTimedOut:
 		c.tries.Failed(true)
 		c.flag = flagTimeout
-		if r.Replayable && c.tries.Left() > 0 && (c.try.Deadline.IsZero() || time.Now().Before(c.try.Deadline)) {
-			c.next()
-			return
-		}
-		c.answer(stream.Reply{Status: 504, Body: bodyTimeout, Cause: stream.TimedOut}, flagTimeout)
+		c.retryOr(r.Replayable, stream.Reply{Status: 504, Body: bodyTimeout, Cause: stream.TimedOut})
 	case stream.UpstreamFailed:
 		c.tries.Failed(r.Timeout)
 		c.flag = flagUpstream
@@ -286,7 +287,7 @@ func (c *call) ended(r stream.Result) {
 			c.answer(stream.Reply{Status: 504, Body: bodyTimeout, Cause: stream.TimedOut}, flagTimeout)
 			return
 		}
-		c.answer(stream.Reply{Status: 502, Body: bodyUpstreamFail, Cause: stream.Unavailable}, flagUpstream)
+		c.retryOr(r.Replayable && c.route.Retry.Reset, stream.Reply{Status: 502, Body: bodyUpstreamFail, Cause: stream.Unavailable})
 	case stream.DownstreamFailed:
 		c.flag = flagDownstream
 		c.end(c.ds.status())
@@ -300,6 +301,25 @@ func (c *call) ended(r stream.Result) {
 		}
 		c.answer(r.Reply, flagFault)
 	}
+}
+
+// retryOr makes the next try when the policy retries this failure and a try
+// is left in time; else it answers with r (under the flag set).
+func (c *call) retryOr(retry bool, r stream.Reply) {
+	if retry && c.tries.Left() > 0 && c.inTime() {
+		c.next()
+		return
+	}
+	c.answer(r, c.flag)
+}
+
+// inTime reports whether the route's deadline (if any) is still ahead.
+func (c *call) inTime() bool { return c.try.Deadline.IsZero() || time.Now().Before(c.try.Deadline) }
+
+// RetryAnswer implements stream.Hooks: an answer the retry policy retries,
+// while a try is left in time.
+func (c *call) RetryAnswer(status int) bool {
+	return c.route.Retry.RetriesAnswer(status) && c.tries.Left() > 0 && c.inTime()
 }
 
 // answer replies locally and ends the request.

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"slices"
 	"errors"
 	"fmt"
 	"regexp"
@@ -263,8 +264,12 @@ func buildAction(r *compiledRoute, a *config.RouteAction, apath string) error {
 		}
 		r.route.MetadataMatch = labels
 	}
-	if p := a.RetryPolicy; p != nil && p.RetryOn {
-		r.route.Retry = RetryPolicy{NumRetries: int(p.NumRetries), PerTryTimeout: p.RetryTimeout.Get(0)}
+	if p := a.RetryPolicy; p != nil {
+		rp, err := retryPolicy(p, apath+".retry_policy")
+		if err != nil {
+			return err
+		}
+		r.route.Retry = rp
 	}
 	if a.PrefixRewrite != "" {
 		if r.kind != pathPrefix && r.kind != pathExact {
@@ -277,6 +282,33 @@ func buildAction(r *compiledRoute, a *config.RouteAction, apath string) error {
 	}
 	r.route.HostRewrite = a.HostRewrite
 	return nil
+}
+
+// retryPolicy compiles a route's retry_policy in MOSN's form (retry_on:
+// true retries connect failures, resets and 5xx answers, or only the
+// status_codes when given) or Envoy's (retry_on conditions).
+func retryPolicy(p *config.RetryPolicy, path string) (RetryPolicy, error) {
+	codes := slices.Concat(p.StatusCodes, p.RetriableStatusCodes)
+	for i, c := range codes {
+		if c < 100 || c > 599 {
+			return RetryPolicy{}, fmt.Errorf("%s.status_codes[%d]: %d is not an HTTP status", path, i, c)
+		}
+	}
+	if !p.RetryOn.Enabled {
+		return RetryPolicy{}, nil
+	}
+	rp := RetryPolicy{NumRetries: int(p.NumRetries), PerTryTimeout: p.RetryTimeout.Get(0),
+		ConnectFailure: p.RetryOn.Has(config.RetryConnectFailure), Reset: p.RetryOn.Has(config.RetryReset),
+		On5xx: p.RetryOn.Has(config.Retry5xx), GatewayError: p.RetryOn.Has(config.RetryGatewayError)}
+	switch {
+	case p.RetryOn.Conditions == nil && len(codes) > 0:
+		rp.On5xx, rp.StatusCodes = false, codes // MOSN: these answers instead of every 5xx
+	case p.RetryOn.Has(config.RetryStatusCodes):
+		rp.StatusCodes = codes
+	case len(codes) > 0:
+		return RetryPolicy{}, fmt.Errorf("%s.retriable_status_codes: retry_on does not include %s", path, config.RetryStatusCodes)
+	}
+	return rp, nil
 }
 
 // compileWhole compiles re so that it must match a whole value, not a part.

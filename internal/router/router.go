@@ -45,6 +45,30 @@ type DirectResponse struct {
 type RetryPolicy struct {
 	NumRetries    int
 	PerTryTimeout time.Duration // 0: each try gets what is left of the route timeout
+	// What is retried: a failed connection; a connection that broke after
+	// the request went out, before any answer; answers by status.
+	ConnectFailure, Reset bool
+	On5xx, GatewayError   bool
+	StatusCodes           []int
+}
+
+// RetriesAnswer reports whether an answer with this status is retried.
+func (p *RetryPolicy) RetriesAnswer(status int) bool {
+	if p.On5xx && status >= 500 || p.GatewayError && status >= 502 && status <= 504 {
+		return true
+	}
+	for _, c := range p.StatusCodes {
+		if c == status {
+			return true
+		}
+	}
+	return false
+}
+
+// RetriesAfterSend reports whether a try that has sent its request may be
+// retried, so its request must be kept.
+func (p *RetryPolicy) RetriesAfterSend() bool {
+	return p.NumRetries > 0 && (p.PerTryTimeout > 0 || p.Reset || p.On5xx || p.GatewayError || len(p.StatusCodes) > 0)
 }
 
 // NoTimeout is Route.Timeout for a route that disabled its timeout.

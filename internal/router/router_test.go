@@ -376,7 +376,8 @@ func TestRouteAction(t *testing.T) {
 	if r == nil {
 		t.Fatal("no route")
 	}
-	if r.Timeout != 2*time.Second || r.Retry != (RetryPolicy{NumRetries: 3, PerTryTimeout: 500 * time.Millisecond}) {
+	if r.Timeout != 2*time.Second || !reflect.DeepEqual(r.Retry, RetryPolicy{NumRetries: 3, PerTryTimeout: 500 * time.Millisecond,
+		ConnectFailure: true, Reset: true, On5xx: true}) {
 		t.Errorf("timeout %v retry %+v", r.Timeout, r.Retry)
 	}
 	if r.PrefixRewrite != "/v2/" || string(r.MatchedPrefix) != "/api/" || r.HostRewrite != "backend" {
@@ -402,7 +403,7 @@ func TestRouteAction(t *testing.T) {
 		t.Errorf("metadata match = %+v, want %v sorted by key", mm, want)
 	}
 	p := tbl.Match(req("h", "/old"))
-	if p == nil || string(p.MatchedPrefix) != "/old" || p.PrefixRewrite != "/new" || p.Retry != (RetryPolicy{}) || p.Timeout != 0 {
+	if p == nil || string(p.MatchedPrefix) != "/old" || p.PrefixRewrite != "/new" || !reflect.DeepEqual(p.Retry, RetryPolicy{}) || p.Timeout != 0 {
 		t.Errorf("path route = %+v", p)
 	}
 }
@@ -487,5 +488,44 @@ func TestConcurrentMatch(t *testing.T) {
 	}
 	for g := 0; g < 4; g++ {
 		<-done
+	}
+}
+
+// retry_policy in MOSN's form and Envoy's compile to the same conditions;
+// bad conditions and status codes are refused with their path.
+func TestRetryPolicyForms(t *testing.T) {
+	route := func(policy string) (*Route, error) {
+		var cfg config.RouterConfiguration
+		if err := json.Unmarshal([]byte(`{"router_config_name": "r", "virtual_hosts": [{"domains": ["*"], "routers": [
+		  {"match": {"prefix": "/"}, "route": {"cluster_name": "c", "retry_policy": `+policy+`}}]}]}`), &cfg); err != nil {
+			return nil, err
+		}
+		tbl, err := New(&cfg)
+		if err != nil {
+			return nil, err
+		}
+		return tbl.Match(req("h", "/")), nil
+	}
+	for policy, want := range map[string]RetryPolicy{
+		`{"retry_on": true, "num_retries": 2}`:                                                      {NumRetries: 2, ConnectFailure: true, Reset: true, On5xx: true},
+		`{"retry_on": true, "num_retries": 2, "status_codes": [503]}`:                               {NumRetries: 2, ConnectFailure: true, Reset: true, StatusCodes: []int{503}},
+		`{"retry_on": "5xx,connect-failure", "num_retries": 1}`:                                     {NumRetries: 1, ConnectFailure: true, On5xx: true},
+		`{"retry_on": "gateway-error,reset", "num_retries": 1}`:                                     {NumRetries: 1, Reset: true, GatewayError: true},
+		`{"retry_on": "retriable-status-codes", "num_retries": 1, "retriable_status_codes": [409]}`: {NumRetries: 1, StatusCodes: []int{409}},
+		`{"retry_on": "", "num_retries": 3}`:                                                        {},
+	} {
+		r, err := route(policy)
+		if err != nil || !reflect.DeepEqual(r.Retry, want) {
+			t.Errorf("%s: %+v %v, want %+v", policy, r.Retry, err, want)
+		}
+	}
+	for policy, want := range map[string]string{
+		`{"retry_on": "5xx,bogus"}`:                            `retry condition "bogus" is not supported`,
+		`{"retry_on": "5xx", "retriable_status_codes": [503]}`: `retry_policy.retriable_status_codes: retry_on does not include retriable-status-codes`,
+		`{"retry_on": true, "status_codes": [5000]}`:           `retry_policy.status_codes[0]: 5000 is not an HTTP status`,
+	} {
+		if _, err := route(policy); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", policy, err, want)
+		}
 	}
 }

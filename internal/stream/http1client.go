@@ -155,7 +155,7 @@ func (s *HTTP1ServerStream) roundTrip(pool *HTTP1Pool, cc *HTTP1ClientConn, reus
 		case tryTimeout:
 			return Result{Outcome: TryTimedOut, Replayable: x.body.whole(s), Err: err}
 		}
-		return Result{Outcome: UpstreamFailed, Timeout: isTimeout(err), Err: err}
+		return Result{Outcome: UpstreamFailed, Timeout: isTimeout(err), Replayable: x.body.whole(s), Err: err}
 	}
 	return s.relay(pool, cc, n, pump, try, perTry, h)
 }
@@ -170,6 +170,10 @@ func (s *HTTP1ServerStream) relay(pool *HTTP1Pool, cc *HTTP1ClientConn, n int, p
 		s.CloseAfter()
 	}
 	upstreamKeepAlive := resp.KeepAlive && framing != http1.FramingUntilClose
+	if s.heldWhole(pump, up) && h.RetryAnswer(resp.Status) {
+		pool.Discard(cc)
+		return Result{Outcome: Retriable, Status: resp.Status, Replayable: true}
+	}
 	// The request head is out: its edits' space serves the response.
 	s.resp = http1Response{resp: resp, extra: s.Extra[:0]}
 	if stop := h.ResponseHead(&s.resp); stop.Status != 0 {
@@ -240,6 +244,19 @@ func (s *HTTP1ServerStream) relay(pool *HTTP1Pool, cc *HTTP1ClientConn, n int, p
 		pool.Discard(cc)
 	}
 	return Result{Outcome: Answered, Status: status}
+}
+
+// heldWhole reports whether the request body is read to its end and held,
+// so the request can be sent again. While the pump streams it, the pump
+// has the hold: it is asked once it is done.
+func (s *HTTP1ServerStream) heldWhole(pump *bodyPump, up *network.Conn) bool {
+	if pump != nil {
+		if !pump.finished() {
+			return false
+		}
+		pump.finish(s, up, false)
+	}
+	return s.exchange.body.whole(s)
 }
 
 // badBody reports a request body that could not be read: a framing error
@@ -346,13 +363,8 @@ func startPump(s *HTTP1ServerStream, up *network.Conn, try *Try, h Hooks) *bodyP
 }
 
 // finished reports whether the body has been sent (or failed), without
-// waiting.
-func (p *bodyPump) finished() bool {
-	if !p.done && p.task.Done() {
-		p.done = true
-	}
-	return p.done
-}
+// waiting; finish must still follow.
+func (p *bodyPump) finished() bool { return p.done || p.task.Done() }
 
 // errPumpCut is a pump's result when the exchange cut it short: the
 // upstream failed or answered before the body was sent.

@@ -108,6 +108,9 @@ const (
 	// Stopped: a filter stopped the exchange while it streamed; Result.Reply
 	// answers it if no response has begun.
 	Stopped
+	// Retriable: the host answered with a status the retry policy retries
+	// (Result.Status); the answer was dropped, the request is held whole.
+	Retriable
 )
 
 // Result is the report of one try.
@@ -164,6 +167,10 @@ type Hooks interface {
 	// RequestData sees each request body chunk (end marks the last); a
 	// non-zero Reply status stops the exchange.
 	RequestData(p []byte, end bool) Reply
+	// RetryAnswer reports whether an answer with this status is to be
+	// dropped and the request sent again; asked only of a try whose
+	// request is held whole.
+	RetryAnswer(status int) bool
 	// ResponseHead sees (and may edit) the response head before it goes
 	// downstream; a non-zero Reply status answers instead.
 	ResponseHead(r Response) Reply

@@ -1,0 +1,150 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mosnctl/mosnctl/internal/boltrpc"
+	"github.com/mosnctl/mosnctl/internal/protocol/bolt"
+)
+
+// retryOrigins are two origins: "bad" answers 503 to everything, "good"
+// echoes the request body; both count what they get.
+func retryOrigins(t *testing.T) (bad, good string, badHits, goodBytes *atomic.Int64) {
+	badHits, goodBytes = new(atomic.Int64), new(atomic.Int64)
+	bad, _ = startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		badHits.Add(1)
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(503)
+	}))
+	good, _ = startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		goodBytes.Add(int64(len(b)))
+		w.Write(b)
+	}))
+	return bad, good, badHits, goodBytes
+}
+
+// retry_on: true (MOSN's form) retries a 5xx answer on the other host, body
+// and all: every request succeeds while one host answers 503 to all.
+func TestRetryOn5xxReachesTheOtherHost(t *testing.T) {
+	bad, good, badHits, _ := retryOrigins(t)
+	p := startProxy(t, httpProxyConfig("LB_ROUNDROBIN", `, "retry_policy": {"retry_on": true, "num_retries": 1}`, bad, good))
+	client := newClient()
+	for i := range 40 {
+		body := fmt.Sprint("request ", i)
+		resp, err := client.Post(p.url("in", "/"), "text/plain", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != body {
+			t.Fatalf("request %d: %d %q", i, resp.StatusCode, b)
+		}
+	}
+	if badHits.Load() == 0 {
+		t.Errorf("the 503 host was never tried: the test proves nothing")
+	}
+}
+
+// A request whose body streamed past what is held is not retried: the
+// host's 5xx reaches the client after one try. A small streamed body is
+// held and sent again whole.
+func TestRetryNeverResendsAStreamedBody(t *testing.T) {
+	bad, _, badHits, _ := retryOrigins(t)
+	p := startProxy(t, httpProxyConfig("LB_ROUNDROBIN", `, "retry_policy": {"retry_on": true, "num_retries": 1}`, bad))
+	post := func(n int) int {
+		pr, pw := io.Pipe() // the body streams (chunked) after the head
+		go func() {
+			pw.Write(bytes.Repeat([]byte("x"), n))
+			pw.Close()
+		}()
+		req, _ := http.NewRequest("POST", p.url("in", "/"), pr)
+		resp, err := newClient().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(1 << 10); code != 503 || badHits.Load() != 2 {
+		t.Errorf("1 KiB streamed body: %d after %d tries, want 503 after 2", code, badHits.Load())
+	}
+	badHits.Store(0)
+	if code := post(1 << 20); code != 503 || badHits.Load() != 1 {
+		t.Errorf("1 MiB streamed body: %d after %d tries, want 503 after 1", code, badHits.Load())
+	}
+}
+
+// Envoy's form: only the listed conditions are retried.
+func TestRetryEnvoyForm(t *testing.T) {
+	bad, good, badHits, _ := retryOrigins(t)
+	for _, tc := range []struct {
+		policy  string
+		allGood bool
+	}{
+		{`{"retry_on": "5xx", "num_retries": 1}`, true},
+		{`{"retry_on": "retriable-status-codes", "retriable_status_codes": [503], "num_retries": 1}`, true},
+		{`{"retry_on": "connect-failure", "num_retries": 1}`, false}, // a 503 answer is not a connect failure
+	} {
+		badHits.Store(0)
+		p := startProxy(t, httpProxyConfig("LB_ROUNDROBIN", `, "retry_policy": `+tc.policy, bad, good))
+		codes := map[int]int{}
+		for range 20 {
+			code, _ := get(t, newClient(), p.url("in", "/"))
+			codes[code]++
+		}
+		if tc.allGood && codes[200] != 20 || !tc.allGood && codes[503] == 0 || badHits.Load() == 0 {
+			t.Errorf("%s: answers %v, bad host hits %d", tc.policy, codes, badHits.Load())
+		}
+		p.Shutdown(context.Background())
+	}
+}
+
+// retry_on "reset": a host that closes the connection after reading the
+// request, before answering, is retried on the other host.
+func TestRetryOnReset(t *testing.T) {
+	resetter := serveTCP(t, func(c net.Conn) {
+		buf := make([]byte, 4096)
+		c.Read(buf)
+		c.Close()
+	})
+	_, good, _, _ := retryOrigins(t)
+	p := startProxy(t, httpProxyConfig("LB_ROUNDROBIN", `, "retry_policy": {"retry_on": "reset", "num_retries": 1}`, resetter, good))
+	for i := range 10 {
+		if code, _ := get(t, newClient(), p.url("in", "/")); code != 200 {
+			t.Fatalf("request %d: %d, want 200 after a retry", i, code)
+		}
+	}
+}
+
+// Bolt: an error status from one host is retried on the other.
+func TestBoltRetryOnErrorStatus(t *testing.T) {
+	failing := startBoltServer(t, func(*bolt.Frame) (uint16, map[string]string, []byte) {
+		return bolt.StatusServerException, nil, nil
+	})
+	good := startBoltServer(t, boltrpc.EchoHandler)
+	p := startProxy(t, boltProxyConfig("bolt", `, "retry_policy": {"retry_on": true, "num_retries": 1}`, failing, good))
+	c, err := boltrpc.Dial(context.Background(), p.addr("in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range 20 {
+		resp, err := c.Call(context.Background(), &boltrpc.Request{Service: "com.example.EchoService:1.0",
+			Content: []byte(fmt.Sprint(i)), Timeout: 5 * time.Second})
+		if err != nil || resp.Status != bolt.StatusSuccess || string(resp.Content) != fmt.Sprint(i) {
+			t.Fatalf("call %d: %+v %v", i, resp, err)
+		}
+	}
+}
