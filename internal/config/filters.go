@@ -146,8 +146,12 @@ func (c *Config) filterWarnings() []string {
 				}
 			}
 			for i, f := range l.StreamFilters {
-				if IsIgnoredStreamFilter(f.Type) {
+				switch {
+				case IsIgnoredStreamFilter(f.Type):
 					out = append(out, fmt.Sprintf("%s.stream_filters[%d] (%s)", lp, i, f.Type))
+				case f.Type == StreamFilterFlowControl:
+					w, _ := decodeRaw(f.Config, &FlowControlConfig{}, configPath(fmt.Sprintf("%s.stream_filters[%d]", lp, i)))
+					out = append(out, w...)
 				}
 			}
 		}
@@ -161,7 +165,7 @@ const StreamFilterFault = "fault"
 // streamFilterTypes are the stream filter types the filter registry
 // builds, told by AddStreamFilterType from its init functions; read-only
 // after.
-var streamFilterTypes = map[string]bool{StreamFilterFault: true}
+var streamFilterTypes = map[string]bool{StreamFilterFault: true, StreamFilterFlowControl: true}
 
 // AddStreamFilterType makes a registered stream filter type valid in
 // configs; the filter package calls it for each type it registers.

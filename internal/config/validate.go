@@ -169,6 +169,9 @@ func (v *validator) listener(l *Listener, lp string, routers map[string]bool, na
 			if c != nil && c.UpstreamCluster != "" && !v.clusters[c.UpstreamCluster] {
 				v.errorf(path+".config.upstream_cluster", "unknown cluster %q", c.UpstreamCluster)
 			}
+		case f.Type == StreamFilterFlowControl:
+			_, errs := decodeFlowControl(f, path)
+			v.add(errs...)
 		case IsIgnoredStreamFilter(f.Type), streamFilterTypes[f.Type]:
 			// A registered type checks its own config when it is built.
 		default:

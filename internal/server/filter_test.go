@@ -134,3 +134,69 @@ func TestBoltPerTryTimeoutRetriesOnTheNextHost(t *testing.T) {
 		}
 	}
 }
+
+// flowControlFilter at 5 QPS lets 5 requests of its resource through at
+// once and answers the excess with its action; other resources pass. On
+// Bolt the resource is a header (mosnctl's HEADER key type).
+func TestFlowControlFiveQPS(t *testing.T) {
+	const rule = `"rules": [{"resource": %q, "grade": 1, "threshold": 5, "strategy": 0}]`
+	flow := func(key, resource string) string {
+		return `"stream_filters": [{"type": "flowControlFilter", "config": {"global_switch": true, ` + key +
+			`"action": {"status": 429, "body": "slow down"}, ` + fmt.Sprintf(rule, resource) + `}}],`
+	}
+	t.Run("http1", func(t *testing.T) {
+		origin, _ := startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+		cfg := strings.Replace(httpProxyConfig("LB_ROUNDROBIN", "", origin), `"name": "in", "address": "127.0.0.1:0",`,
+			`"name": "in", "address": "127.0.0.1:0", `+flow(`"limit_key_type": "PATH", `, "/limited"), 1)
+		p := startProxy(t, cfg)
+		client := newClient()
+		passed, blocked := 0, 0
+		for range 20 {
+			switch code, body := get(t, client, p.url("in", "/limited")); {
+			case code == 200:
+				passed++
+			case code == 429 && body == "slow down":
+				blocked++
+			default:
+				t.Fatalf("/limited: %d %q", code, body)
+			}
+		}
+		// 5 at once; 20 quick requests leave time for one more at most on a
+		// slow machine.
+		if passed < 5 || passed > 7 || passed+blocked != 20 {
+			t.Errorf("/limited: %d passed, %d blocked; want 5 passed", passed, blocked)
+		}
+		for range 10 {
+			if code, _ := get(t, client, p.url("in", "/free")); code != 200 {
+				t.Fatalf("/free (no rule): %d", code)
+			}
+		}
+	})
+	t.Run("bolt", func(t *testing.T) {
+		up := startBoltServer(t, boltrpc.EchoHandler)
+		cfg := strings.Replace(boltProxyConfig("bolt", "", up), `"name": "in", "address": "127.0.0.1:0",`,
+			`"name": "in", "address": "127.0.0.1:0", `+flow(`"limit_key_type": "HEADER", "limit_key_header": "service", `,
+				"com.example.EchoService:1.0"), 1)
+		p := startProxy(t, cfg)
+		c, err := boltrpc.Dial(context.Background(), p.addr("in"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		passed := 0
+		for range 20 {
+			resp, err := c.Call(context.Background(), &boltrpc.Request{Service: "com.example.EchoService:1.0", Content: []byte("x"), Timeout: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.Status == bolt.StatusSuccess {
+				passed++
+			} else if resp.Status != bolt.StatusServerThreadpoolBusy {
+				t.Fatalf("blocked call: status %d, want %d (429)", resp.Status, bolt.StatusServerThreadpoolBusy)
+			}
+		}
+		if passed < 5 || passed > 7 {
+			t.Errorf("%d of 20 calls passed, want 5", passed)
+		}
+	})
+}
