@@ -80,7 +80,7 @@ var (
 	bodyNoCluster    = []byte("no such cluster\n")
 	bodyNoHealthy    = []byte("no healthy upstream\n")
 	bodyConnectFail  = []byte("upstream connect error\n")
-	bodyOverflow     = []byte("upstream connection limit reached\n")
+	bodyOverflow     = []byte("upstream overflow: a connection or request limit is reached\n")
 	bodyTimeout      = []byte("upstream request timeout\n")
 	bodyUpstreamFail = []byte("upstream connection error\n")
 )
@@ -173,16 +173,7 @@ func editHeaders(h stream.HeadEditor, remove [][]byte, add []router.Header) {
 // next makes the next try, or answers when none is left.
 func (c *call) next() {
 	if !nextHost(&c.tries, c.t) {
-		switch {
-		case c.tries.Host == nil:
-			c.answer(stream.Reply{Status: 503, Body: bodyNoHealthy, Cause: stream.Unavailable}, flagNoHealthy)
-		case c.flag == flagTimeout:
-			c.answer(stream.Reply{Status: 504, Body: bodyTimeout, Cause: stream.TimedOut}, flagTimeout)
-		case c.flag == flagUpstream:
-			c.answer(stream.Reply{Status: 503, Body: bodyUpstreamFail, Cause: stream.Unavailable}, flagUpstream)
-		default:
-			c.answer(stream.Reply{Status: 503, Body: bodyConnectFail, Cause: stream.Unavailable}, flagConnect)
-		}
+		c.giveUp()
 		return
 	}
 	c.try.Fresh = c.tries.Fresh()
@@ -190,10 +181,28 @@ func (c *call) next() {
 	// sent it.
 	c.try.Hold = c.tries.Left() > 0 && c.route.Retry.RetriesAfterSend()
 	if !c.take() {
+		if c.retrying {
+			c.giveUp() // a retry over max_retries: the last failure stands, as in Envoy
+			return
+		}
 		c.answer(stream.Reply{Status: 503, Body: bodyOverflow, Cause: stream.Overflowed}, flagOverflow)
 		return
 	}
 	c.ds.send(c)
+}
+
+// giveUp answers when no try is left: by the last failure.
+func (c *call) giveUp() {
+	switch {
+	case c.tries.Host == nil:
+		c.answer(stream.Reply{Status: 503, Body: bodyNoHealthy, Cause: stream.Unavailable}, flagNoHealthy)
+	case c.flag == flagTimeout:
+		c.answer(stream.Reply{Status: 504, Body: bodyTimeout, Cause: stream.TimedOut}, flagTimeout)
+	case c.flag == flagUpstream:
+		c.answer(stream.Reply{Status: 503, Body: bodyUpstreamFail, Cause: stream.Unavailable}, flagUpstream)
+	default:
+		c.answer(stream.Reply{Status: 503, Body: bodyConnectFail, Cause: stream.Unavailable}, flagConnect)
+	}
 }
 
 // take takes the circuit-breaker units of a try: a request in flight,

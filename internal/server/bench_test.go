@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"net"
+	"strings"
 	"testing"
 
 	"github.com/mosnctl/mosnctl/internal/protocol/http1"
@@ -40,6 +41,17 @@ func rawOrigin(b testing.TB) string {
 // the proxy's share of which should be 0.
 func BenchmarkProxyHTTP1RoundTrip(b *testing.B) {
 	p := startProxy(b, httpProxyConfig("LB_ROUNDROBIN", "", rawOrigin(b)))
+	benchKeepAliveGETs(b, p.addr("in"))
+}
+
+// BenchmarkProxyHTTP1FaultFilter is the round trip through a listener
+// whose fault filter selects no request (a header it never sees): the
+// filter chain's cost on the hot path.
+func BenchmarkProxyHTTP1FaultFilter(b *testing.B) {
+	cfg := strings.Replace(httpProxyConfig("LB_ROUNDROBIN", "", rawOrigin(b)), `"name": "in", "address": "127.0.0.1:0",`,
+		`"name": "in", "address": "127.0.0.1:0", "stream_filters": [{"type": "fault", "config": {"abort": {"status": 503,
+		"percentage": 100}, "headers": [{"name": "x-fault", "value": "1"}]}}],`, 1)
+	p := startProxy(b, cfg)
 	benchKeepAliveGETs(b, p.addr("in"))
 }
 

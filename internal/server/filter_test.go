@@ -200,3 +200,24 @@ func TestFlowControlFiveQPS(t *testing.T) {
 		}
 	})
 }
+
+// A fault filter aborting 50% of the requests aborts about half of 200.
+func TestFaultAbortShare(t *testing.T) {
+	origin, _ := startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	cfg := strings.Replace(httpProxyConfig("LB_ROUNDROBIN", "", origin), `"name": "in", "address": "127.0.0.1:0",`,
+		`"name": "in", "address": "127.0.0.1:0", "stream_filters": [{"type": "fault", "config": {"abort": {"status": 418, "percentage": 50}}}],`, 1)
+	p := startProxy(t, cfg)
+	client := newClient()
+	aborted := 0
+	for range 200 {
+		code, _ := get(t, client, p.url("in", "/"))
+		if code == 418 {
+			aborted++
+		} else if code != 200 {
+			t.Fatalf("status %d", code)
+		}
+	}
+	if aborted < 70 || aborted > 130 { // 50% ± 15%
+		t.Errorf("%d of 200 aborted, want about 100", aborted)
+	}
+}

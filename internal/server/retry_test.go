@@ -7,7 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -147,4 +149,64 @@ func TestBoltRetryOnErrorStatus(t *testing.T) {
 			t.Fatalf("call %d: %+v %v", i, resp, err)
 		}
 	}
+}
+
+// Under load, one of three hosts killed and brought back again and again:
+// with a retry policy no request fails (a connect failure or a connection
+// cut before an answer goes to another host), and no goroutine is left
+// behind.
+func TestRetriesRideOutAHostKilledUnderLoad(t *testing.T) {
+	before := runtime.NumGoroutine()
+	a, b, c := startNamedOrigin(t, "a"), startNamedOrigin(t, "b"), startNamedOrigin(t, "c")
+	// Retries in flight at once outnumber the default max_retries (3) here.
+	cfg := strings.Replace(httpProxyConfig("LB_ROUNDROBIN", `, "retry_policy": {"retry_on": true, "num_retries": 2}`, a.addr, b.addr, c.addr),
+		`"connect_timeout": "1s",`, `"connect_timeout": "1s", "circuit_breakers": {"thresholds": [{"max_retries": 100}]},`, 1)
+	p := startProxy(t, cfg)
+	stop := make(chan struct{})
+	var sent, failed atomic.Int64
+	var firstFailure atomic.Value
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := newClient()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				sent.Add(1)
+				resp, err := client.Get(p.url("in", "/"))
+				if err != nil {
+					if failed.Add(1) == 1 {
+						firstFailure.Store(err.Error())
+					}
+					continue
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 && failed.Add(1) == 1 {
+					firstFailure.Store(fmt.Sprint(resp.StatusCode, " ", string(b)))
+				}
+			}
+		}()
+	}
+	for range 6 { // about 3 s: a killed, 250 ms, back, 250 ms
+		time.Sleep(250 * time.Millisecond)
+		a.Kill()
+		time.Sleep(250 * time.Millisecond)
+		a.Revive()
+	}
+	close(stop)
+	wg.Wait()
+	if failed.Load() != 0 || sent.Load() < 100 {
+		t.Errorf("%d of %d requests failed while a host came and went; the first: %v", failed.Load(), sent.Load(), firstFailure.Load())
+	}
+	p.Shutdown(context.Background())
+	a.Kill()
+	b.Kill()
+	c.Kill()
+	waitGoroutines(t, before+4)
 }
