@@ -210,3 +210,66 @@ func TestRetriesRideOutAHostKilledUnderLoad(t *testing.T) {
 	c.Kill()
 	waitGoroutines(t, before+4)
 }
+
+// Subsets and circuit breakers on Bolt: a route's metadata_match sends
+// calls only to the labelled hosts, and max_requests bounds the calls in
+// flight against a slow host (the excess gets ServerThreadpoolBusy at once).
+func TestBoltSubsetsAndCircuitBreaker(t *testing.T) {
+	release := make(chan struct{})
+	var slowCalls atomic.Int64
+	handler := func(name string) boltrpc.Handler {
+		return func(f *bolt.Frame) (uint16, map[string]string, []byte) {
+			if svc, _ := f.Get("service"); strings.HasPrefix(string(svc), "com.example.Slow") {
+				slowCalls.Add(1)
+				<-release
+			}
+			return bolt.StatusSuccess, nil, []byte(name)
+		}
+	}
+	v1, v2 := startBoltServer(t, handler("v1")), startBoltServer(t, handler("v2"))
+	host := func(addr, version string) string {
+		return fmt.Sprintf(`{"address": %q, "metadata": {"filter_metadata": {"mosn.lb": {"version": %q}}}}`, addr, version)
+	}
+	cfg := strings.Replace(boltProxyConfig("bolt", `, "metadata_match": {"filter_metadata": {"mosn.lb": {"version": "v2"}}}`, v1),
+		fmt.Sprintf(`{"address": %q}`, v1), host(v1, "v1")+","+host(v2, "v2"), 1)
+	cfg = strings.Replace(cfg, `"timeout": "200ms"`, `"timeout": "10s"`, 1)
+	cfg = strings.Replace(cfg, `"connect_timeout": "1s",`, `"connect_timeout": "1s", "lb_subset_config": {"fall_back_policy": 1, "subset_selectors": [["version"]]},
+	  "circuit_breakers": {"thresholds": [{"max_requests": 2}]},`, 1)
+	p := startProxy(t, cfg)
+	c, err := boltrpc.Dial(context.Background(), p.addr("in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	call := func(svc string) *boltrpc.Response {
+		resp, err := c.Call(context.Background(), &boltrpc.Request{Service: svc, Timeout: 10 * time.Second})
+		if err != nil {
+			t.Error(err)
+			return &boltrpc.Response{}
+		}
+		return resp
+	}
+	for range 10 {
+		if r := call("com.example.EchoService:1.0"); r.Status != bolt.StatusSuccess || string(r.Content) != "v2" {
+			t.Fatalf("call with metadata_match v2: %+v", r)
+		}
+	}
+	// The slow route has no metadata_match: any host (fall_back_policy 1);
+	// two calls hold both request slots.
+	done := make(chan *boltrpc.Response, 2)
+	for range 2 {
+		go func() { done <- call("com.example.SlowService:1.0") }()
+	}
+	waitFor(t, "two slow calls in flight", func() bool { return slowCalls.Load() == 2 })
+	for range 3 {
+		if r := call("com.example.EchoService:1.0"); r.Status != bolt.StatusServerThreadpoolBusy {
+			t.Errorf("call over max_requests: status %d, want %d", r.Status, bolt.StatusServerThreadpoolBusy)
+		}
+	}
+	close(release)
+	for range 2 {
+		if r := <-done; r.Status != bolt.StatusSuccess {
+			t.Errorf("slow call: %+v", r)
+		}
+	}
+}
