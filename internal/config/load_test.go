@@ -303,7 +303,7 @@ func TestMOSNExamples(t *testing.T) {
 		{"dubbo/server_config.json", "", `downstream_protocol: protocol "dubbo" is not supported yet`},
 		{"dubbo/client_config.json", "", `downstream_protocol: protocol "dubbo" is not supported yet`},
 		{"flowcontrol-sample/server_config.json", "", `servers[0].listeners[0].stream_filters[0].type: stream filter "flowControlFilter" is not supported yet (supported: fault)`},
-		{"xds-server-sample/config.json", "", "dynamic_resources: dynamic (xDS) configuration is not supported yet"},
+		{"xds-server-sample/config.json", "", `dynamic_resources.cds_config: only {"ads": {}} is supported`},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {
