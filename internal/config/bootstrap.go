@@ -73,15 +73,16 @@ func (c *Config) ADSCluster() string {
 func (v *validator) bootstrap() {
 	d := v.c.DynamicResources
 	if d == nil {
-		if v.c.Node != nil && v.c.Node.ID == "" {
-			v.errorf("node.id", "required")
+		if v.c.Node != nil {
+			v.errorf("node", "only used with dynamic_resources")
+		}
+		if v.c.StaticResources != nil {
+			v.errorf("static_resources", "only used with dynamic_resources (static clusters go in cluster_manager.clusters)")
 		}
 		return
 	}
+	// node.id may come from --service-node: internal/xds checks it.
 	const p = "dynamic_resources"
-	if v.c.Node == nil || v.c.Node.ID == "" {
-		v.errorf("node.id", "required with dynamic_resources (or pass --service-node)")
-	}
 	a := d.ADSConfig
 	if a == nil {
 		v.errorf(p+".ads_config", "required: mosnctl speaks aggregated xDS (ADS) only")

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mosnctl/mosnctl/internal/config"
+	"github.com/mosnctl/mosnctl/internal/xds/xdstest"
 )
 
 // FuzzTranslate feeds random Listener, RouteConfiguration, Cluster and
@@ -17,11 +18,11 @@ import (
 // give either a config that validates or an error, never a panic.
 func FuzzTranslate(f *testing.F) {
 	seeds := []proto.Message{
-		httpListener(f, "http", "127.0.0.1", 15001, "web"),
-		tcpListener(f, "tcp", "127.0.0.1", 15002, "backend"),
-		routeConfig("web", prefixRoute("/", "backend")),
-		edsCluster("backend"),
-		assignment("backend", lbEndpoint("127.0.0.1", 80), weighted(lbEndpoint("127.0.0.2", 80), 3)),
+		xdstest.HTTPListener(f, "http", "127.0.0.1", 15001, "web"),
+		xdstest.TCPListener(f, "tcp", "127.0.0.1", 15002, "backend"),
+		xdstest.RouteConfig("web", xdstest.PrefixRoute("/", "backend")),
+		xdstest.EDSCluster("backend"),
+		xdstest.Assignment("backend", xdstest.LbEndpoint("127.0.0.1", 80), xdstest.Weighted(xdstest.LbEndpoint("127.0.0.2", 80), 3)),
 	}
 	kinds := []byte{0, 0, 1, 2, 3}
 	for i, m := range seeds {
@@ -56,10 +57,10 @@ func FuzzTranslate(f *testing.F) {
 			}
 			r.Routes[m.GetName()] = rc
 			// A listener reading it, so that Build validates the routes.
-			if l, err := TranslateListener(httpListener(t, "l", "127.0.0.1", 0, m.GetName())); err == nil {
+			if l, err := TranslateListener(xdstest.HTTPListener(t, "l", "127.0.0.1", 0, m.GetName())); err == nil {
 				r.Listeners["l"] = l
 			}
-			r.Clusters["backend"], _ = TranslateCluster(edsCluster("backend"))
+			r.Clusters["backend"], _ = TranslateCluster(xdstest.EDSCluster("backend"))
 		case 2:
 			m := &clusterv3.Cluster{}
 			if proto.Unmarshal(data, m) != nil {
@@ -80,7 +81,7 @@ func FuzzTranslate(f *testing.F) {
 				return
 			}
 			r.Endpoints["backend"] = hs
-			r.Clusters["backend"], _ = TranslateCluster(edsCluster("backend"))
+			r.Clusters["backend"], _ = TranslateCluster(xdstest.EDSCluster("backend"))
 		}
 		cfg, _, err := Build(testBase(), r)
 		if err != nil {

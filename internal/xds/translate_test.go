@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/mosnctl/mosnctl/internal/config"
+	"github.com/mosnctl/mosnctl/internal/xds/xdstest"
 )
 
 // testBase is a bootstrap-only config: no static listeners.
@@ -69,7 +70,7 @@ func mustTranslate(t *testing.T, ls []*listenerv3.Listener, rs []*routev3.RouteC
 }
 
 func TestBuildTranslatesEveryType(t *testing.T) {
-	rc := routeConfig("web",
+	rc := xdstest.RouteConfig("web",
 		&routev3.Route{
 			Match: &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: "/v[0-9]+/.*"}},
 				CaseSensitive: wrapperspb.Bool(false),
@@ -91,22 +92,22 @@ func TestBuildTranslatesEveryType(t *testing.T) {
 			Action: &routev3.Route_DirectResponse{DirectResponse: &routev3.DirectResponseAction{Status: 200,
 				Body: &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: "ok"}}}}},
 	)
-	pr := prefixRoute("/api/", "backend")
+	pr := xdstest.PrefixRoute("/api/", "backend")
 	pr.GetRoute().PrefixRewrite = "/"
 	rc.VirtualHosts[0].Routes = append(rc.VirtualHosts[0].Routes, pr)
 	static := &clusterv3.Cluster{Name: "static", LbPolicy: clusterv3.Cluster_LEAST_REQUEST,
-		LoadAssignment: assignment("static", lbEndpoint("127.0.0.1", 9000))}
+		LoadAssignment: xdstest.Assignment("static", xdstest.LbEndpoint("127.0.0.1", 9000))}
 	dns := &clusterv3.Cluster{Name: "dns", ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STRICT_DNS},
-		LoadAssignment: assignment("dns", lbEndpoint("localhost", 9001))}
-	md := lbEndpoint("127.0.0.3", 80)
+		LoadAssignment: xdstest.Assignment("dns", xdstest.LbEndpoint("localhost", 9001))}
+	md := xdstest.LbEndpoint("127.0.0.3", 80)
 	md.Metadata = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{"istio": {Fields: map[string]*structpb.Value{"workload": structpb.NewStringValue("w1")}}}}
-	unhealthy := lbEndpoint("127.0.0.4", 80)
+	unhealthy := xdstest.LbEndpoint("127.0.0.4", 80)
 	unhealthy.HealthStatus = corev3.HealthStatus_UNHEALTHY
 	r := mustTranslate(t,
-		[]*listenerv3.Listener{httpListener(t, "http", "127.0.0.1", 15001, "web"), tcpListener(t, "tcp", "127.0.0.1", 15002, "dns")},
+		[]*listenerv3.Listener{xdstest.HTTPListener(t, "http", "127.0.0.1", 15001, "web"), xdstest.TCPListener(t, "tcp", "127.0.0.1", 15002, "dns")},
 		[]*routev3.RouteConfiguration{rc},
-		[]*clusterv3.Cluster{edsCluster("backend"), static, dns},
-		[]*endpointv3.ClusterLoadAssignment{assignment("backend", weighted(lbEndpoint("127.0.0.2", 80), 5), md, unhealthy)})
+		[]*clusterv3.Cluster{xdstest.EDSCluster("backend"), static, dns},
+		[]*endpointv3.ClusterLoadAssignment{xdstest.Assignment("backend", xdstest.Weighted(xdstest.LbEndpoint("127.0.0.2", 80), 5), md, unhealthy)})
 	cfg, warming, err := Build(testBase(), r)
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +172,7 @@ func TestBuildTranslatesEveryType(t *testing.T) {
 }
 
 func TestBuildWarmsListenerWithoutRoutes(t *testing.T) {
-	r := mustTranslate(t, []*listenerv3.Listener{httpListener(t, "http", "127.0.0.1", 0, "later")}, nil, nil, nil)
+	r := mustTranslate(t, []*listenerv3.Listener{xdstest.HTTPListener(t, "http", "127.0.0.1", 0, "later")}, nil, nil, nil)
 	cfg, warming, err := Build(testBase(), r)
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +180,7 @@ func TestBuildWarmsListenerWithoutRoutes(t *testing.T) {
 	if len(warming) != 1 || warming[0] != "http" || len(cfg.Servers[0].Listeners) != 0 {
 		t.Fatalf("warming %v, listeners %v", warming, cfg.Servers[0].Listeners)
 	}
-	r.Routes["later"], _ = TranslateRoute(routeConfig("later", &routev3.Route{Match: &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{}},
+	r.Routes["later"], _ = TranslateRoute(xdstest.RouteConfig("later", &routev3.Route{Match: &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{}},
 		Action: &routev3.Route_DirectResponse{DirectResponse: &routev3.DirectResponseAction{Status: 204}}}))
 	cfg, warming, err = Build(testBase(), r)
 	if err != nil || len(warming) != 0 || len(cfg.Servers[0].Listeners) != 1 {
@@ -188,15 +189,15 @@ func TestBuildWarmsListenerWithoutRoutes(t *testing.T) {
 }
 
 func TestBuildErrorsNameTheResource(t *testing.T) {
-	r := mustTranslate(t, []*listenerv3.Listener{httpListener(t, "http", "127.0.0.1", 0, "web")},
-		[]*routev3.RouteConfiguration{routeConfig("web", prefixRoute("/", "nowhere"))}, nil, nil)
+	r := mustTranslate(t, []*listenerv3.Listener{xdstest.HTTPListener(t, "http", "127.0.0.1", 0, "web")},
+		[]*routev3.RouteConfiguration{xdstest.RouteConfig("web", xdstest.PrefixRoute("/", "nowhere"))}, nil, nil)
 	_, _, err := Build(testBase(), r)
 	want := `route_configuration "web": virtual_hosts[0].routers[0].route.cluster_name: no cluster named "nowhere"`
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("got %v, want %q", err, want)
 	}
-	r = mustTranslate(t, nil, nil, []*clusterv3.Cluster{edsCluster("big")},
-		[]*endpointv3.ClusterLoadAssignment{assignment("big", weighted(lbEndpoint("127.0.0.1", 80), 1000))})
+	r = mustTranslate(t, nil, nil, []*clusterv3.Cluster{xdstest.EDSCluster("big")},
+		[]*endpointv3.ClusterLoadAssignment{xdstest.Assignment("big", xdstest.Weighted(xdstest.LbEndpoint("127.0.0.1", 80), 1000))})
 	_, _, err = Build(testBase(), r)
 	want = `cluster "big": hosts[0].weight: weight 1000 out of range`
 	if err == nil || !strings.Contains(err.Error(), want) {
@@ -206,37 +207,37 @@ func TestBuildErrorsNameTheResource(t *testing.T) {
 
 func TestTranslateRefuses(t *testing.T) {
 	hcmWith := func(f func(*hcmv3.HttpConnectionManager)) *listenerv3.Listener {
-		l := httpListener(t, "l", "127.0.0.1", 80, "r")
+		l := xdstest.HTTPListener(t, "l", "127.0.0.1", 80, "r")
 		h := &hcmv3.HttpConnectionManager{}
 		l.FilterChains[0].Filters[0].GetTypedConfig().UnmarshalTo(h)
 		f(h)
-		l.FilterChains[0].Filters[0].ConfigType = &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(t, h)}
+		l.FilterChains[0].Filters[0].ConfigType = &listenerv3.Filter_TypedConfig{TypedConfig: xdstest.MustAny(t, h)}
 		return l
 	}
-	badPort := httpListener(t, "l", "127.0.0.1", 70000, "r")
-	useOrig := httpListener(t, "l", "127.0.0.1", 80, "r")
+	badPort := xdstest.HTTPListener(t, "l", "127.0.0.1", 70000, "r")
+	useOrig := xdstest.HTTPListener(t, "l", "127.0.0.1", 80, "r")
 	useOrig.UseOriginalDst = wrapperspb.Bool(true)
-	unknownFilter := httpListener(t, "l", "127.0.0.1", 80, "r")
-	unknownFilter.FilterChains[0].Filters[0].ConfigType = &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(t, &routev3.Route{})}
-	badRegex := routeConfig("r", &routev3.Route{
+	unknownFilter := xdstest.HTTPListener(t, "l", "127.0.0.1", 80, "r")
+	unknownFilter.FilterChains[0].Filters[0].ConfigType = &listenerv3.Filter_TypedConfig{TypedConfig: xdstest.MustAny(t, &routev3.Route{})}
+	badRegex := xdstest.RouteConfig("r", &routev3.Route{
 		Match:  &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: "/(a"}}},
 		Action: &routev3.Route_Route{Route: &routev3.RouteAction{ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: "c"}}}})
-	badRetry := routeConfig("r", prefixRoute("/", "c"))
+	badRetry := xdstest.RouteConfig("r", xdstest.PrefixRoute("/", "c"))
 	badRetry.VirtualHosts[0].Routes[0].GetRoute().RetryPolicy = &routev3.RetryPolicy{RetryOn: "5xx"}
-	invert := routeConfig("r", prefixRoute("/", "c"))
+	invert := xdstest.RouteConfig("r", xdstest.PrefixRoute("/", "c"))
 	invert.VirtualHosts[0].Routes[0].Match.Headers = []*routev3.HeaderMatcher{{Name: "x", InvertMatch: true,
 		HeaderMatchSpecifier: &routev3.HeaderMatcher_ExactMatch{ExactMatch: "a"}}}
-	maglev := edsCluster("c")
+	maglev := xdstest.EDSCluster("c")
 	maglev.LbPolicy = clusterv3.Cluster_MAGLEV
-	unknownLB := edsCluster("c")
+	unknownLB := xdstest.EDSCluster("c")
 	unknownLB.LbPolicy = 42
-	logical := edsCluster("c")
+	logical := xdstest.EDSCluster("c")
 	logical.ClusterDiscoveryType = &clusterv3.Cluster_Type{Type: clusterv3.Cluster_LOGICAL_DNS}
 	logical.EdsClusterConfig = nil
-	breakers := edsCluster("c")
+	breakers := xdstest.EDSCluster("c")
 	breakers.CircuitBreakers = &clusterv3.CircuitBreakers{}
-	nameInEDS := assignment("c", lbEndpoint("example.com", 80))
-	epPort := assignment("c", lbEndpoint("127.0.0.1", 0))
+	nameInEDS := xdstest.Assignment("c", xdstest.LbEndpoint("example.com", 80))
+	epPort := xdstest.Assignment("c", xdstest.LbEndpoint("127.0.0.1", 0))
 
 	tests := []struct {
 		name string
@@ -295,15 +296,15 @@ func TestTranslateRefuses(t *testing.T) {
 }
 
 func TestEndpointsHealth(t *testing.T) {
-	deg := lbEndpoint("127.0.0.1", 1)
+	deg := xdstest.LbEndpoint("127.0.0.1", 1)
 	deg.HealthStatus = corev3.HealthStatus_DEGRADED
-	drain := lbEndpoint("127.0.0.2", 1)
+	drain := xdstest.LbEndpoint("127.0.0.2", 1)
 	drain.HealthStatus = corev3.HealthStatus_DRAINING
-	hs, err := TranslateEndpoints(assignment("c", deg, drain))
+	hs, err := TranslateEndpoints(xdstest.Assignment("c", deg, drain))
 	if err != nil || len(hs) != 1 || hs[0].Address != "127.0.0.1:1" {
 		t.Fatalf("only degraded: %v %v", hs, err)
 	}
-	hs, err = TranslateEndpoints(assignment("c", deg, drain, lbEndpoint("127.0.0.3", 1)))
+	hs, err = TranslateEndpoints(xdstest.Assignment("c", deg, drain, xdstest.LbEndpoint("127.0.0.3", 1)))
 	if err != nil || len(hs) != 1 || hs[0].Address != "127.0.0.3:1" {
 		t.Fatalf("healthy beats degraded: %v %v", hs, err)
 	}

@@ -1,0 +1,412 @@
+package xds_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mosnctl/mosnctl/internal/config"
+	"github.com/mosnctl/mosnctl/internal/server"
+	"github.com/mosnctl/mosnctl/internal/xds"
+	"github.com/mosnctl/mosnctl/internal/xds/xdstest"
+)
+
+const node = "sidecar~127.0.0.1~test.default~default.svc.cluster.local"
+
+// origin is a real HTTP server on loopback answering with its name.
+func origin(t *testing.T, name string) (host string, port uint32) {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, name)
+	}))
+	t.Cleanup(s.Close)
+	h, p, _ := net.SplitHostPort(s.Listener.Addr().String())
+	var n uint32
+	fmt.Sscan(p, &n)
+	return h, n
+}
+
+func bootstrapBase(t *testing.T, cpAddr string) *config.Config {
+	t.Helper()
+	file := fmt.Sprintf(`{
+	  "node": {"id": %q, "cluster": "test"},
+	  "dynamic_resources": {
+	    "ads_config": {"api_type": "GRPC", "transport_api_version": "V3",
+	      "grpc_services": [{"envoy_grpc": {"cluster_name": "xds-grpc"}}]},
+	    "lds_config": {"ads": {}, "resource_api_version": "V3"},
+	    "cds_config": {"ads": {}, "resource_api_version": "V3"}
+	  },
+	  "static_resources": {"clusters": [{
+	    "name": "xds-grpc", "type": "STATIC", "connect_timeout": "1s",
+	    "load_assignment": {"cluster_name": "xds-grpc", "endpoints": [{"lb_endpoints": [{"endpoint": {"address":
+	      {"socket_address": {"address": "127.0.0.1", "port_value": %s}}}}]}]},
+	    "typed_extension_protocol_options": {}
+	  }]},
+	  "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}}
+	}`, node, cpAddr[strings.LastIndex(cpAddr, ":")+1:])
+	cfg, _, err := config.Parse([]byte(file), "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := xds.NewBootstrap(cfg, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Server != cpAddr || b.Node.GetId() != node || b.Node.GetCluster() != "test" {
+		t.Fatalf("bootstrap %+v", b)
+	}
+	return b.Base
+}
+
+// proxy runs a server from base and an xDS client feeding it.
+type proxy struct {
+	srv    *server.Server
+	client *xds.Client
+}
+
+func startProxy(t *testing.T, cp *xdstest.ControlPlane) *proxy {
+	base := bootstrapBase(t, cp.Addr)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	p := &proxy{}
+	p.client = xds.NewClient(xds.Options{Server: cp.Addr, Node: &corev3.Node{Id: node}, Base: base, Log: log,
+		Apply: func(c *config.Config) error { return p.srv.Reload(c) }, MaxBackoff: time.Second})
+	srv, err := server.New(base, server.Options{Logger: log, AdminAddr: "127.0.0.1:0",
+		DynamicDump: func() any { return p.client.Dump() }, Collectors: []prometheus.Collector{p.client.Collector()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.srv = srv
+	ctx, cancel := context.WithCancel(context.Background())
+	srv.Start(ctx)
+	done := make(chan struct{})
+	go func() { p.client.Run(ctx); close(done) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		sctx, c2 := context.WithTimeout(context.Background(), 5*time.Second)
+		srv.Shutdown(sctx)
+		c2()
+	})
+	return p
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (p *proxy) typeDump(typ string) xds.TypeDump {
+	for _, td := range p.client.Dump().Types {
+		if td.Type == typ {
+			return td
+		}
+	}
+	return xds.TypeDump{}
+}
+
+// waitVersions waits until every type has accepted version v.
+func (p *proxy) waitVersions(t *testing.T, v string, types ...string) {
+	t.Helper()
+	if len(types) == 0 {
+		types = []string{"listeners", "routes", "clusters", "endpoints"}
+	}
+	waitFor(t, "version "+v+" of "+strings.Join(types, ", "), func() bool {
+		for _, typ := range types {
+			if p.typeDump(typ).Version != v {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func (p *proxy) waitNack(t *testing.T, typ, version string) *xds.Nack {
+	t.Helper()
+	var n *xds.Nack
+	waitFor(t, "a NACK of "+typ+" version "+version, func() bool {
+		n = p.typeDump(typ).LastNack
+		return n != nil && n.Version == version
+	})
+	return n
+}
+
+func get(t *testing.T, c *http.Client, url string) (int, string) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// resources is one snapshot's content.
+type resources struct{ listeners, routes, clusters, endpoints []types.Resource }
+
+func (r resources) push(cp *xdstest.ControlPlane, version string) {
+	cp.Push(node, version, r.listeners, r.routes, r.clusters, r.endpoints)
+}
+
+func TestADSServesPushesWithoutRestart(t *testing.T) {
+	hostA, portA := origin(t, "A")
+	hostB, portB := origin(t, "B")
+	cp := xdstest.StartControlPlane(t)
+	v1 := resources{
+		listeners: []types.Resource{xdstest.HTTPListener(t, "ingress", "127.0.0.1", 0, "web")},
+		routes:    []types.Resource{xdstest.RouteConfig("web", xdstest.PrefixRoute("/", "backend"))},
+		clusters:  []types.Resource{xdstest.EDSCluster("backend")},
+		endpoints: []types.Resource{xdstest.Assignment("backend", xdstest.LbEndpoint(hostA, portA))},
+	}
+	v1.push(cp, "1")
+	p := startProxy(t, cp)
+	p.waitVersions(t, "1")
+	addr := p.srv.ListenerAddr("ingress")
+	if addr == nil {
+		t.Fatal("pushed listener not serving")
+	}
+	url := "http://" + addr.String()
+	hc := &http.Client{Timeout: 5 * time.Second}
+	if code, body := get(t, hc, url+"/x"); code != 200 || body != "A" {
+		t.Fatalf("v1: %d %q", code, body)
+	}
+
+	// v2: one more endpoint and one more route, pushed while requests flow.
+	v2 := v1
+	direct := &routev3.Route{Match: &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Path{Path: "/hello"}},
+		Action: &routev3.Route_DirectResponse{DirectResponse: &routev3.DirectResponseAction{Status: 200,
+			Body: &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: "hi"}}}}}
+	v2.routes = []types.Resource{xdstest.RouteConfig("web", direct, xdstest.PrefixRoute("/", "backend"))}
+	v2.endpoints = []types.Resource{xdstest.Assignment("backend", xdstest.LbEndpoint(hostA, portA), xdstest.LbEndpoint(hostB, portB))}
+	var failed, done atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &http.Client{Timeout: 5 * time.Second}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := c.Get(url + "/load")
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					failed.Add(1)
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	v2.push(cp, "2")
+	p.waitVersions(t, "2")
+	time.Sleep(100 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if failed.Load() != 0 || done.Load() == 0 {
+		t.Fatalf("during the push: %d of %d requests failed", failed.Load(), done.Load())
+	}
+	if addr2 := p.srv.ListenerAddr("ingress"); addr2.String() != addr.String() {
+		t.Fatalf("listener moved from %s to %s", addr, addr2)
+	}
+	if code, body := get(t, hc, url+"/hello"); code != 200 || body != "hi" {
+		t.Fatalf("v2 new route: %d %q", code, body)
+	}
+	seen := map[string]int{}
+	for range 10 {
+		_, body := get(t, hc, url+"/rr")
+		seen[body]++
+	}
+	if seen["A"] == 0 || seen["B"] == 0 {
+		t.Fatalf("round robin over the pushed endpoints: %v", seen)
+	}
+
+	// Bad pushes: each is NACKed for its type with the reason; v2 serves on.
+	bad := []struct {
+		version, typ, reason string
+		res                  func() resources
+	}{
+		{"3", "clusters", `cluster "backend": lb_policy: lb policy MAGLEV is not supported`, func() resources {
+			r := v2
+			c := xdstest.EDSCluster("backend")
+			c.LbPolicy = clusterv3.Cluster_MAGLEV
+			r.clusters = []types.Resource{c}
+			return r
+		}},
+		{"4", "listeners", `listener "ingress": address.socket_address.port_value: port 70000 out of range 0-65535`, func() resources {
+			r := v2
+			r.listeners = []types.Resource{xdstest.HTTPListener(t, "ingress", "127.0.0.1", 70000, "web")}
+			return r
+		}},
+		{"5", "routes", `route_configuration "web": virtual_hosts[0].routes[0].match.safe_regex.regex: invalid regex "/(("`, func() resources {
+			r := v2
+			rt := xdstest.PrefixRoute("/", "backend")
+			rt.Match.PathSpecifier = &routev3.RouteMatch_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: "/(("}}
+			r.routes = []types.Resource{xdstest.RouteConfig("web", rt)}
+			return r
+		}},
+		{"6", "endpoints", `cluster "backend": hosts[0].weight: weight 1000 out of range`, func() resources {
+			r := v2
+			r.endpoints = []types.Resource{xdstest.Assignment("backend", xdstest.Weighted(xdstest.LbEndpoint(hostA, portA), 1000))}
+			return r
+		}},
+	}
+	for _, b := range bad {
+		b.res().push(cp, b.version)
+		n := p.waitNack(t, b.typ, b.version)
+		if !strings.Contains(n.Reason, b.reason) {
+			t.Errorf("%s NACK reason %q, want %q", b.typ, n.Reason, b.reason)
+		}
+		// The control plane got the NACK: the version it held, and the reason.
+		waitFor(t, "the NACK at the control plane", func() bool {
+			for _, r := range cp.Requests() {
+				if r.GetErrorDetail() != nil && strings.Contains(r.GetErrorDetail().GetMessage(), b.reason) &&
+					r.GetVersionInfo() != b.version && r.GetResponseNonce() != "" {
+					return true
+				}
+			}
+			return false
+		})
+		if code, body := get(t, hc, url+"/hello"); code != 200 || body != "hi" {
+			t.Fatalf("after bad push %s: %d %q", b.version, code, body)
+		}
+		if _, body := get(t, hc, url+"/x"); body != "A" && body != "B" {
+			t.Fatalf("after bad push %s: %q", b.version, body)
+		}
+	}
+	// A rejected version that comes again is NACKed again after a wait, not
+	// translated again and not counted twice; the next version is taken.
+	p.waitVersions(t, "6", "listeners", "routes", "clusters")
+	if td := p.typeDump("clusters"); td.Rejected != 1 {
+		t.Errorf("clusters: %d rejected", td.Rejected)
+	}
+
+	// The admin API shows the xDS state and the metrics count the pushes.
+	admin := "http://" + p.srv.AdminAddr().String()
+	_, dump := get(t, hc, admin+"/api/v1/config_dump")
+	for _, want := range []string{`"dynamic"`, `"last_nack"`, `lb policy MAGLEV`, `"version": "6"`, `"ingress"`} {
+		if !strings.Contains(dump, want) {
+			t.Errorf("config_dump lacks %s", want)
+		}
+	}
+	_, metrics := get(t, hc, admin+"/metrics")
+	for _, want := range []string{`mosn_xds_pushes_total{result="rejected",type="clusters"} 1`, `mosn_xds_stream_connected 1`,
+		`mosn_xds_seconds_since_update{type="listeners"}`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+func TestADSWarmsListenerUntilRoutes(t *testing.T) {
+	hostA, portA := origin(t, "A")
+	cp := xdstest.StartControlPlane(t)
+	// The listener names a route configuration the snapshot lacks.
+	r := resources{
+		listeners: []types.Resource{xdstest.HTTPListener(t, "ingress", "127.0.0.1", 0, "web")},
+		clusters:  []types.Resource{xdstest.EDSCluster("backend")},
+		endpoints: []types.Resource{xdstest.Assignment("backend", xdstest.LbEndpoint(hostA, portA))},
+	}
+	r.push(cp, "1")
+	p := startProxy(t, cp)
+	p.waitVersions(t, "1", "listeners", "clusters", "endpoints")
+	if w := p.typeDump("listeners").Warming; len(w) != 1 || w[0] != "ingress" {
+		t.Fatalf("warming %v", w)
+	}
+	if p.srv.ListenerAddr("ingress") != nil {
+		t.Fatal("a listener without its routes serves")
+	}
+	r.routes = []types.Resource{xdstest.RouteConfig("web", xdstest.PrefixRoute("/", "backend"))}
+	r.push(cp, "2")
+	p.waitVersions(t, "2")
+	addr := p.srv.ListenerAddr("ingress")
+	if addr == nil {
+		t.Fatal("listener still warming after its routes came")
+	}
+	if _, body := get(t, &http.Client{Timeout: 5 * time.Second}, "http://"+addr.String()+"/"); body != "A" {
+		t.Fatalf("got %q", body)
+	}
+}
+
+func TestADSReconnectsAndResubscribes(t *testing.T) {
+	hostA, portA := origin(t, "A")
+	hostB, portB := origin(t, "B")
+	cp := xdstest.StartControlPlane(t)
+	r := resources{
+		listeners: []types.Resource{xdstest.HTTPListener(t, "ingress", "127.0.0.1", 0, "web")},
+		routes:    []types.Resource{xdstest.RouteConfig("web", xdstest.PrefixRoute("/", "backend"))},
+		clusters:  []types.Resource{xdstest.EDSCluster("backend")},
+		endpoints: []types.Resource{xdstest.Assignment("backend", xdstest.LbEndpoint(hostA, portA))},
+	}
+	r.push(cp, "1")
+	p := startProxy(t, cp)
+	p.waitVersions(t, "1")
+	url := "http://" + p.srv.ListenerAddr("ingress").String()
+	hc := &http.Client{Timeout: 5 * time.Second}
+
+	cp.Stop()
+	waitFor(t, "the stream to drop", func() bool { return !p.client.Dump().Connected })
+	for range 5 {
+		if code, body := get(t, hc, url+"/"); code != 200 || body != "A" {
+			t.Fatalf("while the control plane is down: %d %q", code, body)
+		}
+	}
+	before := len(cp.Requests())
+	cp.Start()
+	start := time.Now()
+	waitFor(t, "the stream to come back", func() bool { return p.client.Dump().Connected })
+	t.Logf("stream back %v after the control plane restarted", time.Since(start).Round(time.Millisecond))
+	// The new stream asked again with the versions held, node on the first request.
+	reqs := cp.Requests()[before:]
+	if len(reqs) == 0 || reqs[0].GetNode().GetId() != node {
+		t.Fatalf("first request after reconnect: %v", reqs)
+	}
+	held := map[string]bool{}
+	for _, q := range reqs {
+		if q.GetVersionInfo() == "1" && q.GetResponseNonce() == "" {
+			held[q.GetTypeUrl()] = true
+		}
+	}
+	for _, u := range []string{xds.ClusterType, xds.ListenerType, xds.EndpointType, xds.RouteType} {
+		if !held[u] {
+			t.Errorf("no resubscription with held version 1 for %s", u)
+		}
+	}
+	r.endpoints = []types.Resource{xdstest.Assignment("backend", xdstest.LbEndpoint(hostB, portB))}
+	r.push(cp, "2")
+	p.waitVersions(t, "2")
+	if _, body := get(t, hc, url+"/"); body != "B" {
+		t.Fatalf("after the reconnect push: %q", body)
+	}
+}
