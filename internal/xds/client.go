@@ -42,7 +42,8 @@ type Options struct {
 	// Apply swaps in a built config (Server.Reload); an error NACKs the
 	// response that led to it.
 	Apply func(*config.Config) error
-	// OnResponse, if set, is called after each response is ACKed or NACKed.
+	// OnResponse, if set, is called after each response is ACKed or NACKed
+	// (with the client's lock held: it must not call Dump).
 	OnResponse func(Response)
 	Log        *slog.Logger
 	// Backoff bounds the wait between reconnects (defaults 250ms, 30s).
@@ -272,12 +273,18 @@ func (c *Client) handle(s *adsStream, resp *discoveryv3.DiscoveryResponse) error
 		return serr
 	}
 	if c.opts.OnResponse != nil {
-		c.opts.OnResponse(Response{TypeURL: ts.url, Version: resp.GetVersionInfo(), Resources: resp.GetResources(), Err: err})
+		// After the names it leads to are set: a reader of the state then
+		// sees whether the types that follow have anything to wait for.
+		defer c.opts.OnResponse(Response{TypeURL: ts.url, Version: resp.GetVersionInfo(), Resources: resp.GetResources(), Err: err})
 	}
 	if err != nil {
 		return nil
 	}
-	// New names to follow: EDS after CDS, RDS after LDS.
+	return c.follow(s, ts)
+}
+
+// follow subscribes to the EDS names after CDS, the RDS names after LDS.
+func (c *Client) follow(s *adsStream, ts *typeState) error {
 	var dep *typeState
 	var names []string
 	switch ts.url {
