@@ -128,3 +128,27 @@ func TestServeXDSBootstrapErrors(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// The README's xDS bootstrap example passes --check and names only loopback.
+func TestREADMEXDSBootstrap(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "\n### xDS (control plane)\n")
+	_, block, ok := strings.Cut(section, "\n```yaml\n")
+	block, _, ok2 := strings.Cut(block, "\n```\n")
+	if !ok || !ok2 {
+		t.Fatal("no ```yaml block in the README's xDS section")
+	}
+	path := filepath.Join(t.TempDir(), "bootstrap.yaml")
+	os.WriteFile(path, []byte(block), 0o600)
+	if err := Run(context.Background(), Options{ConfigPath: path, Check: true}, io.Discard, io.Discard); err != nil {
+		t.Fatalf("serve --check of the README bootstrap: %v", err)
+	}
+	for _, line := range strings.Split(block, "\n") {
+		if strings.Contains(line, "address:") && strings.Contains(line, "port_value") && !strings.Contains(line, "address: 127.0.0.1") {
+			t.Errorf("non-loopback address in the README bootstrap: %s", line)
+		}
+	}
+}
