@@ -118,7 +118,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func (p *proxy) typeDump(typ string) xds.TypeDump {
-	for _, td := range p.client.Dump().Types {
+	for _, td := range p.client.Status().Types {
 		if td.Type == typ {
 			return td
 		}
@@ -376,7 +376,7 @@ func TestADSReconnectsAndResubscribes(t *testing.T) {
 	hc := &http.Client{Timeout: 5 * time.Second}
 
 	cp.Stop()
-	waitFor(t, "the stream to drop", func() bool { return !p.client.Dump().Connected })
+	waitFor(t, "the stream to drop", func() bool { return !p.client.Status().Connected })
 	for range 5 {
 		if code, body := get(t, hc, url+"/"); code != 200 || body != "A" {
 			t.Fatalf("while the control plane is down: %d %q", code, body)
@@ -385,7 +385,7 @@ func TestADSReconnectsAndResubscribes(t *testing.T) {
 	before := len(cp.Requests())
 	cp.Start()
 	start := time.Now()
-	waitFor(t, "the stream to come back", func() bool { return p.client.Dump().Connected })
+	waitFor(t, "the stream to come back", func() bool { return p.client.Status().Connected })
 	t.Logf("stream back %v after the control plane restarted", time.Since(start).Round(time.Millisecond))
 	// The new stream asked again with the versions held, node on the first request.
 	reqs := cp.Requests()[before:]
@@ -408,5 +408,53 @@ func TestADSReconnectsAndResubscribes(t *testing.T) {
 	p.waitVersions(t, "2")
 	if _, body := get(t, hc, url+"/"); body != "B" {
 		t.Fatalf("after the reconnect push: %q", body)
+	}
+}
+
+// TestADSLargePush measures a push of 1000 clusters of 10 endpoints and a
+// route configuration of 1000 routes: from the snapshot being set to every
+// type ACKed and applied. It logs the figure; it asserts only the result.
+func TestADSLargePush(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large push")
+	}
+	hostA, portA := origin(t, "A")
+	cp := xdstest.StartControlPlane(t)
+	small := resources{
+		listeners: []types.Resource{xdstest.HTTPListener(t, "ingress", "127.0.0.1", 0, "web")},
+		routes:    []types.Resource{xdstest.RouteConfig("web", xdstest.PrefixRoute("/", "backend"))},
+		clusters:  []types.Resource{xdstest.EDSCluster("backend")},
+		endpoints: []types.Resource{xdstest.Assignment("backend", xdstest.LbEndpoint(hostA, portA))},
+	}
+	small.push(cp, "1")
+	p := startProxy(t, cp)
+	p.waitVersions(t, "1")
+
+	large := small
+	rts := []*routev3.Route{}
+	for i := range 1000 {
+		name := fmt.Sprintf("svc-%04d", i)
+		c := xdstest.EDSCluster(name)
+		large.clusters = append(large.clusters, c)
+		cla := xdstest.Assignment(name)
+		for j := range 10 {
+			cla.Endpoints[0].LbEndpoints = append(cla.Endpoints[0].LbEndpoints, xdstest.LbEndpoint(fmt.Sprintf("127.0.%d.%d", i/250+1, i%250+1), uint32(8000+j)))
+		}
+		large.endpoints = append(large.endpoints, cla)
+		rts = append(rts, xdstest.PrefixRoute("/"+name+"/", name))
+	}
+	rts = append(rts, xdstest.PrefixRoute("/", "backend"))
+	large.routes = []types.Resource{xdstest.RouteConfig("web", rts...)}
+	start := time.Now()
+	large.push(cp, "2")
+	p.waitVersions(t, "2")
+	elapsed := time.Since(start)
+	t.Logf("push of 1000 clusters x 10 endpoints + 1000 routes applied in %v", elapsed.Round(time.Millisecond))
+	url := "http://" + p.srv.ListenerAddr("ingress").String()
+	if _, body := get(t, &http.Client{Timeout: 5 * time.Second}, url+"/other"); body != "A" {
+		t.Fatalf("after the large push: %q", body)
+	}
+	if got := len(p.srv.Clusters()); got != 1001 {
+		t.Fatalf("%d clusters running", got)
 	}
 }

@@ -36,7 +36,12 @@ type TypeDump struct {
 }
 
 // Dump returns the client's state, resources in protojson, by name.
-func (c *Client) Dump() Dump {
+func (c *Client) Dump() Dump { return c.dump(true) }
+
+// Status is Dump without the resources: cheap enough to poll.
+func (c *Client) Status() Dump { return c.dump(false) }
+
+func (c *Client) dump(resources bool) Dump {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	d := Dump{Server: c.opts.Server, Node: c.opts.Node.GetId(), Connected: c.connected}
@@ -46,7 +51,10 @@ func (c *Client) Dump() Dump {
 	for _, u := range typeOrder {
 		ts := c.types[u]
 		td := TypeDump{Type: shortType(u), TypeURL: u, Version: ts.version, Names: slices.Clone(ts.names),
-			Accepted: ts.accepted, Rejected: ts.rejected, Resources: ResourcesJSON(ts.resources)}
+			Accepted: ts.accepted, Rejected: ts.rejected}
+		if resources {
+			td.Resources = ResourcesJSON(ts.resources)
+		}
 		if !ts.updated.IsZero() {
 			t := ts.updated
 			td.LastUpdate = &t

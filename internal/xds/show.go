@@ -71,17 +71,17 @@ func Observe(ctx context.Context, o ObserveOptions) (Dump, error) {
 	for {
 		select {
 		case <-changed:
-			if !complete && len(missing(c.Dump(), wanted)) == 0 {
+			if !complete && len(missing(c.Status(), wanted)) == 0 {
 				complete = true
 				if !o.Watch {
 					return filterTypes(c.Dump(), wanted), nil
 				}
 			}
 		case <-ctx.Done():
-			d := c.Dump()
 			if complete { // watching, interrupted
-				return filterTypes(d, wanted), nil
+				return filterTypes(c.Dump(), wanted), nil
 			}
+			d := c.Status()
 			why := ""
 			if d.LastError != "" {
 				why = ": " + d.LastError
