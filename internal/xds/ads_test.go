@@ -359,6 +359,33 @@ func TestADSWarmsListenerUntilRoutes(t *testing.T) {
 	}
 }
 
+// A version that removes a cluster and the route to it: whichever of CDS
+// and RDS comes first, both end at that version (a CDS refused while the
+// routes still name the cluster is tried again once RDS moved on).
+func TestADSClusterRemovedWithItsRoute(t *testing.T) {
+	hostA, portA := origin(t, "A")
+	cp := xdstest.StartControlPlane(t)
+	v1 := resources{
+		listeners: []types.Resource{xdstest.HTTPListener(t, "ingress", "127.0.0.1", 0, "web")},
+		routes:    []types.Resource{xdstest.RouteConfig("web", xdstest.PrefixRoute("/old/", "old"), xdstest.PrefixRoute("/", "backend"))},
+		clusters:  []types.Resource{xdstest.EDSCluster("backend"), xdstest.EDSCluster("old")},
+		endpoints: []types.Resource{xdstest.Assignment("backend", xdstest.LbEndpoint(hostA, portA)), xdstest.Assignment("old", xdstest.LbEndpoint(hostA, portA))},
+	}
+	v1.push(cp, "1")
+	p := startProxy(t, cp)
+	p.waitVersions(t, "1")
+	v2 := v1
+	v2.routes = []types.Resource{xdstest.RouteConfig("web", xdstest.PrefixRoute("/", "backend"))}
+	v2.clusters = v1.clusters[:1]
+	v2.endpoints = v1.endpoints[:1]
+	v2.push(cp, "2")
+	p.waitVersions(t, "2", "routes", "clusters")
+	if n := len(p.srv.Clusters()); n != 1 {
+		t.Fatalf("%d clusters after the removal", n)
+	}
+	t.Logf("clusters NACKed on the way: %d", p.typeDump("clusters").Rejected)
+}
+
 func TestADSReconnectsAndResubscribes(t *testing.T) {
 	hostA, portA := origin(t, "A")
 	hostB, portB := origin(t, "B")

@@ -78,7 +78,8 @@ type typeState struct {
 	nack      *Nack
 	accepted  uint64
 	rejected  uint64
-	repeats   int // times the rejected version came again
+	repeats   int    // times the rejected version came again
+	nackGen   uint64 // the client's generation when it was rejected
 }
 
 // Client is a state-of-the-world ADS client. Run it; read it with Dump
@@ -87,12 +88,14 @@ type Client struct {
 	opts Options
 	log  *slog.Logger
 
-	mu        sync.Mutex // guards the fields below; held while a response is handled
-	types     map[string]*typeState
-	res       *Resources // accepted, translated
-	warming   []string
-	connected bool
-	lastErr   error
+	mu      sync.Mutex // guards the fields below; held while a response is handled
+	types   map[string]*typeState
+	res     *Resources // accepted, translated
+	warming []string
+	// generation counts accepted responses of any type.
+	generation uint64
+	connected  bool
+	lastErr    error
 }
 
 // Order in which a (re)connected stream subscribes: CDS before EDS, LDS
@@ -247,10 +250,12 @@ func (c *Client) handle(s *adsStream, resp *discoveryv3.DiscoveryResponse) error
 		return nil
 	}
 	ts.nonce = resp.GetNonce()
-	if n := ts.nack; n != nil && resp.GetVersionInfo() == n.Version && n.Version != ts.version {
+	if n := ts.nack; n != nil && resp.GetVersionInfo() == n.Version && n.Version != ts.version && ts.nackGen == c.generation {
 		// The version just rejected, sent again (go-control-plane answers
-		// a NACK so): NACK it again after a wait that grows, so that a bad
-		// push does not spin; a new version is taken at the next request.
+		// a NACK so) while nothing else changed: NACK it again after a wait
+		// that grows, so that a bad push does not spin. Once another type
+		// is accepted it is tried again: a cluster removal refused while
+		// the routes still named it passes once the routes have moved on.
 		ts.repeats++
 		wait := min(c.opts.MinBackoff<<min(ts.repeats, 6), nackRepeatMax)
 		req := s.build(ts, errors.New(n.Reason))
@@ -261,11 +266,15 @@ func (c *Client) handle(s *adsStream, resp *discoveryv3.DiscoveryResponse) error
 	err := c.accept(ts, resp)
 	now := time.Now()
 	if err != nil {
-		ts.rejected++
+		if ts.nack == nil || ts.nack.Version != resp.GetVersionInfo() {
+			ts.rejected++
+		}
+		ts.nackGen = c.generation
 		ts.nack = &Nack{Version: resp.GetVersionInfo(), Reason: err.Error(), Time: now}
 		c.log.Error("xds push rejected (NACK), the previous version stays", "type", shortType(ts.url), "version", resp.GetVersionInfo(), "err", err)
 	} else {
 		ts.accepted++
+		c.generation++
 		ts.version, ts.updated = resp.GetVersionInfo(), now
 		c.log.Info("xds push applied (ACK)", "type", shortType(ts.url), "version", ts.version, "resources", len(resp.GetResources()), "warming", len(c.warming))
 	}
