@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/mosnctl/mosnctl/internal/bench"
 	"github.com/mosnctl/mosnctl/internal/config"
 	"github.com/mosnctl/mosnctl/internal/server"
 	"github.com/mosnctl/mosnctl/internal/xds"
@@ -457,21 +459,7 @@ func TestADSLargePush(t *testing.T) {
 	p := startProxy(t, cp)
 	p.waitVersions(t, "1")
 
-	large := small
-	rts := []*routev3.Route{}
-	for i := range 1000 {
-		name := fmt.Sprintf("svc-%04d", i)
-		c := xdstest.EDSCluster(name)
-		large.clusters = append(large.clusters, c)
-		cla := xdstest.Assignment(name)
-		for j := range 10 {
-			cla.Endpoints[0].LbEndpoints = append(cla.Endpoints[0].LbEndpoints, xdstest.LbEndpoint(fmt.Sprintf("127.0.%d.%d", i/250+1, i%250+1), uint32(8000+j)))
-		}
-		large.endpoints = append(large.endpoints, cla)
-		rts = append(rts, xdstest.PrefixRoute("/"+name+"/", name))
-	}
-	rts = append(rts, xdstest.PrefixRoute("/", "backend"))
-	large.routes = []types.Resource{xdstest.RouteConfig("web", rts...)}
+	large := largePush(small)
 	start := time.Now()
 	large.push(cp, "2")
 	p.waitVersions(t, "2")
@@ -484,4 +472,79 @@ func TestADSLargePush(t *testing.T) {
 	if got := len(p.srv.Clusters()); got != 1001 {
 		t.Fatalf("%d clusters running", got)
 	}
+}
+
+// largePush is small plus 1000 EDS clusters of 10 endpoints each and a
+// route to each in small's route configuration "web".
+func largePush(small resources) resources {
+	large := small
+	large.clusters = slices.Clone(small.clusters)
+	large.endpoints = slices.Clone(small.endpoints)
+	var rts []*routev3.Route
+	for i := range 1000 {
+		name := fmt.Sprintf("svc-%04d", i)
+		large.clusters = append(large.clusters, xdstest.EDSCluster(name))
+		cla := xdstest.Assignment(name)
+		for j := range 10 {
+			cla.Endpoints[0].LbEndpoints = append(cla.Endpoints[0].LbEndpoints, xdstest.LbEndpoint(fmt.Sprintf("127.0.%d.%d", i/250+1, i%250+1), uint32(8000+j)))
+		}
+		large.endpoints = append(large.endpoints, cla)
+		rts = append(rts, xdstest.PrefixRoute("/"+name+"/", name))
+	}
+	rts = append(rts, xdstest.PrefixRoute("/", "backend"))
+	large.routes = []types.Resource{xdstest.RouteConfig("web", rts...)}
+	return large
+}
+
+// TestADSLargePushUnderLoad runs HTTP/1 load (internal/bench, the engine
+// of mosnctl bench) through the pushed listener, once without a push and
+// once while the large push is applied: no request may fail; the two rates
+// are logged (a 2-core host shared with the load generator and the origin:
+// a figure, not an assertion).
+func TestADSLargePushUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load")
+	}
+	hostA, portA := origin(t, "A")
+	cp := xdstest.StartControlPlane(t)
+	small := resources{
+		listeners: []types.Resource{xdstest.HTTPListener(t, "ingress", "127.0.0.1", 0, "web")},
+		routes:    []types.Resource{xdstest.RouteConfig("web", xdstest.PrefixRoute("/", "backend"))},
+		clusters:  []types.Resource{xdstest.EDSCluster("backend")},
+		endpoints: []types.Resource{xdstest.Assignment("backend", xdstest.LbEndpoint(hostA, portA))},
+	}
+	small.push(cp, "1")
+	p := startProxy(t, cp)
+	p.waitVersions(t, "1")
+	cfg := bench.Config{Targets: []string{"http://" + p.srv.ListenerAddr("ingress").String() + "/load"},
+		Conns: 4, Duration: time.Second, Warmup: 200 * time.Millisecond, Timeout: 5 * time.Second}
+	before, err := bench.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	large := largePush(small)
+	type result struct {
+		r   *bench.Result
+		err error
+	}
+	during := make(chan result, 1)
+	cfg.Warmup = 0
+	go func() {
+		r, err := bench.Run(context.Background(), cfg)
+		during <- result{r, err}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	start := time.Now()
+	large.push(cp, "2")
+	p.waitVersions(t, "2")
+	applied := time.Since(start)
+	d := <-during
+	if d.err != nil {
+		t.Fatal(d.err)
+	}
+	if before.Errors.Total != 0 || d.r.Errors.Total != 0 || d.r.Responses == 0 {
+		t.Fatalf("errors: %d before, %d of %d during the push", before.Errors.Total, d.r.Errors.Total, d.r.Requests)
+	}
+	t.Logf("HTTP/1 through the unchanged listener: %.0f req/s before, %.0f req/s over the 1 s window holding the push (%+.1f%%); push applied in %v",
+		before.RPS, d.r.RPS, (d.r.RPS-before.RPS)/before.RPS*100, applied.Round(time.Millisecond))
 }
