@@ -356,8 +356,35 @@ func TestADSWarmsListenerUntilRoutes(t *testing.T) {
 	if addr == nil {
 		t.Fatal("listener still warming after its routes came")
 	}
-	if _, body := get(t, &http.Client{Timeout: 5 * time.Second}, "http://"+addr.String()+"/"); body != "A" {
+	hc := &http.Client{Timeout: 5 * time.Second}
+	if _, body := get(t, hc, "http://"+addr.String()+"/"); body != "A" {
 		t.Fatalf("got %q", body)
+	}
+
+	// The listener moves to routes that have not arrived: it serves on
+	// with the ones it has, on the same socket, until they do.
+	r.listeners = []types.Resource{xdstest.HTTPListener(t, "ingress", "127.0.0.1", 0, "web2")}
+	r.push(cp, "3")
+	p.waitVersions(t, "3", "listeners")
+	if w := p.typeDump("listeners").Warming; len(w) != 1 {
+		t.Fatalf("warming %v", w)
+	}
+	if a := p.srv.ListenerAddr("ingress"); a == nil || a.String() != addr.String() {
+		t.Fatalf("listener at %v, was %v", a, addr)
+	}
+	if _, body := get(t, hc, "http://"+addr.String()+"/"); body != "A" {
+		t.Fatalf("while warming: %q", body)
+	}
+	r.routes = []types.Resource{xdstest.RouteConfig("web2", &routev3.Route{Match: &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}},
+		Action: &routev3.Route_DirectResponse{DirectResponse: &routev3.DirectResponseAction{Status: 200,
+			Body: &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: "web2"}}}}})}
+	r.push(cp, "4")
+	p.waitVersions(t, "4")
+	if _, body := get(t, hc, "http://"+addr.String()+"/"); body != "web2" {
+		t.Fatalf("after web2 came: %q", body)
+	}
+	if w := p.typeDump("listeners").Warming; len(w) != 0 {
+		t.Fatalf("still warming %v", w)
 	}
 }
 

@@ -16,6 +16,10 @@ type Resources struct {
 	Routes    map[string]*config.RouterConfiguration
 	Clusters  map[string]*Cluster
 	Endpoints map[string][]config.Host // by cluster_name of the assignment
+	// Serving holds each listener as the last successful Build put it in
+	// the config, with its route table: a listener whose new route
+	// configuration has not arrived keeps serving that (Envoy's warming).
+	Serving map[string]*Listener
 }
 
 // DynamicServerName names the server that holds the listeners and route
@@ -27,6 +31,8 @@ const DynamicServerName = "xds"
 // file is. warming lists the listeners left out because the route
 // configuration they name has not arrived yet. Validation errors name the
 // resource ("cluster \"x\": ...") instead of a position in the built config.
+// A warming listener that served before keeps its last version. On success
+// r.Serving is replaced by the listeners of the new config.
 func Build(base *config.Config, r *Resources) (cfg *config.Config, warming []string, err error) {
 	out := *base
 	out.Servers = slices.Clone(base.Servers)
@@ -57,19 +63,28 @@ func Build(base *config.Config, r *Resources) (cfg *config.Config, warming []str
 		rename[fmt.Sprintf("servers[%d].routers[%d]", si, len(srv.Routers))] = label
 		srv.Routers = append(srv.Routers, *rc)
 	}
+	serving := make(map[string]*Listener, len(r.Listeners))
 	for _, name := range sortedKeys(r.Listeners) {
 		l := r.Listeners[name]
-		switch {
-		case l.Inline != nil:
-			addRoute(l.Inline, fmt.Sprintf("listener %q: route_config", name))
-		case l.RouteName != "":
+		if l.RouteName != "" {
 			rc, ok := r.Routes[l.RouteName]
 			if !ok {
 				warming = append(warming, name)
-				continue
+				if l = r.Serving[name]; l == nil {
+					continue
+				}
+			} else {
+				// What it serves with, should its next routes be late.
+				l = &Listener{Config: l.Config, RouteName: l.RouteName, Inline: rc}
 			}
-			addRoute(rc, fmt.Sprintf("route_configuration %q", l.RouteName))
 		}
+		switch {
+		case l.RouteName != "":
+			addRoute(l.Inline, fmt.Sprintf("route_configuration %q", l.RouteName))
+		case l.Inline != nil:
+			addRoute(l.Inline, fmt.Sprintf("listener %q: route_config", name))
+		}
+		serving[name] = l
 		rename[fmt.Sprintf("servers[%d].listeners[%d]", si, len(srv.Listeners))] = fmt.Sprintf("listener %q", name)
 		srv.Listeners = append(srv.Listeners, l.Config)
 	}
@@ -78,6 +93,7 @@ func Build(base *config.Config, r *Resources) (cfg *config.Config, warming []str
 	if err := out.Validate(); err != nil {
 		return nil, warming, renamePaths(err, rename)
 	}
+	r.Serving = serving
 	return &out, warming, nil
 }
 
