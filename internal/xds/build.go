@@ -36,6 +36,10 @@ const DynamicServerName = "xds"
 func Build(base *config.Config, r *Resources) (cfg *config.Config, warming []string, err error) {
 	out := *base
 	out.Servers = slices.Clone(base.Servers)
+	for i := range out.Servers {
+		// ApplyDefaults writes to listeners: not to the running config's.
+		out.Servers[i].Listeners = slices.Clone(out.Servers[i].Listeners)
+	}
 	out.ClusterManager.Clusters = slices.Clone(base.ClusterManager.Clusters)
 	rename := map[string]string{}
 

@@ -309,3 +309,28 @@ func TestEndpointsHealth(t *testing.T) {
 		t.Fatalf("healthy beats degraded: %v %v", hs, err)
 	}
 }
+
+// MOSN's "Mix" mode: static listeners and clusters in MOSN's format beside
+// the pushed ones; a pushed cluster may not take a static one's name.
+func TestBuildKeepsStaticConfig(t *testing.T) {
+	base := testBase()
+	base.Servers = []config.Server{{Listeners: []config.Listener{{Name: "static", Address: "127.0.0.1:0",
+		FilterChains: []config.FilterChain{{Filters: []config.Filter{{Type: config.FilterTCPProxy, Config: stdjson.RawMessage(`{"cluster":"local"}`)}}}}}}}}
+	base.ClusterManager.Clusters = []config.Cluster{{Name: "local", Hosts: []config.Host{{Address: "127.0.0.1:9"}}}}
+	base.ApplyDefaults()
+	r := mustTranslate(t, []*listenerv3.Listener{xdstest.TCPListener(t, "pushed", "127.0.0.1", 0, "local")}, nil, nil, nil)
+	cfg, _, err := Build(base, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Servers) != 2 || cfg.Servers[0].Listeners[0].Name != "static" || cfg.Servers[1].Listeners[0].Name != "pushed" {
+		t.Fatalf("servers %+v", cfg.Servers)
+	}
+	if &cfg.Servers[0].Listeners[0] == &base.Servers[0].Listeners[0] {
+		t.Fatal("the built config shares the base's listeners")
+	}
+	r = mustTranslate(t, nil, nil, []*clusterv3.Cluster{xdstest.EDSCluster("local")}, nil)
+	if _, _, err := Build(base, r); err == nil || !strings.Contains(err.Error(), `cluster "local": name: duplicate cluster name "local"`) {
+		t.Fatalf("got %v", err)
+	}
+}
