@@ -236,3 +236,37 @@ func TestDumpAdmin(t *testing.T) {
 		}
 	}
 }
+
+func TestDumpWatchJSONLines(t *testing.T) {
+	cp := xdstest.StartControlPlane(t)
+	pushAll(t, cp, "1", 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Server: cp.Addr, Node: node, Watch: true, Output: "json", Timeout: 10 * time.Second}, &out)
+	}()
+	waitFor(t, func() bool { return strings.Count(out.String(), "\n") >= 4 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var push struct {
+			Type      string            `json:"type"`
+			Version   string            `json:"version"`
+			Resources []json.RawMessage `json:"resources"`
+		}
+		if err := json.Unmarshal([]byte(line), &push); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		if push.Version != "1" || len(push.Resources) == 0 {
+			t.Errorf("push %+v", push)
+		}
+		seen[push.Type] = true
+	}
+	if len(seen) != 4 {
+		t.Errorf("types pushed %v", seen)
+	}
+}

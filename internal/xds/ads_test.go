@@ -415,6 +415,51 @@ func TestADSClusterRemovedWithItsRoute(t *testing.T) {
 	t.Logf("clusters NACKed on the way: %d", p.typeDump("clusters").Rejected)
 }
 
+// An endpoint-only push changes the host set in place: a host that stays
+// keeps its counters (and its connection pool) across the swap.
+func TestADSEndpointPushKeepsHostState(t *testing.T) {
+	hostA, portA := origin(t, "A")
+	hostB, portB := origin(t, "B")
+	cp := xdstest.StartControlPlane(t)
+	r := resources{
+		listeners: []types.Resource{xdstest.HTTPListener(t, "ingress", "127.0.0.1", 0, "web")},
+		routes:    []types.Resource{xdstest.RouteConfig("web", xdstest.PrefixRoute("/", "backend"))},
+		clusters:  []types.Resource{xdstest.EDSCluster("backend")},
+		endpoints: []types.Resource{xdstest.Assignment("backend", xdstest.LbEndpoint(hostA, portA))},
+	}
+	r.push(cp, "1")
+	p := startProxy(t, cp)
+	p.waitVersions(t, "1")
+	url := "http://" + p.srv.ListenerAddr("ingress").String() + "/"
+	hc := &http.Client{Timeout: 5 * time.Second}
+	for range 3 {
+		get(t, hc, url)
+	}
+	hostRequests := func(addr string) (uint64, bool) {
+		for _, c := range p.srv.Clusters() {
+			for _, h := range c.Hosts {
+				if c.Name == "backend" && h.Address == addr {
+					return h.Requests, true
+				}
+			}
+		}
+		return 0, false
+	}
+	a := net.JoinHostPort(hostA, fmt.Sprint(portA))
+	if n, _ := hostRequests(a); n != 3 {
+		t.Fatalf("host A served %d requests", n)
+	}
+	r.endpoints = []types.Resource{xdstest.Assignment("backend", xdstest.LbEndpoint(hostA, portA), xdstest.LbEndpoint(hostB, portB))}
+	r.push(cp, "2")
+	p.waitVersions(t, "2")
+	if n, ok := hostRequests(a); n != 3 {
+		t.Fatalf("host A after the endpoint push: %d requests (present %v), want its 3 kept", n, ok)
+	}
+	if _, ok := hostRequests(net.JoinHostPort(hostB, fmt.Sprint(portB))); !ok {
+		t.Fatal("host B not added")
+	}
+}
+
 func TestADSReconnectsAndResubscribes(t *testing.T) {
 	hostA, portA := origin(t, "A")
 	hostB, portB := origin(t, "B")
