@@ -85,8 +85,9 @@ func startProxy(t *testing.T, cp *xdstest.ControlPlane) *proxy {
 	base := bootstrapBase(t, cp.Addr)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	p := &proxy{}
-	p.client = xds.NewClient(xds.Options{Server: cp.Addr, Node: &corev3.Node{Id: node}, Base: base, Log: log,
-		Apply: func(c *config.Config) error { return p.srv.Reload(c) }, MaxBackoff: time.Second})
+	o := xds.Options{Server: cp.Addr, Node: &corev3.Node{Id: node}, Base: base, Log: log,
+		Apply: func(c *config.Config) error { return p.srv.Reload(c) }, MaxBackoff: time.Second}
+	p.client = xds.NewClient(o)
 	srv, err := server.New(base, server.Options{Logger: log, AdminAddr: "127.0.0.1:0",
 		DynamicDump: func() any { return p.client.Dump() }, Collectors: []prometheus.Collector{p.client.Collector()}})
 	if err != nil {

@@ -334,3 +334,32 @@ func TestBuildKeepsStaticConfig(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestBuildInlineRouteConfig(t *testing.T) {
+	l := xdstest.HTTPListener(t, "in", "127.0.0.1", 0, "unused")
+	h := &hcmv3.HttpConnectionManager{}
+	l.FilterChains[0].Filters[0].GetTypedConfig().UnmarshalTo(h)
+	h.RouteSpecifier = &hcmv3.HttpConnectionManager_RouteConfig{RouteConfig: xdstest.RouteConfig("web", xdstest.PrefixRoute("/", "nowhere"))}
+	l.FilterChains[0].Filters[0].ConfigType = &listenerv3.Filter_TypedConfig{TypedConfig: xdstest.MustAny(t, h)}
+	tl, err := TranslateListener(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tl.RouteName != "" || tl.Inline == nil || tl.Inline.RouterConfigName != "inline:in" {
+		t.Fatalf("translated %+v", tl)
+	}
+	r := mustTranslate(t, []*listenerv3.Listener{l}, nil, nil, nil)
+	_, _, err = Build(testBase(), r)
+	want := `listener "in": route_config: virtual_hosts[0].routers[0].route.cluster_name: no cluster named "nowhere"`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want %q", err, want)
+	}
+	r.Clusters["nowhere"], _ = TranslateCluster(xdstest.EDSCluster("nowhere"))
+	cfg, warming, err := Build(testBase(), r)
+	if err != nil || len(warming) != 0 {
+		t.Fatal(err, warming)
+	}
+	if rs := cfg.Servers[0].Routers; len(rs) != 1 || rs[0].RouterConfigName != "inline:in" {
+		t.Fatalf("routers %+v", rs)
+	}
+}
