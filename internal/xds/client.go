@@ -127,7 +127,8 @@ func NewClient(opts Options) *Client {
 // untouched while disconnected; a new stream asks again for the names it
 // holds, with the versions it holds.
 func (c *Client) Run(ctx context.Context) error {
-	conn, err := grpc.NewClient(c.opts.Server, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(c.opts.Server, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxResponseSize)))
 	if err != nil {
 		return fmt.Errorf("xds: %w", err)
 	}
@@ -206,6 +207,10 @@ type adsStream struct {
 	sent      bool
 	mu        sync.Mutex // one Send at a time (a delayed NACK may race the receiver)
 }
+
+// MaxResponseSize bounds one discovery response: gRPC's default (4 MiB)
+// is a few thousand endpoints of a large mesh; this is far beyond any.
+const MaxResponseSize = 256 << 20
 
 // nackRepeatMax bounds the wait before NACKing a rejected version the
 // server sends again.
