@@ -18,6 +18,7 @@ import (
 	"github.com/mosnctl/mosnctl/cmd/top"
 	"github.com/mosnctl/mosnctl/cmd/upgrade"
 	"github.com/mosnctl/mosnctl/cmd/version"
+	"github.com/mosnctl/mosnctl/cmd/xds"
 	"github.com/mosnctl/mosnctl/internal/cli"
 )
 
@@ -36,6 +37,7 @@ func newRoot() *cobra.Command {
 		top.NewCommand(),
 		hwprobe.NewCommand(),
 		version.NewCommand(),
+		xds.NewCommand(),
 	)
 	return root
 }

@@ -44,7 +44,7 @@ func TestBusyboxUnknownName(t *testing.T) {
 	root.SetOut(&errOut)
 	code := cli.Execute(context.Background(), root, []string{"/opt/foo", "version"}, &errOut)
 	want := `mosnctl: unknown command name "foo" (invoked as /opt/foo); use mosnctl <command> or a symlink named ` +
-		"bench|hwprobe|serve|tlsbench|top|upgrade|version\n"
+		"bench|hwprobe|serve|tlsbench|top|upgrade|version|xds\n"
 	if code != 2 || errOut.String() != want {
 		t.Errorf("exit %d, output %q; want exit 2, %q", code, errOut.String(), want)
 	}

@@ -4,6 +4,7 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -31,6 +32,10 @@ type Options struct {
 	AdminAddress string
 	LogLevel     string
 	DrainTimeout time.Duration
+	// ServiceNode and ServiceCluster set the xDS node id and cluster
+	// (Envoy's and MOSN's --service-node, --service-cluster).
+	ServiceNode    string
+	ServiceCluster string
 	// Ready, when set, is called once the proxy serves (tests use it).
 	Ready func(*server.Server)
 
@@ -60,6 +65,9 @@ func NewCommand() *cobra.Command {
 				LogLevel:     v.GetString("log-level"),
 				DrainTimeout: v.GetDuration("drain-timeout"),
 
+				ServiceNode:    v.GetString("service-node"),
+				ServiceCluster: v.GetString("service-cluster"),
+
 				UpgradeSocket:   v.GetString("upgrade-socket"),
 				UpgradeFrom:     v.GetString("upgrade-from"),
 				UpgradeStatusFD: v.GetInt("upgrade-status-fd"),
@@ -73,6 +81,8 @@ func NewCommand() *cobra.Command {
 	f.String("admin-address", "", "admin API address, overriding the config (\"off\" disables it)")
 	f.String("log-level", "info", "log level: debug, info, warn, error")
 	f.Duration("drain-timeout", 0, "how long in-flight requests may run after SIGTERM (default: config's drain_timeout or 30s)")
+	f.String("service-node", "", "xDS node id (overrides the config's node.id), e.g. sidecar~10.0.0.1~pod.ns~ns.svc.cluster.local")
+	f.String("service-cluster", "", "xDS node cluster (overrides the config's node.cluster)")
 	f.String("upgrade-socket", "", "unix socket that mosnctl upgrade connects to (default $XDG_RUNTIME_DIR or $TMPDIR/mosnctl-<pid>.upgrade.sock; \"off\" disables hot upgrade)")
 	f.String("upgrade-from", "", "set by mosnctl upgrade: take over from the process listening on this upgrade socket")
 	f.Int("upgrade-status-fd", 0, "set by mosnctl upgrade: descriptor to report upgrade progress on")
@@ -108,11 +118,20 @@ func Run(ctx context.Context, opts Options, out, errOut io.Writer) error {
 	if opts.DrainTimeout > 0 {
 		cfg.DrainTimeout = &config.Duration{Duration: opts.DrainTimeout}
 	}
+	dyn, err := newDynamic(cfg, opts, log)
+	if err != nil {
+		takeover.fail(err)
+		return err
+	}
+	if dyn != nil {
+		cfg = dyn.boot.Base
+	}
 	if opts.Check {
 		fmt.Fprintf(out, "%s: ok\n", raw.Source)
 		return nil
 	}
 	sopts := server.Options{Logger: log, LogLevel: level, AdminAddr: opts.AdminAddress}
+	dyn.serverOptions(&sopts)
 	if takeover != nil {
 		sopts.Inherit = takeover.t.Inherit
 	}
@@ -128,6 +147,8 @@ func Run(ctx context.Context, opts Options, out, errOut io.Writer) error {
 	defer signal.Stop(hup)
 	srv.Start(ctx)
 	log.Info("mosnctl serving", "config", raw.Source, "pid", os.Getpid())
+	stopDynamic := dyn.run(ctx, srv)
+	defer stopDynamic()
 	if opts.Ready != nil {
 		opts.Ready(srv)
 	}
@@ -175,6 +196,7 @@ func Run(ctx context.Context, opts Options, out, errOut io.Writer) error {
 			// The new process died during the handover: serve on, and
 			// accept the next upgrade.
 			srv, src, takenOver = again, nil, nil
+			dyn.setServer(again)
 			log.Info("mosnctl serving again", "config", raw.Source, "pid", os.Getpid())
 			go sockets.open(ctx, opts.UpgradeSocket, again, raw, log)
 			continue
@@ -228,6 +250,11 @@ func reloadSource(opts Options, log *slog.Logger) server.ConfigSource {
 		cfg, raw, err := loadFor(opts.ConfigPath, nil, log)
 		if err != nil {
 			return nil, nil, err
+		}
+		if cfg.XDS() {
+			// The running config is the file plus what the control plane
+			// pushed: the file alone would drop every pushed resource.
+			return nil, nil, errors.New("config reload: not with dynamic_resources (xDS): restart, or mosnctl upgrade, to change the bootstrap")
 		}
 		if opts.DrainTimeout > 0 {
 			cfg.DrainTimeout = &config.Duration{Duration: opts.DrainTimeout}

@@ -77,9 +77,6 @@ func Parse(data []byte, format string) (*Config, []string, error) {
 	if !ok {
 		return nil, nil, &FieldError{Msg: fmt.Sprintf("config must be an object with servers and cluster_manager, got %s", jsonKind(tree))}
 	}
-	if fe := xdsOnly(obj); fe != nil {
-		return nil, nil, fe
-	}
 	cfg := &Config{}
 	unimplemented, errs := decodeTree(obj, cfg, "")
 	if len(errs) > 0 {
@@ -91,28 +88,6 @@ func Parse(data []byte, format string) (*Config, []string, error) {
 	}
 	unimplemented = append(unimplemented, cfg.filterWarnings()...)
 	return cfg, warningMessage(unimplemented), nil
-}
-
-// xdsOnly refuses a file that only points at an xDS server (MOSN's "Xds"
-// mode: no servers, dynamic_resources set). Its Envoy-style bootstrap has
-// nothing mosnctl could serve, so field-by-field errors would only be noise.
-// With servers present (MOSN's "Mix" mode) the static part runs and
-// dynamic_resources is listed as not implemented.
-func xdsOnly(obj map[string]any) *FieldError {
-	var dynamic, servers bool
-	for k, v := range obj {
-		switch {
-		case asciiEqualFold(k, "dynamic_resources") && v != nil:
-			dynamic = true
-		case asciiEqualFold(k, "servers") && v != nil:
-			servers = true
-		}
-	}
-	if !dynamic || servers {
-		return nil
-	}
-	return &FieldError{Path: "dynamic_resources", Msg: "dynamic (xDS) configuration is not supported yet: " +
-		"declare listeners in servers[] and clusters in cluster_manager.clusters[]"}
 }
 
 // warningMessage folds the unimplemented field paths into one message.

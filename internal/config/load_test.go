@@ -320,7 +320,7 @@ func TestMOSNExamples(t *testing.T) {
 		{"dubbo/server_config.json", "", `downstream_protocol: protocol "dubbo" is not supported yet`},
 		{"dubbo/client_config.json", "", `downstream_protocol: protocol "dubbo" is not supported yet`},
 		{"flowcontrol-sample/server_config.json", unimpl + "disable_upgrade, servers[0].listeners[0].stream_filters[0].config.log_path", ""},
-		{"xds-server-sample/config.json", "", "dynamic_resources: dynamic (xDS) configuration is not supported yet"},
+		{"xds-server-sample/config.json", "", `dynamic_resources.cds_config: only {"ads": {}} is supported`},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {

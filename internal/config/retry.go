@@ -22,9 +22,12 @@ const (
 	RetryReset          = "reset"
 	RetryConnectFailure = "connect-failure"
 	RetryStatusCodes    = "retriable-status-codes"
+	// RetryRefusedStream is an HTTP/2 stream the upstream refused before
+	// it processed anything: retried as a reset.
+	RetryRefusedStream = "refused-stream"
 )
 
-var retryConditions = []string{Retry5xx, RetryGatewayError, RetryReset, RetryConnectFailure, RetryStatusCodes}
+var retryConditions = []string{Retry5xx, RetryGatewayError, RetryReset, RetryConnectFailure, RetryStatusCodes, RetryRefusedStream}
 
 // UnmarshalJSON takes true/false or a condition list ("5xx,reset").
 func (r *RetryOn) UnmarshalJSON(b []byte) error {
@@ -38,6 +41,11 @@ func (r *RetryOn) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("want true, false or conditions such as %q", "5xx,connect-failure")
 	}
+	return r.Parse(s)
+}
+
+// Parse takes Envoy's comma-separated conditions.
+func (r *RetryOn) Parse(s string) error {
 	*r = RetryOn{}
 	for _, c := range strings.Split(s, ",") {
 		c = strings.TrimSpace(c)
@@ -76,7 +84,7 @@ func (r RetryOn) Has(c string) bool {
 		return r.Enabled && c != RetryGatewayError && c != RetryStatusCodes
 	}
 	for _, x := range r.Conditions {
-		if x == c {
+		if x == c || c == RetryReset && x == RetryRefusedStream {
 			return true
 		}
 	}

@@ -34,7 +34,8 @@ func (v *validator) add(errs ...*FieldError) { v.errs = append(v.errs, errs...) 
 
 func (v *validator) run() {
 	v.clusterManager()
-	if len(v.c.Servers) == 0 {
+	v.bootstrap()
+	if len(v.c.Servers) == 0 && !v.c.XDS() {
 		v.errorf("servers", "no servers: a config needs at least one listener")
 	}
 	names := map[string]string{} // listener name -> path
@@ -74,9 +75,8 @@ func (v *validator) server(si int, names, addrs map[string]string) {
 	if s.Processor < 0 {
 		v.errorf(sp+".processor", "must not be negative")
 	}
-	// Under MOSN listeners may come later from xDS; mosnctl has no xDS, so
-	// a server without listeners would serve nothing.
-	if len(s.Listeners) == 0 {
+	// Without xDS a server without listeners would serve nothing.
+	if len(s.Listeners) == 0 && !v.c.XDS() {
 		v.errorf(sp+".listeners", "no listeners: a server needs at least one listener")
 	}
 	routers := map[string]bool{}

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/mosnctl/mosnctl/internal/admin"
 	"github.com/mosnctl/mosnctl/internal/config"
 	"github.com/mosnctl/mosnctl/internal/filter"
@@ -49,6 +51,11 @@ type Options struct {
 	// as AdminListenerName) and returns nil when it has no socket for it,
 	// which is then bound fresh.
 	Inherit func(name, network, address string) net.Listener
+	// DynamicDump, when set, is shown beside the running config in
+	// /api/v1/config_dump as "dynamic" (the xDS client's state), and
+	// Collectors are added to /metrics.
+	DynamicDump func() any
+	Collectors  []prometheus.Collector
 }
 
 // Server is a running proxy built from one config snapshot.
@@ -79,6 +86,8 @@ type Server struct {
 	inherit   func(name, network, address string) net.Listener
 	adminAddr string          // as configured
 	ctx       context.Context // Start's, for connections handed over later
+
+	dynamicDump func() any
 }
 
 // runningListener is a listener as one config built it. A reload builds
@@ -149,7 +158,8 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 		if level == nil {
 			level = new(slog.LevelVar)
 		}
-		s.admin = admin.New(s, level, log, newCollector(s))
+		s.dynamicDump = opts.DynamicDump
+		s.admin = admin.New(s, level, log, append([]prometheus.Collector{newCollector(s)}, opts.Collectors...)...)
 		if ln := s.inherited(AdminListenerName, "tcp", adminAddr); ln != nil {
 			s.admin.UseListener(ln)
 		} else if err := s.admin.Listen(adminAddr); err != nil {

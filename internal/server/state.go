@@ -9,11 +9,16 @@ import (
 	"github.com/mosnctl/mosnctl/internal/proxy"
 )
 
-// ConfigDump returns the running config.
+// ConfigDump returns the running config, and with xDS the client's state
+// ({"config": ..., "dynamic": ...}).
 func (s *Server) ConfigDump() any {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.cfg
+	cfg := s.cfg
+	s.mu.RUnlock()
+	if s.dynamicDump == nil {
+		return cfg
+	}
+	return map[string]any{"config": cfg, "dynamic": s.dynamicDump()}
 }
 
 // Ready reports whether every listener is serving.
