@@ -235,11 +235,12 @@ func sendStalls(c *Conn) error {
 	return nil
 }
 
-// sendSlowly writes 16 MiB to a peer reading 256 KiB every 20 ms: the
-// sockets take a few MiB at once, the rest takes about a second, far past
-// the send timeout, which bounds each wait, not the total.
+// sendSlowly writes 32 MiB to a peer reading 256 KiB every 20 ms: the
+// sockets take a few MiB at once, the rest takes over two seconds, past the
+// send timeout, which bounds each wait, not the total. A second per wait
+// leaves a loaded machine room to schedule the reader.
 func sendSlowly(c *Conn, peer net.Conn) error {
-	c.SetSendTimeout(200 * time.Millisecond)
+	c.SetSendTimeout(time.Second)
 	go func() {
 		buf := make([]byte, 256<<10)
 		for {
@@ -250,7 +251,7 @@ func sendSlowly(c *Conn, peer net.Conn) error {
 		}
 	}()
 	chunk := make([]byte, 64<<10)
-	for range 256 {
+	for range 512 {
 		if _, err := c.Write(chunk); err != nil {
 			return err
 		}
