@@ -42,11 +42,11 @@ type boltCall struct {
 var boltCalls = sync.Pool{New: func() any { return new(boltCall) }}
 
 // ServeBolt forwards one request frame; f and raw are the reader's.
-func (p *BoltProxy) ServeBolt(d *stream.BoltDownstream, f *bolt.Frame, raw []byte) {
+func (p *BoltProxy) ServeBolt(d *stream.BoltDownstream, f bolt.Frame, raw []byte) {
 	start := time.Now()
 	b := boltCalls.Get().(*boltCall)
 	b.p, b.d, b.id, b.codec, b.oneway = p, d, f.RequestID, f.Codec, f.Type == bolt.TypeOneway
-	b.Reset(f, raw)
+	b.Reset(&f, raw)
 	if !b.oneway {
 		d.Begin()
 	}

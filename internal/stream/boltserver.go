@@ -58,11 +58,11 @@ func (o *BoltOptions) withDefaults() BoltOptions {
 }
 
 // BoltHandler receives each request frame of a downstream connection, in
-// its reader (a goroutine, or a task of an event loop). frame and raw (its
+// its reader (a goroutine, or a task of an event loop). The views of frame and raw (its
 // encoded bytes) are valid only during the call: forwarding copies raw into
 // the upstream write.
 type BoltHandler interface {
-	ServeBolt(d *BoltDownstream, frame *bolt.Frame, raw []byte)
+	ServeBolt(d *BoltDownstream, frame bolt.Frame, raw []byte)
 }
 
 // BoltDownstream is a downstream Bolt connection: many requests in flight,
@@ -323,7 +323,7 @@ func (d *BoltDownstream) serve(resumed bool) {
 		case f.IsHeartbeat() && f.IsRequest():
 			d.writeHeartbeat(f.RequestID, f.Codec)
 		case f.IsRequest():
-			h.ServeBolt(d, &f, raw)
+			h.ServeBolt(d, f, raw) // by value: a pointer would make f escape, an allocation per wake
 		default:
 			if ok, suppressed := limit.Allow(reasonResponse); ok {
 				log.Info("bolt: "+reasonResponse+", dropped", "remote", c.RemoteAddr().String(), "request_id", f.RequestID, "suppressed", suppressed)

@@ -222,7 +222,7 @@ type bigAnswers struct {
 	written chan error
 }
 
-func (h *bigAnswers) ServeBolt(d *BoltDownstream, f *bolt.Frame, _ []byte) {
+func (h *bigAnswers) ServeBolt(d *BoltDownstream, f bolt.Frame, _ []byte) {
 	d.Begin()
 	resp := bolt.AppendFrame(nil, &bolt.Frame{Type: bolt.TypeResponse, CmdCode: bolt.CmdResponse, Version: 1,
 		RequestID: f.RequestID, Codec: f.Codec, Content: bytes.Repeat([]byte("r"), h.size)})
