@@ -226,6 +226,9 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 	}
 	f := lc.FilterChains[0].Filters[0]
 	fpath := path + ".filter_chains[0].filters[0]"
+	if len(lc.FilterChains[0].ServerTLS()) > 0 {
+		return nil, fmt.Errorf("%s.filter_chains[0].tls_context: TLS listeners are not wired into the server yet", path)
+	}
 	rl := &runningListener{cfg: *lc, filter: f.Type, slot: new(atomic.Pointer[runningListener]), routes: new(routeRef)}
 	if old != nil {
 		rl.slot, rl.routes = old.slot, old.routes

@@ -75,6 +75,9 @@ func newCluster(cfg *config.Cluster, old *Cluster) (*Cluster, error) {
 		Hosts:             make([]*Host, 0, len(cfg.Hosts)),
 		cfg:               *cfg,
 	}
+	if cfg.TLSContext.Enabled() {
+		return nil, fmt.Errorf("tls_context: TLS to upstream hosts is not wired in yet")
+	}
 	if cfg.MaxConnections < 0 {
 		return nil, fmt.Errorf("max_connections: %d is negative", cfg.MaxConnections)
 	}
