@@ -41,6 +41,7 @@ func (v *validator) run() {
 	for si := range v.c.Servers {
 		v.server(si, names, addrs)
 	}
+	v.clusterTLSUsers()
 	if a := v.c.Admin; a != nil {
 		sa := a.Address.SocketAddress
 		if sa.PortValue > 65535 {

@@ -70,14 +70,16 @@ type Conn struct {
 	// (ParkIdle, not ParkRead); the handler returned, leaving the
 	// connection to its tasks until Finish (Detach); the listener's cleanup
 	// ran.
-	idlePark, detached, ended bool
-	readDeadline              int64                // unix ns, last set by SetReadDeadline (reading goroutine only); 0: none
-	ln                        *Listener            // the accepting listener (nil for upstream conns): its handoff hook
-	gio                       *goIO                // what Writev, TryWrite and CheckIdle need off a loop, made at their first use
-	wmu                       sync.Mutex           // LockWrite's, for a connection served by goroutines
-	also                      atomic.Pointer[Conn] // closed with this one (CloseAlso)
-	send                      time.Duration
-	sendUntil                 int64 // unix ns: the write deadline SetSendTimeout's rule set last
+	// wrapped: Wrap put a layer (TLS) over the socket, whose state can't
+	// be handed to another process.
+	idlePark, detached, ended, wrapped bool
+	readDeadline                       int64                // unix ns, last set by SetReadDeadline (reading goroutine only); 0: none
+	ln                                 *Listener            // the accepting listener (nil for upstream conns): its handoff hook
+	gio                                *goIO                // what Writev, TryWrite and CheckIdle need off a loop, made at their first use
+	wmu                                sync.Mutex           // LockWrite's, for a connection served by goroutines
+	also                               atomic.Pointer[Conn] // closed with this one (CloseAlso)
+	send                               time.Duration
+	sendUntil                          int64 // unix ns: the write deadline SetSendTimeout's rule set last
 	// resume is the handler's continuation while the connection is parked
 	// (ParkIdle); after is what AfterServe keeps for the handler's end.
 	resume, after func()
@@ -130,6 +132,7 @@ func (c *Conn) SetMaxBuffer(n int) {
 // before.
 func (c *Conn) Wrap(wrap func(net.Conn) net.Conn) {
 	c.nc = wrap(c.nc)
+	c.wrapped = true
 }
 
 // NetConn returns the underlying connection.
@@ -282,6 +285,12 @@ func (c *Conn) UnlockWrite() {
 	}
 }
 
+// piecesWriter is a wrapper (TLS) that writes gathered pieces better than
+// one at a time: net.Buffers would make a TLS record of each.
+type piecesWriter interface {
+	Writev(pieces [][]byte) (int64, error)
+}
+
 // Writev writes the pieces with one gathered write where the platform allows.
 // Not safe for concurrent use with itself; callers serialise writes.
 func (c *Conn) Writev(pieces ...[]byte) error {
@@ -289,6 +298,10 @@ func (c *Conn) Writev(pieces ...[]byte) error {
 		c.armSend()
 	}
 	n, err, done := c.writevOnLoop(pieces)
+	if pw, ok := c.nc.(piecesWriter); ok && !done {
+		n, err = pw.Writev(pieces)
+		done = true
+	}
 	if !done {
 		g := c.goIO()
 		g.bufs = append(g.iov[:0], pieces...)

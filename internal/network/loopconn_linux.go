@@ -95,9 +95,12 @@ func EdgeRead(fd int, b []byte, peerDone bool) (n int, drained bool, err error) 
 
 // parkOnLoop registers the connection as parked with its loop (ParkIdle)
 // unless it is not on one, or its next read would not wait.
+//
+// A wrapped socket (TLS) never parks: its wrapper may hold bytes read from
+// the socket (a record read ahead) that no readiness event would announce.
 func (c *Conn) parkOnLoop() bool {
 	fc := c.ls
-	if fc == nil || fc.l.cur == nil || fc.closing.Load() || fc.l.expired(fc.rdl.Load()) {
+	if fc == nil || c.nc != net.Conn(fc) || fc.l.cur == nil || fc.closing.Load() || fc.l.expired(fc.rdl.Load()) {
 		return false
 	}
 	if fc.readable {

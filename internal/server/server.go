@@ -27,6 +27,7 @@ import (
 	"github.com/mosnctl/mosnctl/internal/proxy/tcpproxy"
 	"github.com/mosnctl/mosnctl/internal/router"
 	"github.com/mosnctl/mosnctl/internal/stream"
+	mosntls "github.com/mosnctl/mosnctl/internal/tls"
 	"github.com/mosnctl/mosnctl/internal/upstream"
 )
 
@@ -97,6 +98,10 @@ type runningListener struct {
 	// openedLog says this build opened it.
 	accessLog *proxy.AccessLog
 	openedLog bool
+	// tls terminates TLS (nil: plaintext); it outlives reloads, and
+	// activate gives it tlsState, this build's certificates.
+	tls      *mosntls.Listener
+	tlsState *mosntls.ServerState
 	// byProtocol serves a connection handed over from an upgraded process
 	// whose protocol is already known (no detection).
 	byProtocol map[string]network.HandlerFunc
@@ -213,6 +218,9 @@ func (s *Server) open(rl *runningListener) error {
 // handler, and every connection's proxy (old ones too) its route table.
 // Call under s.mu.
 func (s *Server) activate(rl *runningListener) {
+	if rl.tls != nil {
+		rl.tls.Use(rl.tlsState)
+	}
 	rl.routes.p.Store(rl.table)
 	rl.slot.Store(rl)
 	if rl.openedLog {
@@ -226,9 +234,6 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 	}
 	f := lc.FilterChains[0].Filters[0]
 	fpath := path + ".filter_chains[0].filters[0]"
-	if len(lc.FilterChains[0].ServerTLS()) > 0 {
-		return nil, fmt.Errorf("%s.filter_chains[0].tls_context: TLS listeners are not wired into the server yet", path)
-	}
 	rl := &runningListener{cfg: *lc, filter: f.Type, slot: new(atomic.Pointer[runningListener]), routes: new(routeRef)}
 	if old != nil {
 		rl.slot, rl.routes = old.slot, old.routes
@@ -341,6 +346,22 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 			MaxConnectAttempts: int(tc.MaxConnectAttempts), Counters: s.pools.ClusterCounters(cluster.Name), Log: log}
 	default:
 		return nil, fmt.Errorf("%s.type: network filter %q is not supported yet", fpath, f.Type)
+	}
+	if fc := &lc.FilterChains[0]; len(fc.ServerTLS()) > 0 {
+		var alpn []string
+		if rl.protocol == config.ProtocolHTTP1 || rl.protocol == config.ProtocolAuto {
+			alpn = []string{"http/1.1"} // h2 once the data path serves it
+		}
+		st, err := mosntls.BuildServer(fc, path+".filter_chains[0]", alpn)
+		if err != nil {
+			return nil, err
+		}
+		rl.tls = mosntls.NewListener(lc.Name)
+		if old != nil && old.tls != nil {
+			rl.tls = old.tls // its session ticket keys live on
+		}
+		rl.tlsState = st
+		handler = rl.tls.Handler(handler, mosntls.HandlerOptions{Inspector: lc.Inspector, Log: log, LogLimit: logLimit})
 	}
 	rl.handler = handler
 	return rl, nil

@@ -32,6 +32,9 @@ type HTTP1PoolOptions struct {
 	// bytes nobody asked for (after a response, or while idle); may be nil.
 	ProtocolErrors *atomic.Uint64
 	Log            *slog.Logger // default slog.Default()
+	// Handshake, when set, runs on each new connection before its first
+	// request (TLS); its failure is the dial's.
+	Handshake func(context.Context, *network.Conn) error
 }
 
 // HTTP1Pool keeps idle keep-alive connections to one upstream host; each
@@ -128,6 +131,11 @@ func (p *HTTP1Pool) takeIdle() (*HTTP1ClientConn, error) {
 // not meet a stale connection again.
 func (p *HTTP1Pool) Dial(ctx context.Context) (*HTTP1ClientConn, error) {
 	c, err := network.DialFrom(ctx, p.opts.Loop, p.addr, p.opts.ConnectTimeout, p.opts.Counters, 0)
+	if err == nil && p.opts.Handshake != nil {
+		if err = p.opts.Handshake(ctx, c); err != nil {
+			c.Close()
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
