@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -69,11 +70,18 @@ func TestExitCodes(t *testing.T) {
 	if err := os.WriteFile(huge, nil, 0o600); err != nil || os.Truncate(huge, 64<<20+1) != nil {
 		t.Fatal("cannot make a sparse file")
 	}
+	garbage := filepath.Join(dir, "garbage.pem")
+	if err := os.WriteFile(garbage, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	badCert := fmt.Sprintf(`"filter_chains": [{"tls_context": {"status": true, "cert_chain": %q, "private_key": %q}, "filters"`, garbage, garbage)
 	for _, tc := range []struct {
 		argv []string
 		code int
 		msg  string
 	}{
+		{[]string{"serve", "--check", "-c", writeConfig("badcert.json", `"filter_chains": [{"filters"`, badCert)}, 2,
+			"servers[0].listeners[0].filter_chains[0].tls_context.cert_chain: failed to find any PEM data in certificate input"},
 		{[]string{"serve", "--check", "-c", writeConfig("ok.json", "", "")}, 0, ""},
 		{[]string{"serve", "--check", "-c", huge}, 2, "over the 64 MiB limit for a config"},
 		{[]string{"serve", "--check", "-c", writeConfig("weight.json", `"weight": 128`, `"weight": 200`)}, 2,

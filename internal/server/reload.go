@@ -108,6 +108,8 @@ func (s *Server) reload(cfg *config.Config) (err error) {
 	}
 	s.lns, s.cfg = lns, cfg
 	s.mu.Unlock()
+	s.reloadClusterCerts()
+	s.watchCerts()
 	for _, rl := range opened {
 		s.serve(rl)
 	}

@@ -74,6 +74,11 @@ type Server struct {
 	draining atomic.Bool
 	wg       sync.WaitGroup
 
+	// certWatch reloads certificates when their files change (nil: no
+	// TLS files).
+	certMu    sync.Mutex
+	certWatch *mosntls.Watcher
+
 	// hot upgrade
 	inherit   func(name, network, address string) net.Listener
 	adminAddr string          // as configured
@@ -141,6 +146,7 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 	if err := s.startLoops(); err != nil {
 		return nil, fmt.Errorf("netpoll IO model: %w", err)
 	}
+	s.watchCerts()
 	adminAddr := cfg.AdminAddr()
 	if opts.AdminAddr != "" {
 		adminAddr = opts.AdminAddr
@@ -505,6 +511,7 @@ func (s *Server) Shutdown(ctx context.Context) int {
 }
 
 func (s *Server) closeAll() {
+	s.stopCertWatch()
 	for _, rl := range s.listeners() {
 		if rl.ln != nil {
 			rl.ln.Close()

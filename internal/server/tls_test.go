@@ -333,6 +333,9 @@ func startTLSOrigin(t *testing.T, cert tls.Certificate, clientCA *x509.CertPool)
 		if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 			peer = r.TLS.PeerCertificates[0].Subject.CommonName
 		}
+		if r.URL.RawQuery == "close" {
+			w.Header().Set("Connection", "close")
+		}
 		fmt.Fprintf(w, "origin over TLS, client %s", peer)
 	}), TLSConfig: cfg}
 	go srv.ServeTLS(ln, "", "")

@@ -22,16 +22,14 @@ type Client struct {
 	log     *slog.Logger
 	limit   *lograte.Limiter
 	cur     atomic.Pointer[clientState]
-	// sessions lets new connections to a host resume an earlier session
-	// (an abbreviated handshake); shared across reloads.
-	sessions gotls.ClientSessionCache
 }
 
 type clientState struct {
-	ctx   config.TLSContext
-	path  string
-	cfg   *gotls.Config
-	certs []CertInfo
+	ctx    config.TLSContext
+	path   string
+	cfg    *gotls.Config
+	certs  []CertInfo
+	digest [32]byte
 }
 
 // NewClient loads a cluster's tls_context; path names it in errors
@@ -40,8 +38,7 @@ func NewClient(cluster string, t *config.TLSContext, path string, log *slog.Logg
 	if log == nil {
 		log = slog.Default()
 	}
-	c := &Client{Cluster: cluster, log: log.With("cluster", cluster), limit: lograte.New(time.Second),
-		sessions: gotls.NewLRUClientSessionCache(256)}
+	c := &Client{Cluster: cluster, log: log.With("cluster", cluster), limit: lograte.New(time.Second)}
 	st, err := c.build(t, path)
 	if err != nil {
 		return nil, err
@@ -74,20 +71,28 @@ func (c *Client) build(t *config.TLSContext, path string) (*clientState, error) 
 	cfg.ServerName = t.ServerName
 	cfg.InsecureSkipVerify = t.InsecureSkip
 	cfg.NextProtos = t.ALPNProtocols()
-	cfg.ClientSessionCache = c.sessions
+	// New connections to a host resume an earlier session (an abbreviated
+	// handshake); new certificates start a new cache, as a resumed session
+	// would carry the old client certificate.
+	cfg.ClientSessionCache = gotls.NewLRUClientSessionCache(256)
+	st.digest = digest([]config.TLSContext{*t})
 	return st, nil
 }
 
 // ReloadFiles reads the client certificate and CA files again; on error the
 // old ones stay.
-func (c *Client) ReloadFiles() error {
+// It reports whether the files' contents changed.
+func (c *Client) ReloadFiles() (bool, error) {
 	old := c.cur.Load()
 	st, err := c.build(&old.ctx, old.path)
 	if err != nil {
-		return err
+		return false, err
+	}
+	if st.digest == old.digest {
+		return false, nil
 	}
 	c.cur.Store(st)
-	return nil
+	return true, nil
 }
 
 // Files lists the files the client's certificates come from.

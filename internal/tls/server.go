@@ -12,6 +12,7 @@ package tls
 
 import (
 	"context"
+	"crypto/sha256"
 	gotls "crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -70,14 +71,21 @@ func (l *Listener) State() *ServerState { return l.cur.Load() }
 
 // ReloadFiles reads the certificate files of the state in use again and
 // serves them to new connections; on any error the old state stays.
-func (l *Listener) ReloadFiles() error {
+// It reports whether the files' contents changed.
+func (l *Listener) ReloadFiles() (bool, error) {
 	old := l.cur.Load()
+	if old == nil {
+		return false, nil
+	}
 	st, err := BuildServer(&old.chain, old.path, old.alpn)
 	if err != nil {
-		return err
+		return false, err
+	}
+	if st.digest == old.digest {
+		return false, nil
 	}
 	l.cur.Store(st)
-	return nil
+	return true, nil
 }
 
 // ServerState is a listener's certificates and settings as loaded from one
@@ -90,6 +98,7 @@ type ServerState struct {
 	exact    map[string]*gotls.Config // lower-case SNI name -> config
 	wildcard map[string]*gotls.Config // "example.com" for "*.example.com"
 	certs    []CertInfo
+	digest   [32]byte // of the PEM material, to tell a real change
 }
 
 // CertInfo describes a certificate in use, for the admin API and the
@@ -156,6 +165,7 @@ func BuildServer(fc *config.FilterChain, path string, alpn []string) (*ServerSta
 		}
 		st.certs = append(st.certs, certInfo(leaf, t.CertChain))
 	}
+	st.digest = digest(st.chain.ServerTLS())
 	return st, nil
 }
 
@@ -489,4 +499,19 @@ func (l *Listener) Certs() []CertInfo {
 		out[i] = c
 	}
 	return out
+}
+
+// digest hashes the PEM material of contexts (files read again).
+func digest(contexts []config.TLSContext) [32]byte {
+	h := sha256.New()
+	for _, t := range contexts {
+		for _, v := range []string{t.CertChain, t.PrivateKey, t.CACert} {
+			b, _ := config.ReadPEM(v)
+			h.Write(b)
+			h.Write([]byte{0})
+		}
+	}
+	var d [32]byte
+	h.Sum(d[:0])
+	return d
 }
