@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/mosnctl/mosnctl/internal/admin"
 	mosntls "github.com/mosnctl/mosnctl/internal/tls"
 )
 
@@ -59,17 +60,22 @@ func (s *Server) reloadClusterCerts() {
 
 // Certs lists every certificate in use, for /api/v1/certs and the expiry
 // gauge.
-func (s *Server) Certs() []mosntls.CertInfo {
-	var out []mosntls.CertInfo
+func (s *Server) Certs() []admin.CertInfo {
+	var all []mosntls.CertInfo
 	for _, rl := range s.listeners() {
 		if rl.tls != nil {
-			out = append(out, rl.tls.Certs()...)
+			all = append(all, rl.tls.Certs()...)
 		}
 	}
 	for _, c := range s.clusters.load().Clusters() {
 		if c.TLS != nil {
-			out = append(out, c.TLS.Certs()...)
+			all = append(all, c.TLS.Certs()...)
 		}
+	}
+	out := make([]admin.CertInfo, len(all))
+	for i, c := range all {
+		out[i] = admin.CertInfo{Owner: c.Owner, Names: c.Names, Subject: c.Subject, Issuer: c.Issuer,
+			Serial: c.Serial, NotAfter: c.NotAfter, Source: c.Source}
 	}
 	return out
 }

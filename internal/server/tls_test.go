@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -429,6 +431,60 @@ func TestTLSWithCurlAndOpenSSL(t *testing.T) {
 		out, err := run(openssl, "s_client", "-connect", "127.0.0.1:"+port, "-servername", "a.example", "-tls1_1")
 		if err == nil && !strings.Contains(out, "alert") {
 			t.Errorf("openssl with TLS 1.1 was not refused:\n%s", out)
+		}
+	}
+}
+
+// /api/v1/certs lists the certificates in use with their expiry, and
+// /metrics has handshake counters by listener and reason and the expiry
+// gauge.
+func TestTLSAdminAndMetrics(t *testing.T) {
+	f := newTLSFixture(t)
+	expiry := time.Now().Add(72 * time.Hour).Truncate(time.Second)
+	leaf := f.ca.IssueUntil(t, tlstest.ECDSA, expiry, "a.example", "spiffe://mesh.local/ns/web")
+	cert, key := leaf.Write(t, f.dir, "srv")
+	clientCert, clientKey := f.issue(t, "client", tlstest.ECDSA, "mesh-client")
+	p := startProxy(t, tlsProxyConfig("", fmt.Sprintf(`"tls_context": %s,`, tlsContext(cert, key, "")),
+		fmt.Sprintf(`"tls_context": {"status": true, "cert_chain": %q, "private_key": %q},`, clientCert, clientKey)))
+	c := dialRaw(t, p.addr("in"))
+	c.Write([]byte("\x16\x03\x01\x00\x05\x02\x00\x00\x00\x00")) // not a ClientHello
+	io.ReadAll(c)
+	c.Close()
+	if _, _, _, err := httpsGet(t, p.addr("in"), &tls.Config{RootCAs: f.ca.Pool(), ServerName: "a.example"}, "/direct"); err != nil {
+		t.Fatal(err)
+	}
+	admin := "http://" + p.AdminAddr().String()
+	_, body := get(t, newClient(), admin+"/api/v1/certs")
+	var certs []struct {
+		Owner     string    `json:"owner"`
+		Names     []string  `json:"names"`
+		Serial    string    `json:"serial"`
+		NotAfter  time.Time `json:"not_after"`
+		ExpiresIn int64     `json:"expires_in_seconds"`
+		Source    string    `json:"source"`
+	}
+	if err := json.Unmarshal([]byte(body), &certs); err != nil || len(certs) != 2 {
+		t.Fatalf("certs: %v %s", err, body)
+	}
+	l := certs[0]
+	if l.Owner != "listener in" || !l.NotAfter.Equal(expiry) || l.Serial != leaf.Leaf.SerialNumber.String() || l.Source != cert ||
+		strings.Join(l.Names, ",") != "a.example,spiffe://mesh.local/ns/web" || l.ExpiresIn < 71*3600 {
+		t.Errorf("listener certificate: %+v", l)
+	}
+	if certs[1].Owner != "cluster origin" || strings.Join(certs[1].Names, ",") != "mesh-client" {
+		t.Errorf("cluster certificate: %+v", certs[1])
+	}
+	_, metrics := get(t, newClient(), admin+"/metrics")
+	for _, want := range []string{
+		`mosn_downstream_tls_handshakes_total{listener="in"} 1`,
+		`mosn_downstream_tls_handshake_failures_total{listener="in",reason="not_tls"} 1`,
+		`mosn_downstream_tls_handshake_failures_total{listener="in",reason="timeout"} 0`,
+		fmt.Sprintf(`mosn_tls_cert_expiry_timestamp_seconds{owner="listener in",serial="%s",subject="CN=a.example"} %s`,
+			leaf.Leaf.SerialNumber, strconv.FormatFloat(float64(expiry.Unix()), 'g', -1, 64)),
+		`mosn_upstream_tls_handshakes_total{cluster="origin"} 0`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
 		}
 	}
 }

@@ -460,7 +460,8 @@ func Classify(err error) Reason {
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET),
 		errors.Is(err, net.ErrClosed), errors.Is(err, syscall.EPIPE):
 		return ReasonClosed
-	case errors.As(err, &rhe), errors.Is(err, errNotTLS):
+	case errors.As(err, &rhe), errors.Is(err, errNotTLS), strings.Contains(msg, "error decoding message"),
+		strings.Contains(msg, "unexpected message"), strings.Contains(msg, "oversized record"):
 		return ReasonNotTLS
 	case strings.Contains(msg, "protocol version") || strings.Contains(msg, "unsupported versions"):
 		return ReasonVersion
