@@ -15,6 +15,7 @@ import (
 
 	"github.com/mosnctl/mosnctl/internal/cli"
 	"github.com/mosnctl/mosnctl/internal/config"
+	"github.com/mosnctl/mosnctl/internal/tls/tlstest"
 )
 
 func TestBusyboxDispatch(t *testing.T) {
@@ -231,5 +232,44 @@ func TestREADMEMakeTargets(t *testing.T) {
 		if !listed[target] {
 			t.Errorf("README: make target %q is not listed", target)
 		}
+	}
+}
+
+// The README's TLS example passes `serve --check` with the certificate
+// files it names (made here).
+func TestREADMETLSExample(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "\n### TLS\n")
+	_, block, ok := strings.Cut(section, "\n```json\n")
+	block, _, ok2 := strings.Cut(block, "\n```\n")
+	if !ok || !ok2 {
+		t.Fatal("no ```json block in the README's TLS section")
+	}
+	dir := t.TempDir()
+	certs := filepath.Join(dir, "certs")
+	if err := os.Mkdir(certs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ca := tlstest.NewCA(t, "readme CA")
+	ca.WriteCA(t, certs, "ca")
+	ca.Issue(t, tlstest.ECDSA, "example.com", "*.example.com").Write(t, certs, "example.com")
+	ca.Issue(t, tlstest.RSA, "internal.example.com").Write(t, certs, "internal")
+	ca.Issue(t, tlstest.ECDSA, "client").Write(t, certs, "client")
+	path := filepath.Join(dir, "tls.json")
+	if err := os.WriteFile(path, []byte(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	var errOut bytes.Buffer
+	root := newRoot()
+	root.SetOut(&bytes.Buffer{})
+	if code := cli.Execute(context.Background(), root, []string{"mosnctl", "serve", "--check", "-c", path}, &errOut); code != 0 {
+		t.Fatalf("serve --check of the README TLS example: exit %d: %s", code, errOut.String())
+	}
+	if strings.Contains(block, "0.0.0.0") {
+		t.Error("the TLS example listens beyond loopback")
 	}
 }
