@@ -298,14 +298,14 @@ func (c *Conn) Writev(pieces ...[]byte) error {
 		c.armSend()
 	}
 	n, err, done := c.writevOnLoop(pieces)
-	if pw, ok := c.nc.(piecesWriter); ok && !done {
-		n, err = pw.Writev(pieces)
-		done = true
-	}
 	if !done {
 		g := c.goIO()
 		g.bufs = append(g.iov[:0], pieces...)
-		n, err = g.bufs.WriteTo(c.nc)
+		if pw, ok := c.nc.(piecesWriter); ok {
+			n, err = pw.Writev(g.bufs)
+		} else {
+			n, err = g.bufs.WriteTo(c.nc)
+		}
 		clear(g.iov[:]) // drop references to the caller's buffers
 		g.bufs = nil
 	}
