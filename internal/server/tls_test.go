@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mosnctl/mosnctl/internal/boltrpc"
 	mosntls "github.com/mosnctl/mosnctl/internal/tls"
 	"github.com/mosnctl/mosnctl/internal/tls/tlstest"
 )
@@ -486,5 +487,61 @@ func TestTLSAdminAndMetrics(t *testing.T) {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// TLS is terminated for every protocol of the data path: Bolt (answers
+// written through the TLS connection) and tcp_proxy (bytes forwarded
+// after decryption), in an Auto listener too.
+func TestTLSBoltAndTCPProxy(t *testing.T) {
+	f := newTLSFixture(t)
+	cert, key := f.issue(t, "srv", tlstest.ECDSA, "127.0.0.1")
+	boltUp := startBoltServer(t, slowAwareEcho)
+	echo := serveTCP(t, func(c net.Conn) { io.Copy(c, c); c.Close() })
+	tlsCtx := tlsContext(cert, key, "")
+	p := startProxy(t, fmt.Sprintf(`{
+  "servers": [{
+    "routers": [{"router_config_name": "rpc", "virtual_hosts": [{"name": "v", "domains": ["*"], "routers": [
+      {"match": {"headers": [{"name": "service", "value": ".*", "regex": true}]}, "route": {"cluster_name": "rpc"}}]}]}],
+    "listeners": [
+      {"name": "bolt", "address": "127.0.0.1:0", "filter_chains": [{"tls_context": %[1]s,
+        "filters": [{"type": "proxy", "config": {"downstream_protocol": "bolt", "router_config_name": "rpc"}}]}]},
+      {"name": "auto", "address": "127.0.0.1:0", "filter_chains": [{"tls_context": %[1]s,
+        "filters": [{"type": "proxy", "config": {"downstream_protocol": "Auto", "router_config_name": "rpc"}}]}]},
+      {"name": "tcp", "address": "127.0.0.1:0", "filter_chains": [{"tls_context": %[1]s,
+        "filters": [{"type": "tcp_proxy", "config": {"cluster": "echo"}}]}]}
+    ]
+  }],
+  "cluster_manager": {"clusters": [
+    {"name": "rpc", "hosts": [{"address": %[2]q}]},
+    {"name": "echo", "hosts": [{"address": %[3]q}]}]}
+}`, tlsCtx, boltUp, echo))
+	cfg := &tls.Config{RootCAs: f.ca.Pool()}
+	for _, name := range []string{"bolt", "auto"} {
+		conn, err := tls.Dial("tcp", p.addr(name), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := boltrpc.NewClient(conn)
+		for i := range 20 {
+			want := fmt.Sprintf("call %d", i)
+			resp, err := c.Call(context.Background(), &boltrpc.Request{Service: "com.example.Echo:1.0", Method: "echo", Content: []byte(want)})
+			if err != nil || string(resp.Content) != want {
+				t.Fatalf("%s: bolt over TLS: %+v %v", name, resp, err)
+			}
+		}
+		c.Close()
+	}
+	conn, err := tls.Dial("tcp", p.addr("tcp"), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	msg := strings.Repeat("tcp over tls ", 5000)
+	go conn.Write([]byte(msg))
+	got := make([]byte, len(msg))
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(conn, got); err != nil || string(got) != msg {
+		t.Fatalf("tcp_proxy over TLS: %v (%d bytes)", err, len(got))
 	}
 }
