@@ -464,3 +464,14 @@ func (v *validator) clusterTLSUsers() {
 		}
 	}
 }
+
+// MarshalJSON writes the context with an inline private key redacted: the
+// running config is served by the admin API (config_dump), and a key
+// must not leave the process through it. A key file's path is written.
+func (t TLSContext) MarshalJSON() ([]byte, error) {
+	type plain TLSContext // without this method
+	if strings.Contains(t.PrivateKey, "-----BEGIN") {
+		t.PrivateKey = "[inline PEM redacted]"
+	}
+	return json.Marshal(plain(t))
+}

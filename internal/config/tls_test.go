@@ -2,6 +2,7 @@ package config
 
 import (
 	"crypto/tls"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -157,5 +158,26 @@ func TestTLSContextValues(t *testing.T) {
 		TLSContextSet: []TLSContext{{Status: false}, {Status: true, CertChain: "y"}}}
 	if got := fc.ServerTLS(); len(got) != 1 || got[0].CertChain != "y" {
 		t.Errorf("ServerTLS %+v", got)
+	}
+}
+
+// The running config, as the admin API dumps it, never holds an inline
+// private key.
+func TestTLSContextRedactsInlineKey(t *testing.T) {
+	ca := tlstest.NewCA(t, "ca")
+	c := ca.Issue(t, tlstest.ECDSA, "a.example")
+	cfg, _, err := Parse(tlsConfig("", `"tls_context": {"status": true, "cert_chain": `+jsonString(c.CertPEM)+`, "private_key": `+jsonString(c.KeyPEM)+`},`, "", ""), "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "PRIVATE KEY") || !strings.Contains(string(b), "[inline PEM redacted]") {
+		t.Errorf("dumped config: %s", b)
+	}
+	if cfg.Servers[0].Listeners[0].FilterChains[0].TLSContext.PrivateKey != string(c.KeyPEM) {
+		t.Error("the loaded config lost its key")
 	}
 }

@@ -61,4 +61,9 @@
 //	stream.HTTP1ClientConn            240   both      response parser state; the header index of its last response (48 a header) stays
 //
 // A pool keeps at most MaxIdle of them per host (and per loop).
+//
+// A TLS connection (Conn.Wrap) is the exception on a loop: it does not
+// park while idle, because crypto/tls may hold bytes it read ahead of a
+// record that no readiness event would announce. It keeps its task (a
+// coroutine stack) and tls.Conn's state and buffers while it waits.
 package network
