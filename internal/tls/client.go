@@ -88,10 +88,10 @@ func (c *Client) ReloadFiles() (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if st.digest == old.digest {
+	// A config reload that swapped in other contexts meanwhile wins.
+	if st.digest == old.digest || !c.cur.CompareAndSwap(old, st) {
 		return false, nil
 	}
-	c.cur.Store(st)
 	return true, nil
 }
 
