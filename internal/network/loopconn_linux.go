@@ -262,6 +262,14 @@ func (c *Conn) tryWrite(b []byte) (int, error) {
 		}
 		return 0, errNoTryWrite
 	}
+	if c.wrapped {
+		// The raw socket is for peeks only: bytes must go through the
+		// wrapper.
+		if tw, ok := c.nc.(interface{ TryWrite([]byte) (int, error) }); ok {
+			return tw.TryWrite(b)
+		}
+		return c.nc.Write(b)
+	}
 	g := c.goIO()
 	if !g.raw.ok {
 		if err := g.raw.init(c.nc); err != nil {
@@ -716,7 +724,11 @@ func (c *Conn) peekIdle() error {
 	}
 	g := c.goIO()
 	if !g.raw.ok {
-		if err := g.raw.init(c.nc); err != nil {
+		nc := c.nc
+		if u, ok := nc.(interface{ NetConn() net.Conn }); ok && c.wrapped {
+			nc = u.NetConn() // a wrapper's socket (TLS), peeked under it
+		}
+		if err := g.raw.init(nc); err != nil {
 			if err == errNoRawIO {
 				return nil
 			}

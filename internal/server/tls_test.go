@@ -545,3 +545,40 @@ func TestTLSBoltAndTCPProxy(t *testing.T) {
 		t.Fatalf("tcp_proxy over TLS: %v (%d bytes)", err, len(got))
 	}
 }
+
+// An origin closing an idle pooled TLS connection sends close_notify
+// first: the pool drops the connection quietly (no protocol error) and the
+// next request goes on a new one.
+func TestTLSClusterIdleClose(t *testing.T) {
+	f := newTLSFixture(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
+		IdleTimeout: 50 * time.Millisecond,
+		TLSConfig:   &tls.Config{Certificates: []tls.Certificate{f.ca.Issue(t, tlstest.ECDSA, "127.0.0.1").TLS(t)}}}
+	go srv.ServeTLS(ln, "", "")
+	t.Cleanup(func() { srv.Close() })
+	p := startProxy(t, tlsProxyConfig("", "", fmt.Sprintf(`"tls_context": {"status": true, "ca_cert": %q},`, f.caPath), ln.Addr().String()))
+	client := newClient()
+	for range 3 {
+		if status, body := get(t, client, p.url("in", "/")); status != 200 || body != "ok" {
+			t.Fatalf("%d %q", status, body)
+		}
+		time.Sleep(300 * time.Millisecond) // the origin closes the idle connection meanwhile
+	}
+	if strings.Contains(p.log.String(), "bytes nobody asked for") {
+		t.Error("a close_notify on an idle connection was logged as a protocol error")
+	}
+	for _, c := range p.clusters.load().Clusters() {
+		for _, h := range c.Hosts {
+			if n := h.ProtocolErrors.Load(); n != 0 {
+				t.Errorf("host %s: %d protocol errors", h.Address, n)
+			}
+		}
+		if n := c.TLS.Stats.Handshakes.Load(); n < 3 {
+			t.Errorf("%d upstream handshakes, want a new connection per request (3)", n)
+		}
+	}
+}
