@@ -31,7 +31,7 @@ func (c *Conn) CheckIdle() error {
 		return net.ErrClosed
 	}
 	err := c.peekIdle()
-	if c.wrapped && err == ErrUnsolicited {
+	if c.wrapped() && err == ErrUnsolicited {
 		return ErrIdleRecord
 	}
 	return err

@@ -262,7 +262,7 @@ func (c *Conn) tryWrite(b []byte) (int, error) {
 		}
 		return 0, errNoTryWrite
 	}
-	if c.wrapped {
+	if c.wrapped() {
 		// The raw socket is for peeks only: bytes must go through the
 		// wrapper.
 		if tw, ok := c.nc.(interface{ TryWrite([]byte) (int, error) }); ok {
@@ -725,7 +725,7 @@ func (c *Conn) peekIdle() error {
 	g := c.goIO()
 	if !g.raw.ok {
 		nc := c.nc
-		if u, ok := nc.(interface{ NetConn() net.Conn }); ok && c.wrapped {
+		if u, ok := nc.(netConner); ok {
 			nc = u.NetConn() // a wrapper's socket (TLS), peeked under it
 		}
 		if err := g.raw.init(nc); err != nil {
