@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/mosnctl/mosnctl/internal/cli"
 	"github.com/mosnctl/mosnctl/internal/config"
+	"github.com/mosnctl/mosnctl/internal/tls/tlstest"
 )
 
 func TestBusyboxDispatch(t *testing.T) {
@@ -69,11 +71,18 @@ func TestExitCodes(t *testing.T) {
 	if err := os.WriteFile(huge, nil, 0o600); err != nil || os.Truncate(huge, 64<<20+1) != nil {
 		t.Fatal("cannot make a sparse file")
 	}
+	garbage := filepath.Join(dir, "garbage.pem")
+	if err := os.WriteFile(garbage, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	badCert := fmt.Sprintf(`"filter_chains": [{"tls_context": {"status": true, "cert_chain": %q, "private_key": %q}, "filters"`, garbage, garbage)
 	for _, tc := range []struct {
 		argv []string
 		code int
 		msg  string
 	}{
+		{[]string{"serve", "--check", "-c", writeConfig("badcert.json", `"filter_chains": [{"filters"`, badCert)}, 2,
+			"servers[0].listeners[0].filter_chains[0].tls_context.cert_chain: failed to find any PEM data in certificate input"},
 		{[]string{"serve", "--check", "-c", writeConfig("ok.json", "", "")}, 0, ""},
 		{[]string{"serve", "--check", "-c", huge}, 2, "over the 64 MiB limit for a config"},
 		{[]string{"serve", "--check", "-c", writeConfig("weight.json", `"weight": 128`, `"weight": 200`)}, 2,
@@ -247,4 +256,43 @@ func readmeExample(t *testing.T, heading string) *config.Config {
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+// The README's TLS example passes `serve --check` with the certificate
+// files it names (made here).
+func TestREADMETLSExample(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "\n### TLS\n")
+	_, block, ok := strings.Cut(section, "\n```json\n")
+	block, _, ok2 := strings.Cut(block, "\n```\n")
+	if !ok || !ok2 {
+		t.Fatal("no ```json block in the README's TLS section")
+	}
+	dir := t.TempDir()
+	certs := filepath.Join(dir, "certs")
+	if err := os.Mkdir(certs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ca := tlstest.NewCA(t, "readme CA")
+	ca.WriteCA(t, certs, "ca")
+	ca.Issue(t, tlstest.ECDSA, "example.com", "*.example.com").Write(t, certs, "example.com")
+	ca.Issue(t, tlstest.RSA, "internal.example.com").Write(t, certs, "internal")
+	ca.Issue(t, tlstest.ECDSA, "client").Write(t, certs, "client")
+	path := filepath.Join(dir, "tls.json")
+	if err := os.WriteFile(path, []byte(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	var errOut bytes.Buffer
+	root := newRoot()
+	root.SetOut(&bytes.Buffer{})
+	if code := cli.Execute(context.Background(), root, []string{"mosnctl", "serve", "--check", "-c", path}, &errOut); code != 0 {
+		t.Fatalf("serve --check of the README TLS example: exit %d: %s", code, errOut.String())
+	}
+	if strings.Contains(block, "0.0.0.0") {
+		t.Error("the TLS example listens beyond loopback")
+	}
 }

@@ -37,6 +37,21 @@ type State interface {
 	ReloadConfig() error
 	// Streams returns the streams in flight that q selects, in any order.
 	Streams(q StreamQuery) []StreamInfo
+	// Certs lists the TLS certificates in use (listeners' and clusters').
+	Certs() []CertInfo
+}
+
+// CertInfo is a certificate in use, as /api/v1/certs lists it.
+type CertInfo struct {
+	Owner    string    `json:"owner"` // "listener NAME" or "cluster NAME"
+	Names    []string  `json:"names"` // DNS names, IP addresses, URIs (SPIFFE ids)
+	Subject  string    `json:"subject"`
+	Issuer   string    `json:"issuer"`
+	Serial   string    `json:"serial"`
+	NotAfter time.Time `json:"not_after"`
+	// ExpiresIn is the time left, in seconds (negative once expired).
+	ExpiresIn int64  `json:"expires_in_seconds"`
+	Source    string `json:"source"` // the file, or "inline"
 }
 
 // ListenerInfo describes one listener.
@@ -157,6 +172,7 @@ func New(state State, level *slog.LevelVar, log *slog.Logger, collectors ...prom
 	mux.HandleFunc("GET /api/v1/listeners", s.listeners)
 	mux.HandleFunc("GET /api/v1/clusters", s.clusters)
 	mux.HandleFunc("GET /api/v1/streams", s.streams)
+	mux.HandleFunc("GET /api/v1/certs", s.certs)
 	mux.HandleFunc("GET /api/v1/get_loglevel", s.getLogLevel)
 	mux.HandleFunc("POST /api/v1/update_loglevel", s.updateLogLevel)
 	mux.HandleFunc("POST /api/v1/config/reload", s.reloadConfig)
@@ -173,7 +189,7 @@ func New(state State, level *slog.LevelVar, log *slog.Logger, collectors ...prom
 
 var endpoints = []string{
 	"/api/v1/version", "/api/v1/config_dump", "/api/v1/stats", "/api/v1/states",
-	"/api/v1/listeners", "/api/v1/clusters", "/api/v1/streams", "/api/v1/get_loglevel", "/api/v1/update_loglevel (POST)",
+	"/api/v1/listeners", "/api/v1/clusters", "/api/v1/streams", "/api/v1/certs", "/api/v1/get_loglevel", "/api/v1/update_loglevel (POST)",
 	"/api/v1/config/reload (POST)",
 	"/metrics", "/ready", "/debug/pprof/",
 }
@@ -227,6 +243,18 @@ func (s *Server) listeners(w http.ResponseWriter, _ *http.Request) {
 	ls := s.state.Listeners()
 	sort.Slice(ls, func(i, j int) bool { return ls[i].Name < ls[j].Name })
 	writeJSON(w, ls)
+}
+
+func (s *Server) certs(w http.ResponseWriter, _ *http.Request) {
+	cs := s.state.Certs()
+	if cs == nil {
+		cs = []CertInfo{}
+	}
+	now := time.Now()
+	for i := range cs {
+		cs[i].ExpiresIn = int64(cs[i].NotAfter.Sub(now) / time.Second)
+	}
+	writeJSON(w, cs)
 }
 
 func (s *Server) clusters(w http.ResponseWriter, _ *http.Request) {

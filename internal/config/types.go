@@ -87,9 +87,11 @@ type Listener struct {
 	AccessLog string `json:"access_log,omitempty"`
 
 	PerConnBufferLimitBytes json.RawMessage `json:"per_connection_buffer_limit_bytes,omitempty" mosn:"unimplemented"`
-	Inspector               json.RawMessage `json:"inspector,omitempty" mosn:"unimplemented"`
-	ReusePort               json.RawMessage `json:"reuseport,omitempty" mosn:"unimplemented"`
-	DefaultReadBufferSize   json.RawMessage `json:"default_read_buffer_size,omitempty" mosn:"unimplemented"`
+	// Inspector serves TLS and plaintext clients on the one port of a
+	// listener with TLS, told apart by their first bytes.
+	Inspector             bool            `json:"inspector,omitempty"`
+	ReusePort             json.RawMessage `json:"reuseport,omitempty" mosn:"unimplemented"`
+	DefaultReadBufferSize json.RawMessage `json:"default_read_buffer_size,omitempty" mosn:"unimplemented"`
 }
 
 // AccessLog is MOSN's access log block.
@@ -101,8 +103,8 @@ type AccessLog struct {
 // FilterChain is the network filters of a listener (one chain is supported).
 type FilterChain struct {
 	FilterChainMatch json.RawMessage `json:"match,omitempty" mosn:"refused"`
-	TLSContext       json.RawMessage `json:"tls_context,omitempty" mosn:"unimplemented"`
-	TLSContextSet    json.RawMessage `json:"tls_context_set,omitempty" mosn:"unimplemented"`
+	TLSContext       *TLSContext     `json:"tls_context,omitempty"`
+	TLSContextSet    []TLSContext    `json:"tls_context_set,omitempty"`
 	Filters          []Filter        `json:"filters,omitempty"`
 }
 
@@ -336,7 +338,7 @@ type Cluster struct {
 
 	Spec              json.RawMessage `json:"spec,omitempty" mosn:"unimplemented"`
 	LBOriDstConfig    json.RawMessage `json:"original_dst_lb_config,omitempty" mosn:"unimplemented"`
-	TLSContext        json.RawMessage `json:"tls_context,omitempty" mosn:"unimplemented"`
+	TLSContext        *TLSContext     `json:"tls_context,omitempty"`
 	ClusterManagerTLS json.RawMessage `json:"cluster_manager_tls,omitempty" mosn:"unimplemented"`
 	DnsRefreshRate    json.RawMessage `json:"dns_refresh_rate,omitempty" mosn:"unimplemented"`
 	RespectDnsTTL     json.RawMessage `json:"respect_dns_ttl,omitempty" mosn:"unimplemented"`

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -43,6 +42,7 @@ func (v *validator) run() {
 	for si := range v.c.Servers {
 		v.server(si, names, addrs)
 	}
+	v.clusterTLSUsers()
 	if a := v.c.Admin; a != nil {
 		sa := a.Address.SocketAddress
 		if sa.PortValue > 65535 {
@@ -154,8 +154,7 @@ func (v *validator) listener(l *Listener, lp string, routers map[string]bool, na
 		v.errorf(lp+".filter_chains", "required: one filter chain with a proxy or tcp_proxy filter")
 	case 1:
 		fp := lp + ".filter_chains[0]"
-		v.tls(l.FilterChains[0].TLSContext, fp+".tls_context")
-		v.tlsSet(l.FilterChains[0].TLSContextSet, fp+".tls_context_set")
+		v.listenerTLS(l, &l.FilterChains[0], fp, chainALPN(&l.FilterChains[0]))
 		v.filterChain(&l.FilterChains[0], fp, routers)
 	default:
 		v.errorf(lp+".filter_chains", "multiple filter chains are not supported yet (got %d)", len(l.FilterChains))
@@ -396,7 +395,7 @@ var (
 )
 
 func (v *validator) clusterManager() {
-	v.tls(v.c.ClusterManager.TLSContext, "cluster_manager.tls_context")
+	v.tlsManager(v.c.ClusterManager.TLSContext, "cluster_manager.tls_context")
 	for i := range v.c.ClusterManager.Clusters {
 		cl := &v.c.ClusterManager.Clusters[i]
 		cp := fmt.Sprintf("cluster_manager.clusters[%d]", i)
@@ -423,7 +422,9 @@ func (v *validator) clusterManager() {
 			v.errorf(cp+".lb_type", "unknown load balancer %q%s %s", cl.LbType,
 				suggestName(cl.LbType, append(append([]string(nil), supportedLBTypes...), mosnOnlyLBTypes...)), supported)
 		}
-		v.tls(cl.TLSContext, cp+".tls_context")
+		if cl.TLSContext.Enabled() {
+			v.tlsContext(cl.TLSContext, cp+".tls_context", tlsCluster, []string{"http/1.1"})
+		}
 		v.add(checkResilience(cl, cp)...)
 		if cl.MaxConnections < 0 {
 			v.errorf(cp+".max_connections", "must not be negative")
@@ -517,38 +518,4 @@ func suggestName(s string, names []string) string {
 		fields[i] = structField{name: n}
 	}
 	return suggest(s, fields)
-}
-
-// tls refuses a TLS block that turns TLS on: serving or dialling plaintext
-// where the file asks for TLS would be a silent security downgrade. An
-// empty or disabled block (MOSN samples carry "tls_context": {}) is only
-// listed as not implemented.
-func (v *validator) tls(raw json.RawMessage, path string) {
-	if len(raw) == 0 {
-		return
-	}
-	var t struct {
-		Status any `json:"status"`
-	}
-	if err := json.Unmarshal(raw, &t); err != nil {
-		v.errorf(path, "want object")
-		return
-	}
-	if on, _ := t.Status.(bool); on {
-		v.errorf(path, "TLS is not supported yet (status: true)")
-	}
-}
-
-func (v *validator) tlsSet(raw json.RawMessage, path string) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return
-	}
-	var set []json.RawMessage
-	if err := json.Unmarshal(raw, &set); err != nil {
-		v.errorf(path, "want array")
-		return
-	}
-	for i, t := range set {
-		v.tls(t, fmt.Sprintf("%s[%d]", path, i))
-	}
 }

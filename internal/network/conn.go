@@ -71,13 +71,16 @@ type Conn struct {
 	// connection to its tasks until Finish (Detach); the listener's cleanup
 	// ran.
 	idlePark, detached, ended bool
-	readDeadline              int64                // unix ns, last set by SetReadDeadline (reading goroutine only); 0: none
-	ln                        *Listener            // the accepting listener (nil for upstream conns): its handoff hook
-	gio                       *goIO                // what Writev, TryWrite and CheckIdle need off a loop, made at their first use
-	wmu                       sync.Mutex           // LockWrite's, for a connection served by goroutines
-	also                      atomic.Pointer[Conn] // closed with this one (CloseAlso)
-	send                      time.Duration
-	sendUntil                 int64 // unix ns: the write deadline SetSendTimeout's rule set last
+	// first is where a wrapped connection waits for a message's first
+	// byte (Fill), so that no read buffer is held while it waits.
+	first        [1]byte
+	readDeadline int64                // unix ns, last set by SetReadDeadline (reading goroutine only); 0: none
+	ln           *Listener            // the accepting listener (nil for upstream conns): its handoff hook
+	gio          *goIO                // what Writev, TryWrite and CheckIdle need off a loop, made at their first use
+	wmu          sync.Mutex           // LockWrite's, for a connection served by goroutines
+	also         atomic.Pointer[Conn] // closed with this one (CloseAlso)
+	send         time.Duration
+	sendUntil    int64 // unix ns: the write deadline SetSendTimeout's rule set last
 	// resume is the handler's continuation while the connection is parked
 	// (ParkIdle); after is what AfterServe keeps for the handler's end.
 	resume, after func()
@@ -128,8 +131,27 @@ func (c *Conn) SetMaxBuffer(n int) {
 // read or written. The connection keeps its IO model: on an event loop the
 // wrapper's IO reaches the loop's socket, which yields to the loop as
 // before.
+//
+// The wrapper must expose the socket under it as NetConn() (as *tls.Conn
+// does): that is how the connection knows it is wrapped, and idle checks
+// look at the socket under it.
 func (c *Conn) Wrap(wrap func(net.Conn) net.Conn) {
 	c.nc = wrap(c.nc)
+	if !c.wrapped() {
+		panic("network: Conn.Wrap: the wrapper has no NetConn method")
+	}
+}
+
+// netConner is a wrapper that exposes the socket under it.
+type netConner interface{ NetConn() net.Conn }
+
+// wrapped reports whether Wrap put a layer (TLS) over the socket: its
+// state (a TLS session) can't be handed to another process, and it may
+// hold bytes it read ahead. (A type assertion rather than a field keeps
+// Conn in its size class.)
+func (c *Conn) wrapped() bool {
+	_, ok := c.nc.(netConner)
+	return ok
 }
 
 // NetConn returns the underlying connection.
@@ -161,12 +183,29 @@ func (c *Conn) Discard(n int) {
 // Fill reads at least one more byte into the buffer, keeping the unconsumed
 // bytes. Slices from Buffered taken before may be invalidated.
 func (c *Conn) Fill() error {
-	if c.bb == nil {
-		c.bb = bytebufferpool.Get()
-		if cap(c.bb.B) < DefaultReadBufferSize {
-			c.bb.B = make([]byte, DefaultReadBufferSize)
+	if c.bb == nil && c.wrapped() {
+		// A wrapper (TLS) blocks inside Read holding the buffer it was
+		// given, and its connection never parks: it waits for the next
+		// message with one byte of the connection's own instead, and the
+		// rest of the record comes from the wrapper's buffer without a
+		// system call.
+		n, err := c.nc.Read(c.first[:])
+		if n == 0 {
+			if err == nil {
+				err = io.ErrNoProgress
+			}
+			return err
 		}
-		c.bb.B = c.bb.B[:cap(c.bb.B)]
+		c.getBuffer()
+		c.bb.B[0] = c.first[0]
+		c.w = 1
+		if c.counters != nil {
+			c.counters.BytesIn.Add(1)
+		}
+		return nil
+	}
+	if c.bb == nil {
+		c.getBuffer()
 	}
 	if int(c.w) == len(c.bb.B) {
 		if c.r > 0 { // compact
@@ -194,6 +233,14 @@ func (c *Conn) Fill() error {
 		err = io.ErrNoProgress
 	}
 	return err
+}
+
+func (c *Conn) getBuffer() {
+	c.bb = bytebufferpool.Get()
+	if cap(c.bb.B) < DefaultReadBufferSize {
+		c.bb.B = make([]byte, DefaultReadBufferSize)
+	}
+	c.bb.B = c.bb.B[:cap(c.bb.B)]
 }
 
 // Release returns the read buffer to the pool when nothing is buffered, so an
@@ -282,6 +329,12 @@ func (c *Conn) UnlockWrite() {
 	}
 }
 
+// piecesWriter is a wrapper (TLS) that writes gathered pieces better than
+// one at a time: net.Buffers would make a TLS record of each.
+type piecesWriter interface {
+	Writev(pieces [][]byte) (int64, error)
+}
+
 // Writev writes the pieces with one gathered write where the platform allows.
 // Not safe for concurrent use with itself; callers serialise writes.
 func (c *Conn) Writev(pieces ...[]byte) error {
@@ -292,7 +345,11 @@ func (c *Conn) Writev(pieces ...[]byte) error {
 	if !done {
 		g := c.goIO()
 		g.bufs = append(g.iov[:0], pieces...)
-		n, err = g.bufs.WriteTo(c.nc)
+		if pw, ok := c.nc.(piecesWriter); ok {
+			n, err = pw.Writev(g.bufs)
+		} else {
+			n, err = g.bufs.WriteTo(c.nc)
+		}
 		clear(g.iov[:]) // drop references to the caller's buffers
 		g.bufs = nil
 	}

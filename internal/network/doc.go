@@ -61,4 +61,13 @@
 //	stream.HTTP1ClientConn            240   both      response parser state; the header index of its last response (48 a header) stays
 //
 // A pool keeps at most MaxIdle of them per host (and per loop).
+//
+// A TLS connection (Conn.Wrap) is the exception on a loop: it does not
+// park while idle, because crypto/tls may hold bytes it read ahead of a
+// record that no readiness event would announce. It keeps its task (a
+// coroutine stack) and tls.Conn's state and buffers while it waits, but no
+// read buffer: Fill waits for a message's first byte with one byte of the
+// connection's own. An idle TLS connection (HTTP/1, ECDSA P-256, TLS 1.3)
+// grew the RSS by about 26 KB in either model (5 000 connections; 40 KB
+// while Fill's buffer waited inside crypto/tls).
 package network

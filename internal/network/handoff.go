@@ -30,15 +30,18 @@ func (l *Listener) SetHandoff(h HandoffFunc) {
 // CanHandoff reports whether the connection's listener has a handoff
 // function, i.e. whether a draining connection should stay keep-alive and
 // be handed over rather than closed.
+//
+// A wrapped (TLS) connection is never handed over: its session keys stay
+// in this process, so it drains instead.
 func (c *Conn) CanHandoff() bool {
-	return c.ln != nil && c.ln.handoff.Load() != nil
+	return c.ln != nil && !c.wrapped() && c.ln.handoff.Load() != nil
 }
 
 // Handoff offers the connection to its listener's handoff function; stream
 // loops call it when Draining() at a point where no message is half-read
 // and no answer is pending. False means the caller closes as usual.
 func (c *Conn) Handoff(protocol string) bool {
-	if c.ln == nil || c.closed.Load() {
+	if c.ln == nil || c.wrapped() || c.closed.Load() {
 		return false
 	}
 	h := c.ln.handoff.Load()

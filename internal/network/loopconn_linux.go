@@ -95,9 +95,12 @@ func EdgeRead(fd int, b []byte, peerDone bool) (n int, drained bool, err error) 
 
 // parkOnLoop registers the connection as parked with its loop (ParkIdle)
 // unless it is not on one, or its next read would not wait.
+//
+// A wrapped socket (TLS) never parks: its wrapper may hold bytes read from
+// the socket (a record read ahead) that no readiness event would announce.
 func (c *Conn) parkOnLoop() bool {
 	fc := c.ls
-	if fc == nil || fc.l.cur == nil || fc.closing.Load() || fc.l.expired(fc.rdl.Load()) {
+	if fc == nil || c.nc != net.Conn(fc) || fc.l.cur == nil || fc.closing.Load() || fc.l.expired(fc.rdl.Load()) {
 		return false
 	}
 	if fc.readable {
@@ -258,6 +261,14 @@ func (c *Conn) tryWrite(b []byte) (int, error) {
 			return tw.TryWrite(b)
 		}
 		return 0, errNoTryWrite
+	}
+	if c.wrapped() {
+		// The raw socket is for peeks only: bytes must go through the
+		// wrapper.
+		if tw, ok := c.nc.(interface{ TryWrite([]byte) (int, error) }); ok {
+			return tw.TryWrite(b)
+		}
+		return c.nc.Write(b)
 	}
 	g := c.goIO()
 	if !g.raw.ok {
@@ -713,7 +724,11 @@ func (c *Conn) peekIdle() error {
 	}
 	g := c.goIO()
 	if !g.raw.ok {
-		if err := g.raw.init(c.nc); err != nil {
+		nc := c.nc
+		if u, ok := nc.(netConner); ok {
+			nc = u.NetConn() // a wrapper's socket (TLS), peeked under it
+		}
+		if err := g.raw.init(nc); err != nil {
 			if err == errNoRawIO {
 				return nil
 			}

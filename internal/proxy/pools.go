@@ -92,6 +92,7 @@ func (p *Pools) newHTTP1Pool(loop *network.Loop, c *upstream.Cluster, h *upstrea
 		Loop:               loop,
 		ProtocolErrors:     &h.ProtocolErrors,
 		Log:                p.Log.With("cluster", c.Name),
+		Handshake:          c.TLS.HandshakeFunc(h.TLSDisable, p.Log), // nil: plaintext
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mosnctl/mosnctl/internal/metrics"
+	mosntls "github.com/mosnctl/mosnctl/internal/tls"
 	"github.com/mosnctl/mosnctl/internal/upstream"
 )
 
@@ -37,12 +38,21 @@ var (
 	descUpBytesIn  = prometheus.NewDesc("mosn_upstream_bytes_received_total", "Bytes read from upstream connections.", []string{"cluster"}, nil)
 	descReloads    = prometheus.NewDesc("mosn_config_reloads_total", "Config reloads (SIGHUP, admin API) by result: ok, or refused (the running config stayed).", []string{"result"}, nil)
 	descUpBytesOut = prometheus.NewDesc("mosn_upstream_bytes_sent_total", "Bytes written to upstream connections.", []string{"cluster"}, nil)
+
+	descTLSHandshakes = prometheus.NewDesc("mosn_downstream_tls_handshakes_total", "Completed TLS handshakes, resumed ones included.", []string{"listener"}, nil)
+	descTLSResumed    = prometheus.NewDesc("mosn_downstream_tls_sessions_resumed_total", "TLS handshakes that resumed a session (session tickets).", []string{"listener"}, nil)
+	descTLSFailures   = prometheus.NewDesc("mosn_downstream_tls_handshake_failures_total", "Failed TLS handshakes by reason.", []string{"listener", "reason"}, nil)
+	descTLSPlaintext  = prometheus.NewDesc("mosn_downstream_tls_inspector_plaintext_total", "Connections the TLS inspector served as plaintext.", []string{"listener"}, nil)
+	descUpTLS         = prometheus.NewDesc("mosn_upstream_tls_handshakes_total", "Completed TLS handshakes with upstream hosts.", []string{"cluster"}, nil)
+	descUpTLSFailures = prometheus.NewDesc("mosn_upstream_tls_handshake_failures_total", "Failed TLS handshakes with upstream hosts by reason (each is a connect failure).", []string{"cluster", "reason"}, nil)
+	descCertExpiry    = prometheus.NewDesc("mosn_tls_cert_expiry_timestamp_seconds", "When a certificate in use expires (Unix time).", []string{"owner", "subject", "serial"}, nil)
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConnActive, descConnTotal, descConnRefused, descBytesIn, descBytesOut, descReqActive, descReqTotal,
 		descDuration, descUpReq, descUpActive, descUpConnFail, descUpErrors, descUpTimeouts, descUpProto, descUpHealthy, descUpEjected, descUpEjects, descUpOverflow, descUpConns,
-		descUpBytesIn, descUpBytesOut, descReloads} {
+		descUpBytesIn, descUpBytesOut, descReloads, descTLSHandshakes, descTLSResumed, descTLSFailures, descTLSPlaintext,
+		descUpTLS, descUpTLSFailures, descCertExpiry} {
 		ch <- d
 	}
 }
@@ -66,8 +76,30 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		buckets, count, sum := rl.stats.Duration.Snapshot()
 		ch <- prometheus.MustNewConstHistogram(descDuration, count, sum, buckets, n, p)
+		if rl.tls != nil {
+			st := &rl.tls.Stats
+			ch <- prometheus.MustNewConstMetric(descTLSHandshakes, counter, float64(st.Handshakes.Load()), n)
+			ch <- prometheus.MustNewConstMetric(descTLSResumed, counter, float64(st.Resumed.Load()), n)
+			ch <- prometheus.MustNewConstMetric(descTLSPlaintext, counter, float64(st.Plaintext.Load()), n)
+			for _, r := range mosntls.Reasons() {
+				ch <- prometheus.MustNewConstMetric(descTLSFailures, counter, float64(st.Failures[r].Load()), n, r.String())
+			}
+		}
+	}
+	seen := map[[3]string]bool{} // a certificate listed twice is one series
+	for _, ci := range c.s.Certs() {
+		if k := [3]string{ci.Owner, ci.Subject, ci.Serial}; !seen[k] {
+			seen[k] = true
+			ch <- prometheus.MustNewConstMetric(descCertExpiry, gauge, float64(ci.NotAfter.Unix()), ci.Owner, ci.Subject, ci.Serial)
+		}
 	}
 	for _, cl := range c.s.clusters.load().Clusters() {
+		if cl.TLS != nil {
+			ch <- prometheus.MustNewConstMetric(descUpTLS, counter, float64(cl.TLS.Stats.Handshakes.Load()), cl.Name)
+			for _, r := range mosntls.Reasons() {
+				ch <- prometheus.MustNewConstMetric(descUpTLSFailures, counter, float64(cl.TLS.Stats.Failures[r].Load()), cl.Name, r.String())
+			}
+		}
 		for _, h := range cl.Hosts {
 			ch <- prometheus.MustNewConstMetric(descUpReq, counter, float64(h.Requests.Load()), cl.Name, h.Address)
 			ch <- prometheus.MustNewConstMetric(descUpActive, gauge, float64(h.ActiveRequests.Load()), cl.Name, h.Address)

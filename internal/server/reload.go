@@ -111,6 +111,8 @@ func (s *Server) reload(cfg *config.Config) (err error) {
 	if !s.started.IsZero() {
 		s.checks.Sync(clusters) // checkers of replaced clusters stop, new ones start
 	}
+	s.reloadClusterCerts()
+	s.watchCerts()
 	for _, rl := range opened {
 		s.serve(rl)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/mosnctl/mosnctl/internal/proxy/tcpproxy"
 	"github.com/mosnctl/mosnctl/internal/router"
 	"github.com/mosnctl/mosnctl/internal/stream"
+	mosntls "github.com/mosnctl/mosnctl/internal/tls"
 	"github.com/mosnctl/mosnctl/internal/upstream"
 	"github.com/mosnctl/mosnctl/internal/upstream/healthcheck"
 )
@@ -82,6 +83,11 @@ type Server struct {
 	draining atomic.Bool
 	wg       sync.WaitGroup
 
+	// certWatch reloads certificates when their files change (nil: no
+	// TLS files).
+	certMu    sync.Mutex
+	certWatch *mosntls.Watcher
+
 	// hot upgrade
 	inherit   func(name, network, address string) net.Listener
 	adminAddr string          // as configured
@@ -108,6 +114,10 @@ type runningListener struct {
 	// openedLog says this build opened it.
 	accessLog *proxy.AccessLog
 	openedLog bool
+	// tls terminates TLS (nil: plaintext); it outlives reloads, and
+	// activate gives it tlsState, this build's certificates.
+	tls      *mosntls.Listener
+	tlsState *mosntls.ServerState
 	// byProtocol serves a connection handed over from an upgraded process
 	// whose protocol is already known (no detection).
 	byProtocol map[string]network.HandlerFunc
@@ -148,6 +158,7 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 	if err := s.startLoops(); err != nil {
 		return nil, fmt.Errorf("netpoll IO model: %w", err)
 	}
+	s.watchCerts()
 	adminAddr := cfg.AdminAddr()
 	if opts.AdminAddr != "" {
 		adminAddr = opts.AdminAddr
@@ -226,6 +237,9 @@ func (s *Server) open(rl *runningListener) error {
 // handler, and every connection's proxy (old ones too) its route table.
 // Call under s.mu.
 func (s *Server) activate(rl *runningListener) {
+	if rl.tls != nil {
+		rl.tls.Use(rl.tlsState)
+	}
 	rl.routes.p.Store(rl.table)
 	rl.slot.Store(rl)
 	if rl.openedLog {
@@ -351,6 +365,22 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 			MaxConnectAttempts: int(tc.MaxConnectAttempts), Counters: s.pools.ClusterCounters(cluster.Name), Log: log}
 	default:
 		return nil, fmt.Errorf("%s.type: network filter %q is not supported yet", fpath, f.Type)
+	}
+	if fc := &lc.FilterChains[0]; len(fc.ServerTLS()) > 0 {
+		var alpn []string
+		if rl.protocol == config.ProtocolHTTP1 || rl.protocol == config.ProtocolAuto {
+			alpn = []string{"http/1.1"} // h2 once the data path serves it
+		}
+		st, err := mosntls.BuildServer(fc, path+".filter_chains[0]", alpn)
+		if err != nil {
+			return nil, err
+		}
+		rl.tls = mosntls.NewListener(lc.Name)
+		if old != nil && old.tls != nil {
+			rl.tls = old.tls // its session ticket keys live on
+		}
+		rl.tlsState = st
+		handler = rl.tls.Handler(handler, mosntls.HandlerOptions{Inspector: lc.Inspector, Log: log, LogLimit: logLimit})
 	}
 	rl.handler = handler
 	return rl, nil
@@ -496,6 +526,7 @@ func (s *Server) Shutdown(ctx context.Context) int {
 
 func (s *Server) closeAll() {
 	s.checks.Stop()
+	s.stopCertWatch()
 	for _, rl := range s.listeners() {
 		if rl.ln != nil {
 			rl.ln.Close()

@@ -35,6 +35,9 @@ type HTTP1PoolOptions struct {
 	// Limit caps the connections open to the host; Dial fails with
 	// ErrOverflow at the cap.
 	Limit ConnLimit
+	// Handshake, when set, runs on each new connection before its first
+	// request (TLS); its failure is the dial's.
+	Handshake func(context.Context, *network.Conn) error
 }
 
 // HTTP1Pool keeps idle keep-alive connections to one upstream host; each
@@ -134,6 +137,11 @@ func (p *HTTP1Pool) Dial(ctx context.Context) (*HTTP1ClientConn, error) {
 		return nil, ErrOverflow
 	}
 	c, err := network.DialFrom(ctx, p.opts.Loop, p.addr, p.opts.ConnectTimeout, p.opts.Counters, 0)
+	if err == nil && p.opts.Handshake != nil {
+		if err = p.opts.Handshake(ctx, c); err != nil {
+			c.Close()
+		}
+	}
 	if err != nil {
 		p.opts.Limit.Release()
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mosnctl/mosnctl/internal/config"
+	mosntls "github.com/mosnctl/mosnctl/internal/tls"
 )
 
 // DefaultConnectTimeout applies when a cluster sets no connect_timeout
@@ -44,6 +45,10 @@ type Cluster struct {
 	// pools as configured; 0 means the pool's default.
 	MaxRequestPerConn uint32
 	MaxConnections    int
+
+	// TLS originates TLS to the hosts (nil: plaintext), except to hosts
+	// with TLSDisable.
+	TLS *mosntls.Client
 
 	cfg config.Cluster // as built, to tell an unchanged cluster on reload
 
@@ -93,6 +98,17 @@ func newCluster(cfg *config.Cluster, old *Cluster, log *slog.Logger) (*Cluster, 
 		Resources:         newResources(cfg.CircuitBreakers),
 		cfg:               *cfg,
 	}
+	if cfg.TLSContext.Enabled() {
+		if old != nil && old.TLS != nil && reflect.DeepEqual(old.cfg.TLSContext, cfg.TLSContext) {
+			c.TLS = old.TLS // its session cache and reloads live on
+		} else {
+			tc, err := mosntls.NewClient(cfg.Name, cfg.TLSContext, "tls_context", nil)
+			if err != nil {
+				return nil, err
+			}
+			c.TLS = tc
+		}
+	}
 	if cfg.MaxConnections < 0 {
 		return nil, fmt.Errorf("max_connections: %d is negative", cfg.MaxConnections)
 	}
@@ -105,13 +121,16 @@ func newCluster(cfg *config.Cluster, old *Cluster, log *slog.Logger) (*Cluster, 
 			return nil, fmt.Errorf("hosts[%d].weight: weight %d out of range %d-%d", i, hc.Weight, MinHostWeight, MaxHostWeight)
 		}
 		h := &Host{
-			Address:  hc.Address,
-			Hostname: hc.Hostname,
-			Weight:   clampWeight(hc.Weight), // an absent weight (0) is the lowest
-			Metadata: hc.Metadata,
-			Cluster:  cfg.Name,
+			TLSDisable: hc.TLSDisable,
+			Address:    hc.Address,
+			Hostname:   hc.Hostname,
+			Weight:     clampWeight(hc.Weight), // an absent weight (0) is the lowest
+			Metadata:   hc.Metadata,
+			Cluster:    cfg.Name,
 		}
-		if same := old.host(h); same != nil {
+		// A host's pools keep the TLS they were made with: a host whose
+		// cluster changed its TLS is a new host.
+		if same := old.host(h); same != nil && (old.TLS == c.TLS) {
 			h = same
 		} else if prev := old.hostAt(h.Address); prev != nil {
 			h.inheritHealth(prev) // a new weight or labels: the same server, as healthy as it was
@@ -220,7 +239,7 @@ func (c *Cluster) host(h *Host) *Host {
 		return nil
 	}
 	for _, o := range c.Hosts {
-		if o.Address == h.Address && o.Hostname == h.Hostname && o.Weight == h.Weight && reflect.DeepEqual(o.Metadata, h.Metadata) {
+		if o.Address == h.Address && o.Hostname == h.Hostname && o.Weight == h.Weight && o.TLSDisable == h.TLSDisable && reflect.DeepEqual(o.Metadata, h.Metadata) {
 			return o
 		}
 	}

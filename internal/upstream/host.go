@@ -36,6 +36,8 @@ type Host struct {
 	Weight   uint32 // in [MinHostWeight, MaxHostWeight]
 	Metadata map[string]any
 	Cluster  string // name of the cluster the host belongs to
+	// TLSDisable dials the host in plaintext in a cluster with TLS.
+	TLSDisable bool
 
 	// Per-host stats: the proxy updates them, metrics and admin read them.
 	ActiveRequests  atomic.Int64

@@ -1,0 +1,51 @@
+package tls
+
+import (
+	"testing"
+
+	"github.com/mosnctl/mosnctl/internal/config"
+	"github.com/mosnctl/mosnctl/internal/tls/tlstest"
+)
+
+// SNI picks a context: its server_name if set, else its certificate's
+// names, exact before wildcard, case-insensitively; the first otherwise.
+func TestPick(t *testing.T) {
+	dir := t.TempDir()
+	ca := tlstest.NewCA(t, "ca")
+	ctx := func(name, serverName string, names ...string) config.TLSContext {
+		c, k := ca.Issue(t, tlstest.ECDSA, names...).Write(t, dir, name)
+		return config.TLSContext{Status: true, CertChain: c, PrivateKey: k, ServerName: serverName}
+	}
+	fc := &config.FilterChain{TLSContextSet: []config.TLSContext{
+		ctx("default", "", "default.example"),
+		ctx("wild", "", "*.example.com"),
+		ctx("exact", "", "api.example.com", "API2.example.com"),
+		{Status: false, CertChain: "/nonexistent"},
+		ctx("named", "named.example", "other.example"),
+	}}
+	st, err := BuildServer(fc, "servers[0].listeners[0].filter_chains[0]", []string{"http/1.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{
+		"api.example.com": 2, "API.Example.COM.": 2, "api2.example.com": 2,
+		"www.example.com": 1, "a.b.example.com": 0, "example.com": 0,
+		"named.example": 3, "other.example": 0, "": 0, "default.example": 0,
+	}
+	for sni, i := range want {
+		if got := st.pick(sni); got != st.configs[i] {
+			t.Errorf("pick(%q) is not context %d", sni, i)
+		}
+	}
+	if got := st.configs[0].NextProtos; len(got) != 1 || got[0] != "http/1.1" {
+		t.Errorf("ALPN %q", got)
+	}
+	if n := len(st.Certs()); n != 4 {
+		t.Errorf("%d certificates, want 4", n)
+	}
+	// A bad file names its field by the set's index.
+	fc.TLSContextSet[4].PrivateKey = fc.TLSContextSet[0].PrivateKey
+	if _, err := BuildServer(fc, "fc", nil); err == nil || err.Error() != "fc.tls_context_set[4].private_key: private key does not match public key" {
+		t.Errorf("mismatched key: %v", err)
+	}
+}
