@@ -145,6 +145,13 @@ func (c *Client) Run(ctx context.Context) error {
 		return fmt.Errorf("xds: %w", err)
 	}
 	defer conn.Close()
+	defer func() {
+		c.mu.Lock()
+		if c.fetchTimer != nil {
+			c.fetchTimer.Stop()
+		}
+		c.mu.Unlock()
+	}()
 	backoff := c.opts.MinBackoff
 	for {
 		got, err := c.stream(ctx, conn)
