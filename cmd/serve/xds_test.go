@@ -152,3 +152,11 @@ func TestREADMEXDSBootstrap(t *testing.T) {
 		}
 	}
 }
+
+func TestServiceNodeNeedsDynamicResources(t *testing.T) {
+	err := Run(context.Background(), Options{Check: true, ServiceNode: "n"}, io.Discard, io.Discard)
+	var ee *cli.ExitError
+	if !errors.As(err, &ee) || ee.Code != cli.ExitUsage || !strings.Contains(err.Error(), "need a config with dynamic_resources") {
+		t.Fatalf("got %v", err)
+	}
+}

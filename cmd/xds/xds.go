@@ -141,7 +141,10 @@ func Run(ctx context.Context, opts Options, out io.Writer) error {
 
 func fromServer(ctx context.Context, opts Options, types []string, out io.Writer) (xds.Dump, error) {
 	o := xds.ObserveOptions{Server: opts.Server, Node: &corev3.Node{Id: opts.Node, Cluster: opts.Cluster, UserAgentName: "mosnctl-xds-dump"},
-		Types: types}
+		Types: types,
+		// Listeners wait for the endpoints as in the proxy, but not so long
+		// that a missing assignment hides every listener from the dump.
+		InitialFetchTimeout: opts.Timeout / 2}
 	if !opts.Watch {
 		wctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 		defer cancel()

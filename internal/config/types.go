@@ -23,24 +23,24 @@ type Config struct {
 	// mosnctl's own process settings (not in MOSN's format).
 	DrainTimeout *Duration `json:"drain_timeout,omitempty"`
 
-	DisableUpgrade json.RawMessage `json:"disable_upgrade,omitempty" mosn:"unimplemented"`
-	Tracing        json.RawMessage `json:"tracing,omitempty" mosn:"unimplemented"`
-	Metrics        json.RawMessage `json:"metrics,omitempty" mosn:"unimplemented"`
-	Pprof          json.RawMessage `json:"pprof,omitempty" mosn:"unimplemented"`
-	Plugin         json.RawMessage `json:"plugin,omitempty" mosn:"unimplemented"`
-	ThirdPartCodec json.RawMessage `json:"third_part_codec,omitempty" mosn:"unimplemented"`
-	Extends        json.RawMessage `json:"extends,omitempty" mosn:"unimplemented"`
-	// Envoy v3 bootstrap blocks for xDS (bootstrap.go).
-	DynamicResources *DynamicResources `json:"dynamic_resources,omitempty"`
-	StaticResources  *StaticResources  `json:"static_resources,omitempty"`
-	Node             *Node             `json:"node,omitempty"`
-	LayeredRuntime   json.RawMessage   `json:"layered_runtime,omitempty" mosn:"unimplemented"`
-
+	DisableUpgrade       json.RawMessage `json:"disable_upgrade,omitempty" mosn:"unimplemented"`
+	Tracing              json.RawMessage `json:"tracing,omitempty" mosn:"unimplemented"`
+	Metrics              json.RawMessage `json:"metrics,omitempty" mosn:"unimplemented"`
+	Pprof                json.RawMessage `json:"pprof,omitempty" mosn:"unimplemented"`
+	Plugin               json.RawMessage `json:"plugin,omitempty" mosn:"unimplemented"`
+	ThirdPartCodec       json.RawMessage `json:"third_part_codec,omitempty" mosn:"unimplemented"`
+	Extends              json.RawMessage `json:"extends,omitempty" mosn:"unimplemented"`
+	LayeredRuntime       json.RawMessage `json:"layered_runtime,omitempty" mosn:"unimplemented"`
 	CloseGraceful        json.RawMessage `json:"close_graceful,omitempty" mosn:"unimplemented"`
 	InheritOldMosnconfig json.RawMessage `json:"inherit_old_mosnconfig,omitempty" mosn:"unimplemented"`
 	Pid                  json.RawMessage `json:"pid,omitempty" mosn:"unimplemented"`
 	UDSDir               json.RawMessage `json:"uds_dir,omitempty" mosn:"unimplemented"`
 	Wasms                json.RawMessage `json:"wasm_global_plugins,omitempty" mosn:"unimplemented"`
+
+	// Envoy v3 bootstrap blocks for xDS (bootstrap.go).
+	DynamicResources *DynamicResources `json:"dynamic_resources,omitempty"`
+	StaticResources  *StaticResources  `json:"static_resources,omitempty"`
+	Node             *Node             `json:"node,omitempty"`
 }
 
 // Server groups listeners and the route tables they use.

@@ -81,12 +81,15 @@ type proxy struct {
 	client *xds.Client
 }
 
-func startProxy(t *testing.T, cp *xdstest.ControlPlane) *proxy {
+func startProxy(t *testing.T, cp *xdstest.ControlPlane, opts ...func(*xds.Options)) *proxy {
 	base := bootstrapBase(t, cp.Addr)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	p := &proxy{}
 	o := xds.Options{Server: cp.Addr, Node: &corev3.Node{Id: node}, Base: base, Log: log,
 		Apply: func(c *config.Config) error { return p.srv.Reload(c) }, MaxBackoff: time.Second}
+	for _, f := range opts {
+		f(&o)
+	}
 	p.client = xds.NewClient(o)
 	srv, err := server.New(base, server.Options{Logger: log, AdminAddr: "127.0.0.1:0",
 		DynamicDump: func() any { return p.client.Dump() }, Collectors: []prometheus.Collector{p.client.Collector()}})
@@ -458,6 +461,50 @@ func TestADSEndpointPushKeepsHostState(t *testing.T) {
 	}
 	if _, ok := hostRequests(net.JoinHostPort(hostB, fmt.Sprint(portB))); !ok {
 		t.Fatal("host B not added")
+	}
+}
+
+// Listeners are asked for after the clusters and their endpoints, as Envoy
+// starts: a listener never serves before its clusters have hosts.
+func TestADSListenersAfterClustersAndEndpoints(t *testing.T) {
+	hostA, portA := origin(t, "A")
+	cp := xdstest.StartControlPlane(t)
+	r := resources{
+		listeners: []types.Resource{xdstest.HTTPListener(t, "ingress", "127.0.0.1", 0, "web")},
+		routes:    []types.Resource{xdstest.RouteConfig("web", xdstest.PrefixRoute("/", "backend"))},
+		clusters:  []types.Resource{xdstest.EDSCluster("backend")},
+		endpoints: []types.Resource{xdstest.Assignment("backend", xdstest.LbEndpoint(hostA, portA))},
+	}
+	r.push(cp, "1")
+	p := startProxy(t, cp)
+	p.waitVersions(t, "1")
+	first := map[string]int{}
+	for i, q := range cp.Requests() {
+		if _, seen := first[q.GetTypeUrl()]; !seen {
+			first[q.GetTypeUrl()] = i
+		}
+	}
+	if !(first[xds.ClusterType] < first[xds.EndpointType] && first[xds.EndpointType] < first[xds.ListenerType] && first[xds.ListenerType] < first[xds.RouteType]) {
+		t.Fatalf("first requests at %v, want CDS, EDS, LDS, RDS", first)
+	}
+}
+
+// An EDS cluster whose endpoints never come holds the listeners back only
+// for the initial fetch timeout.
+func TestADSInitialFetchTimeout(t *testing.T) {
+	cp := xdstest.StartControlPlane(t)
+	cp.Push(node, "1",
+		[]types.Resource{xdstest.HTTPListener(t, "ingress", "127.0.0.1", 0, "web")},
+		[]types.Resource{xdstest.RouteConfig("web", xdstest.PrefixRoute("/", "backend"))},
+		[]types.Resource{xdstest.EDSCluster("backend")},
+		// An assignment nothing asks for: go-control-plane's ADS cache
+		// then holds the EDS response back.
+		[]types.Resource{xdstest.Assignment("backend"), xdstest.Assignment("unasked")})
+	p := startProxy(t, cp, func(o *xds.Options) { o.InitialFetchTimeout = 300 * time.Millisecond })
+	p.waitVersions(t, "1", "clusters", "listeners", "routes")
+	waitFor(t, "the listener", func() bool { return p.srv.ListenerAddr("ingress") != nil })
+	if v := p.typeDump("endpoints").Version; v != "" {
+		t.Fatalf("endpoints version %q: the test wants EDS unanswered", v)
 	}
 }
 

@@ -48,6 +48,9 @@ type Options struct {
 	Log        *slog.Logger
 	// Backoff bounds the wait between reconnects (defaults 250ms, 30s).
 	MinBackoff, MaxBackoff time.Duration
+	// InitialFetchTimeout bounds how long listeners wait for the first
+	// endpoints of the EDS clusters (default 15s, as Envoy's).
+	InitialFetchTimeout time.Duration
 }
 
 // Response is one discovery response as the client handled it.
@@ -78,6 +81,7 @@ type typeState struct {
 	nack      *Nack
 	accepted  uint64
 	rejected  uint64
+	answered  bool   // a response came (ACKed or NACKed), on any stream
 	repeats   int    // times the rejected version came again
 	nackGen   uint64 // the client's generation when it was rejected
 }
@@ -94,8 +98,13 @@ type Client struct {
 	warming []string
 	// generation counts accepted responses of any type.
 	generation uint64
-	connected  bool
-	lastErr    error
+	// listenersStarted: LDS was asked for (after CDS and EDS answered);
+	// later streams ask for everything at once.
+	listenersStarted bool
+	fetchTimer       *time.Timer
+	cur              *adsStream // the stream up now, nil between streams
+	connected        bool
+	lastErr          error
 }
 
 // Order in which a (re)connected stream subscribes: CDS before EDS, LDS
@@ -112,6 +121,9 @@ func NewClient(opts Options) *Client {
 	}
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 30 * time.Second
+	}
+	if opts.InitialFetchTimeout <= 0 {
+		opts.InitialFetchTimeout = 15 * time.Second
 	}
 	c := &Client{opts: opts, log: opts.Log.With("xds_server", opts.Server), types: map[string]*typeState{},
 		res: &Resources{Listeners: map[string]*Listener{}, Routes: map[string]*config.RouterConfiguration{},
@@ -133,6 +145,13 @@ func (c *Client) Run(ctx context.Context) error {
 		return fmt.Errorf("xds: %w", err)
 	}
 	defer conn.Close()
+	defer func() {
+		c.mu.Lock()
+		if c.fetchTimer != nil {
+			c.fetchTimer.Stop()
+		}
+		c.mu.Unlock()
+	}()
 	backoff := c.opts.MinBackoff
 	for {
 		got, err := c.stream(ctx, conn)
@@ -166,11 +185,20 @@ func (c *Client) stream(ctx context.Context, conn *grpc.ClientConn) (got bool, e
 	}
 	s := &adsStream{st: st, node: c.opts.Node, firstOnly: c.opts.NodeOnFirstOnly}
 	c.mu.Lock()
+	c.cur = s
+	defer func() {
+		c.mu.Lock()
+		c.cur = nil
+		c.mu.Unlock()
+	}()
 	for _, ts := range c.types {
 		ts.nonce, ts.requested = "", false
 	}
 	for _, u := range typeOrder {
 		ts := c.types[u]
+		if u == ListenerType && !c.listenersStarted {
+			continue // after the clusters and their endpoints, as Envoy starts
+		}
 		if ts.wildcard || len(ts.names) > 0 {
 			if err = s.request(ts, nil); err != nil {
 				break
@@ -291,10 +319,48 @@ func (c *Client) handle(s *adsStream, resp *discoveryv3.DiscoveryResponse) error
 		// sees whether the types that follow have anything to wait for.
 		defer c.opts.OnResponse(Response{TypeURL: ts.url, Version: resp.GetVersionInfo(), Resources: resp.GetResources(), Err: err})
 	}
-	if err != nil {
+	ts.answered = true
+	if err == nil {
+		if err := c.follow(s, ts); err != nil {
+			return err
+		}
+	}
+	return c.startListeners(s, false)
+}
+
+// startListeners subscribes to listeners once the clusters have come and
+// so have the endpoints of the EDS ones (answered, ACK or NACK), as Envoy
+// initializes its cluster manager before its listeners; or, with force,
+// once the initial fetch timeout ran out waiting for them.
+func (c *Client) startListeners(s *adsStream, force bool) error {
+	lt := c.types[ListenerType]
+	if c.listenersStarted {
 		return nil
 	}
-	return c.follow(s, ts)
+	ct, et := c.types[ClusterType], c.types[EndpointType]
+	if !force && (!ct.answered || len(et.names) > 0 && !et.answered) {
+		if ct.answered && c.fetchTimer == nil {
+			c.fetchTimer = time.AfterFunc(c.opts.InitialFetchTimeout, func() {
+				c.mu.Lock()
+				defer c.mu.Unlock()
+				if c.listenersStarted {
+					return
+				}
+				c.log.Warn("xds endpoints did not all come within the initial fetch timeout: starting listeners", "timeout", c.opts.InitialFetchTimeout)
+				if c.cur == nil {
+					c.listenersStarted = true // the next stream asks
+					return
+				}
+				c.startListeners(c.cur, true) // a failed send ends that stream
+			})
+		}
+		return nil
+	}
+	c.listenersStarted = true
+	if c.fetchTimer != nil {
+		c.fetchTimer.Stop()
+	}
+	return s.request(lt, nil)
 }
 
 // follow subscribes to the EDS names after CDS, the RDS names after LDS.

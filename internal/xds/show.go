@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -35,7 +36,9 @@ type ObserveOptions struct {
 	OnPush func(Response)
 	// Watch keeps the stream open after every type arrived, until ctx ends.
 	Watch bool
-	Log   *slog.Logger
+	// InitialFetchTimeout: see Options (0: its default).
+	InitialFetchTimeout time.Duration
+	Log                 *slog.Logger
 }
 
 // Observe subscribes to a control plane as the proxy would (CDS and LDS,
@@ -53,7 +56,7 @@ func Observe(ctx context.Context, o ObserveOptions) (Dump, error) {
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	changed := make(chan struct{}, 1)
-	c := NewClient(Options{Server: o.Server, Node: o.Node, Log: o.Log, OnResponse: func(r Response) {
+	c := NewClient(Options{Server: o.Server, Node: o.Node, Log: o.Log, InitialFetchTimeout: o.InitialFetchTimeout, OnResponse: func(r Response) {
 		if o.OnPush != nil {
 			o.OnPush(r)
 		}
