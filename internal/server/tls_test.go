@@ -380,6 +380,14 @@ func TestTLSCluster(t *testing.T) {
 	waitFor(t, "the log line", func() bool {
 		return strings.Contains(p3.log.String(), "upstream TLS handshake failed") && strings.Contains(p3.log.String(), "reason=bad_certificate")
 	})
+	// A host with tls_disable is dialled in plaintext in a TLS cluster.
+	plain, _ := startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "plaintext origin") }))
+	cfg := tlsProxyConfig("", "", noCert, plain)
+	cfg = strings.Replace(cfg, fmt.Sprintf(`{"address": %q}`, plain), fmt.Sprintf(`{"address": %q, "tls_disable": true}`, plain), 1)
+	p5 := startProxy(t, cfg)
+	if status, body := get(t, newClient(), p5.url("in", "/x")); status != 200 || body != "plaintext origin" {
+		t.Errorf("tls_disable host: %d %q", status, body)
+	}
 	// insecure_skip trusts any certificate, as asked.
 	p4 := startProxy(t, tlsProxyConfig("", "", `"tls_context": {"status": true, "insecure_skip": true},`, untrusted))
 	if status, body := get(t, newClient(), p4.url("in", "/x")); status != 200 || !strings.HasPrefix(body, "origin over TLS") {
