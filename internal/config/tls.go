@@ -400,10 +400,10 @@ func chainALPN(fc *FilterChain) []string {
 	return []string{}
 }
 
-// clusterTLSUsers refuses TLS on a cluster that a listener other than an
-// HTTP/1 proxy forwards to: only the HTTP/1 connection pools originate TLS
-// so far, and a Bolt or tcp_proxy dial would otherwise go out in
-// plaintext where the config asks for TLS.
+// clusterTLSUsers refuses TLS on a cluster that an HTTP/2 proxy forwards
+// to: the HTTP/1 and Bolt pools and tcp_proxy originate TLS, the HTTP/2
+// pools not yet, and their dial would otherwise go out in plaintext where
+// the config asks for TLS.
 func (v *validator) clusterTLSUsers() {
 	tlsCluster := map[string]int{}
 	for i := range v.c.ClusterManager.Clusters {
@@ -417,7 +417,7 @@ func (v *validator) clusterTLSUsers() {
 	refuse := func(cluster, user string) {
 		if i, ok := tlsCluster[cluster]; ok {
 			v.errorf(fmt.Sprintf("cluster_manager.clusters[%d].tls_context", i),
-				"TLS to upstream hosts works for HTTP/1 proxies only so far, and %s forwards to cluster %q", user, cluster)
+				"TLS to upstream hosts does not work for HTTP/2 proxies yet, and %s forwards to cluster %q", user, cluster)
 			delete(tlsCluster, cluster)
 		}
 	}
@@ -427,34 +427,26 @@ func (v *validator) clusterTLSUsers() {
 			l := &s.Listeners[li]
 			for _, fc := range l.FilterChains {
 				for _, f := range fc.Filters {
-					switch f.Type {
-					case FilterTCPProxy:
-						var p TCPProxyConfig
-						json.Unmarshal(f.Config, &p)
-						refuse(p.Cluster, fmt.Sprintf("tcp_proxy listener %q", l.Name))
-						for _, r := range p.Routes {
-							refuse(r.Cluster, fmt.Sprintf("tcp_proxy listener %q", l.Name))
-						}
-					case FilterProxy:
-						var p ProxyConfig
-						json.Unmarshal(f.Config, &p)
-						if p.DownstreamProtocol == ProtocolHTTP1 {
+					var p ProxyConfig
+					if f.Type != FilterProxy || json.Unmarshal(f.Config, &p) != nil {
+						continue
+					}
+					if p.DownstreamProtocol != ProtocolHTTP2 && p.UpstreamProtocol != ProtocolHTTP2 {
+						continue
+					}
+					for ri := range s.Routers {
+						if s.Routers[ri].RouterConfigName != p.RouterConfigName {
 							continue
 						}
-						for ri := range s.Routers {
-							if s.Routers[ri].RouterConfigName != p.RouterConfigName {
-								continue
-							}
-							for _, vh := range s.Routers[ri].VirtualHosts {
-								for _, r := range vh.Routers {
-									if r.Route == nil {
-										continue
-									}
-									user := fmt.Sprintf("%s listener %q", p.DownstreamProtocol, l.Name)
-									refuse(r.Route.ClusterName, user)
-									for _, wc := range r.Route.WeightedClusters {
-										refuse(wc.Cluster.Name, user)
-									}
+						for _, vh := range s.Routers[ri].VirtualHosts {
+							for _, r := range vh.Routers {
+								if r.Route == nil {
+									continue
+								}
+								user := fmt.Sprintf("%s listener %q", p.DownstreamProtocol, l.Name)
+								refuse(r.Route.ClusterName, user)
+								for _, wc := range r.Route.WeightedClusters {
+									refuse(wc.Cluster.Name, user)
 								}
 							}
 						}

@@ -103,8 +103,7 @@ func TestTLSConfig(t *testing.T) {
 		{name: "typo", chain: `"tls_context": {"status": true, "cert_chian": "x"},`, err: lp + `.cert_chian: unknown field (did you mean "cert_chain"?)`},
 		{name: "cluster verify client", cluster: `"tls_context": {"status": true, "verify_client": true},`, err: cp + ".verify_client: applies to listeners only"},
 		{name: "cluster half pair", cluster: `"tls_context": {"status": true, "cert_chain": ` + q(cert) + `},`, err: cp + ".private_key: required with cert_chain"},
-		{name: "cluster tls for bolt", proto: "bolt", cluster: `"tls_context": {"status": true},`,
-			err: cp + `: TLS to upstream hosts works for HTTP/1 proxies only so far, and bolt listener "l" forwards to cluster "c"`},
+		{name: "cluster tls for bolt", proto: "bolt", cluster: `"tls_context": {"status": true},`},
 		{name: "cluster h2", cluster: `"tls_context": {"status": true, "alpn": "h2"},`, err: cp + `.alpn: protocol "h2" is not served here yet`},
 	}
 	for _, tt := range tests {

@@ -292,8 +292,7 @@ func TestValidateErrors(t *testing.T) {
 		{"tls on", []edit{{l0 + ".filter_chains[0].tls_context", obj("status", true)}},
 			l0 + `.filter_chains[0].tls_context.cert_chain: required: a listener with TLS needs a certificate (file path or PEM)
 ` + l0 + `.filter_chains[0].tls_context.private_key: required: a listener with TLS needs the certificate's private key`},
-		{"cluster tls on, used by tcp_proxy", []edit{{c0 + ".tls_context", obj("status", true)}},
-			c0 + `.tls_context: TLS to upstream hosts works for HTTP/1 proxies only so far, and tcp_proxy listener "tcp" forwards to cluster "c1"`},
+		{"cluster tls on, used by tcp_proxy", []edit{{c0 + ".tls_context", obj("status", true)}}, ""},
 		{"tls off", []edit{{l0 + ".filter_chains[0].tls_context", obj("status", false)}}, ""},
 		{"no servers", []edit{{"servers", del}},
 			`servers: no servers: a config needs at least one listener`},

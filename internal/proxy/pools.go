@@ -122,6 +122,7 @@ func (p *Pools) Bolt(loop *network.Loop, c *upstream.Cluster, h *upstream.Host) 
 		Counters:       p.ClusterCounters(c.Name),
 		Log:            p.Log,
 		Limit:          connLimit(c, h),
+		Handshake:      c.TLS.HandshakeFunc(h.TLSDisable, p.Log), // nil: plaintext
 	})
 	v, loaded := hosts.LoadOrStore(h, pool)
 	if loaded {

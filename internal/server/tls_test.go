@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mosnctl/mosnctl/internal/boltrpc"
+	"github.com/mosnctl/mosnctl/internal/protocol/bolt"
 	mosntls "github.com/mosnctl/mosnctl/internal/tls"
 	"github.com/mosnctl/mosnctl/internal/tls/tlstest"
 )
@@ -588,5 +589,70 @@ func TestTLSClusterIdleClose(t *testing.T) {
 		if n := c.TLS.Stats.Handshakes.Load(); n < 3 {
 			t.Errorf("%d upstream handshakes, want a new connection per request (3)", n)
 		}
+	}
+}
+
+// A cluster's tls_context originates TLS for Bolt and tcp_proxy as for
+// HTTP/1: calls and bytes reach origins that speak only TLS, verified
+// against the cluster's CA.
+func TestTLSClusterBoltAndTCPProxy(t *testing.T) {
+	f := newTLSFixture(t)
+	originCert := f.ca.Issue(t, tlstest.ECDSA, "origin.internal").TLS(t)
+	serverTLS := &tls.Config{Certificates: []tls.Certificate{originCert}, MinVersion: tls.VersionTLS12}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", serverTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bolts := &boltrpc.Server{Handler: boltrpc.EchoHandler}
+	go bolts.Serve(ln)
+	t.Cleanup(func() { bolts.Close() })
+	echoLn, err := tls.Listen("tcp", "127.0.0.1:0", serverTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { echoLn.Close() })
+	go func() {
+		for {
+			c, err := echoLn.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+	clusterTLS := fmt.Sprintf(`"tls_context": {"status": true, "server_name": "origin.internal", "ca_cert": %q}`, f.caPath)
+	p := startProxy(t, fmt.Sprintf(`{
+  "servers": [{
+    "routers": [{"router_config_name": "rpc", "virtual_hosts": [{"name": "v", "domains": ["*"], "routers": [
+      {"match": {"headers": [{"name": "service", "value": ".*", "regex": true}]}, "route": {"cluster_name": "rpc"}}]}]}],
+    "listeners": [
+      {"name": "bolt", "address": "127.0.0.1:0", "filter_chains": [{
+        "filters": [{"type": "proxy", "config": {"downstream_protocol": "bolt", "router_config_name": "rpc"}}]}]},
+      {"name": "tcp", "address": "127.0.0.1:0", "filter_chains": [{
+        "filters": [{"type": "tcp_proxy", "config": {"cluster": "echo"}}]}]}
+    ]
+  }],
+  "cluster_manager": {"clusters": [
+    {"name": "rpc", %[1]s, "hosts": [{"address": %[2]q}]},
+    {"name": "echo", %[1]s, "hosts": [{"address": %[3]q}]}]}
+}`, clusterTLS, ln.Addr().String(), echoLn.Addr().String()))
+	c, err := boltrpc.Dial(context.Background(), p.addr("bolt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range 10 {
+		want := fmt.Sprint("call ", i)
+		resp, err := c.Call(context.Background(), &boltrpc.Request{Service: "com.example.Echo:1.0", Content: []byte(want), Timeout: 5 * time.Second})
+		if err != nil || resp.Status != bolt.StatusSuccess || string(resp.Content) != want {
+			t.Fatalf("bolt to a TLS origin: %+v %v", resp, err)
+		}
+	}
+	conn := dialRaw(t, p.addr("tcp"))
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(conn, "over tls")
+	got := make([]byte, len("over tls"))
+	if _, err := io.ReadFull(conn, got); err != nil || string(got) != "over tls" {
+		t.Fatalf("tcp_proxy to a TLS origin: %q %v", got, err)
 	}
 }

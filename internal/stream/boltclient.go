@@ -65,13 +65,20 @@ func (p *boltPending) expire() {
 // DialBolt connects to addr and starts the response reader; from a task of
 // event loop l (nil: a goroutine), on that loop.
 func DialBolt(ctx context.Context, l *network.Loop, addr string, timeout time.Duration, counters *network.Counters, log *slog.Logger) (*BoltClientConn, error) {
-	return dialBolt(ctx, l, addr, timeout, counters, log, ConnLimit{})
+	return dialBolt(ctx, l, addr, BoltPoolOptions{ConnectTimeout: timeout, Counters: counters, Log: log})
 }
 
-// dialBolt dials a connection counted in limit (acquired by the caller).
-func dialBolt(ctx context.Context, l *network.Loop, addr string, timeout time.Duration, counters *network.Counters, log *slog.Logger, limit ConnLimit) (*BoltClientConn, error) {
+// dialBolt dials a connection with a pool's options, counted in its limit
+// (acquired by the caller), through its handshake (TLS) when it has one.
+func dialBolt(ctx context.Context, l *network.Loop, addr string, opts BoltPoolOptions) (*BoltClientConn, error) {
+	limit, log := opts.Limit, opts.Log
 	// The read buffer may grow to a whole frame: Decode reads it in place.
-	c, err := network.DialFrom(ctx, l, addr, timeout, counters, bolt.DefaultMaxFrameSize)
+	c, err := network.DialFrom(ctx, l, addr, opts.ConnectTimeout, opts.Counters, bolt.DefaultMaxFrameSize)
+	if err == nil && opts.Handshake != nil {
+		if err = opts.Handshake(ctx, c); err != nil {
+			c.Close()
+		}
+	}
 	if err != nil {
 		limit.Release()
 		return nil, err
@@ -258,6 +265,9 @@ type BoltPoolOptions struct {
 	// shares the connections it has, and without one Get fails with
 	// ErrOverflow.
 	Limit ConnLimit
+	// Handshake, when set, runs on each new connection before its first
+	// request (TLS); its failure is the dial's.
+	Handshake func(context.Context, *network.Conn) error
 }
 
 // NewBoltPool makes a pool for the host at addr.
@@ -300,7 +310,7 @@ func (p *BoltPool) Get(ctx context.Context) (*BoltClientConn, error) {
 		return cc, nil
 	}
 	p.mu.Unlock()
-	cc, err := dialBolt(ctx, p.opts.Loop, p.addr, p.opts.ConnectTimeout, p.opts.Counters, p.opts.Log, p.opts.Limit)
+	cc, err := dialBolt(ctx, p.opts.Loop, p.addr, p.opts)
 	if err != nil {
 		return nil, err
 	}

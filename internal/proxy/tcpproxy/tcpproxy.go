@@ -43,6 +43,12 @@ func (p *Proxy) ServeConn(ctx context.Context, c *network.Conn) {
 		}
 		var err error
 		up, err = network.DialFrom(ctx, c.Loop(), pr.tries.Host.Address, p.Cluster.ConnectTimeout, p.Counters, 0)
+		if hs := p.Cluster.TLS.HandshakeFunc(pr.tries.Host.TLSDisable, p.Log); err == nil && hs != nil {
+			if err = hs(ctx, up); err != nil {
+				up.Close()
+				up = nil
+			}
+		}
 		if err != nil {
 			limit.Release()
 			pr.tries.ConnectFailed()
