@@ -121,6 +121,13 @@ func (c *Chain) DecodesData() bool    { return len(c.decodeData) > 0 }
 func (c *Chain) EncodesHeaders() bool { return len(c.encodeHeaders) > 0 }
 func (c *Chain) EncodesData() bool    { return len(c.encodeData) > 0 }
 
+// Streams reports whether a filter sees the stream past its request head
+// (a body, the response): the request must then stay readable after the
+// protocol's read buffer has moved on.
+func (c *Chain) Streams() bool {
+	return len(c.decodeData)+len(c.encodeHeaders)+len(c.encodeData) > 0
+}
+
 func (c *Chain) add(f StreamFilter) {
 	c.decodeHeaders = append(c.decodeHeaders, f)
 	if d, ok := f.(DataDecoder); ok {

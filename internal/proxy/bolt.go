@@ -47,6 +47,9 @@ func (p *BoltProxy) ServeBolt(d *stream.BoltDownstream, f bolt.Frame, raw []byte
 	b := boltCalls.Get().(*boltCall)
 	b.p, b.d, b.id, b.codec, b.oneway = p, d, f.RequestID, f.Codec, f.Type == bolt.TypeOneway
 	b.Reset(&f, raw)
+	if p.Filters.Streams() {
+		b.Hold() // the encode side reads the request after the reader moved on
+	}
 	if !b.oneway {
 		d.Begin()
 	}

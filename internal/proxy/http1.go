@@ -72,6 +72,9 @@ func (p *HTTP1Proxy) serve(s *stream.HTTP1ServerStream, t *trackedStream) {
 		s.Scratch = append(append(s.Scratch[:0], s.Req.Method...), s.Req.URI...)
 		h.method, h.path = s.Scratch[:len(s.Req.Method)], s.Scratch[len(s.Req.Method):]
 	}
+	if p.Filters.Streams() {
+		s.KeepHead()
+	}
 	h.c = call{f: &p.Forwarder, ds: h, t: t, start: s.Start}
 	h.c.run()
 }

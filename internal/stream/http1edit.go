@@ -84,6 +84,25 @@ func (s *HTTP1ServerStream) ReplacePathPrefix(n int, prefix string) {
 	s.Req.URI = s.Scratch[start:]
 }
 
+// KeepHead copies the request head's views into the stream's own space, so
+// that they outlive the read buffer (reading the body moves it on): for
+// filters that read the request while its body or the response flows.
+func (s *HTTP1ServerStream) KeepHead() {
+	own := func(b []byte) []byte {
+		if b == nil {
+			return nil
+		}
+		start := len(s.Scratch)
+		s.Scratch = append(s.Scratch, b...)
+		return s.Scratch[start:len(s.Scratch):len(s.Scratch)]
+	}
+	r := &s.Req
+	r.Method, r.URI, r.Host = own(r.Method), own(r.URI), own(r.Host)
+	for i := range r.Headers {
+		r.Headers[i].Name, r.Headers[i].Value = own(r.Headers[i].Name), own(r.Headers[i].Value)
+	}
+}
+
 var hostName = []byte("Host")
 
 // EncodeRequestHead writes the upstream request head, with the recorded
