@@ -186,9 +186,9 @@ func TestPseudoHeaderMatchersOnHTTP1(t *testing.T) {
   }]
 }`)
 	for _, tc := range []struct{ req, want string }{
-		{"GET /a?x=1 HTTP/1.1\r\nHost: h\r\n\r\n", "path"},
-		{"GET /b HTTP/1.1\r\nHost: api.example\r\n\r\n", "authority"},
-		{"GET /b HTTP/1.1\r\nHost: h\r\n\r\n", "other"},
+		{"GET /a?x=1 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", "path"},
+		{"GET /b HTTP/1.1\r\nHost: api.example\r\nConnection: close\r\n\r\n", "authority"},
+		{"GET /b HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", "other"},
 	} {
 		if got := rawExchange(t, p.addr("in"), tc.req); !strings.HasSuffix(got, "\r\n\r\n"+tc.want) {
 			t.Errorf("%q: %q, want body %q", tc.req, got, tc.want)
