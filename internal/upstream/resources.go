@@ -81,16 +81,15 @@ func newResources(cb *config.CircuitBreakers) *Resources {
 // by one Release.
 func (r *Resources) TryAcquire(l Limit) bool {
 	x := &r.res[l]
-	for {
-		n := x.open.Load()
-		if n >= x.max {
-			x.overflow.Add(1)
-			return false
-		}
-		if x.open.CompareAndSwap(n, n+1) {
-			return true
-		}
+	// One atomic add on the way in (a compare-and-swap loop would retry
+	// under contention on every request); near the limit, racing takers
+	// may both be refused, never both let through.
+	if x.open.Add(1) > x.max {
+		x.open.Add(-1)
+		x.overflow.Add(1)
+		return false
 	}
+	return true
 }
 
 // Release gives back a unit TryAcquire took.
