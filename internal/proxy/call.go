@@ -60,7 +60,6 @@ type call struct {
 	// taken are the cluster's circuit-breaker units the current try holds.
 	taken    [2]bool // requests, retries
 	retrying bool    // a try was made: the next one is a retry
-	class    int     // the answer's status in HTTP terms
 }
 
 // failure reasons recorded in the access log.
@@ -89,7 +88,8 @@ var (
 // Envoy's default route timeout does.
 const DefaultRouteTimeout = 15 * time.Second
 
-// run starts the request: begin must have set f, ds, t and start.
+// run starts the request; the adapter has set f, ds, t and start (and
+// expire).
 func (c *call) run() {
 	c.f.begin()
 	route, ok := c.f.resolve(c.ds, c.t, &c.tries)
@@ -339,7 +339,6 @@ func (c *call) answer(r stream.Reply, flag string) {
 
 // end counts and logs the request, once, and lets the adapter release it.
 func (c *call) end(class int) {
-	c.class = class
 	d := time.Since(c.start)
 	c.f.count(class, d)
 	if c.f.AccessLog != nil {
