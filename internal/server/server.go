@@ -304,10 +304,13 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 			SendTimeout: lc.SendTimeout.Get(0), Logger: log, LogLimit: logLimit}
 		serveHTTP1 := func(ctx context.Context, c *network.Conn) { h1.ServeConn(ctx, c, h1opts) }
 		serveBolt := func(ctx context.Context, c *network.Conn) { stream.ServeBolt(ctx, c, bp, bopts) }
-		rl.byProtocol = map[string]network.HandlerFunc{protocol.HTTP1: serveHTTP1, protocol.Bolt: serveBolt}
+		serveHTTP2 := http2Handler(fw, lc, log, logLimit)
+		rl.byProtocol = map[string]network.HandlerFunc{protocol.HTTP1: serveHTTP1, protocol.Bolt: serveBolt, protocol.HTTP2: serveHTTP2}
 		switch down {
 		case config.ProtocolHTTP1:
 			handler = network.HandlerFunc(serveHTTP1)
+		case config.ProtocolHTTP2:
+			handler = serveHTTP2
 		case config.ProtocolBolt:
 			handler = network.HandlerFunc(serveBolt)
 		case config.ProtocolAuto:
@@ -315,6 +318,8 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 				switch detect(c, log, logLimit) {
 				case protocol.HTTP1:
 					serveHTTP1(ctx, c)
+				case protocol.HTTP2:
+					serveHTTP2(ctx, c)
 				case protocol.Bolt:
 					serveBolt(ctx, c)
 				}

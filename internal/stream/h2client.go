@@ -1,0 +1,568 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mosnctl/mosnctl/internal/network"
+	"github.com/mosnctl/mosnctl/internal/protocol/http2"
+	xhttp2 "golang.org/x/net/http2"
+)
+
+// H2Try is told how a try forwarded on an HTTP/2 upstream stream goes: the
+// forwarding loop's hooks, and its end, reported once (from a reader or a
+// timer, on the downstream connection's loop when it has one).
+type H2Try interface {
+	Hooks
+	TryEnded(r Result)
+}
+
+// H2ClientConn is one multiplexed upstream HTTP/2 connection (h2c with
+// prior knowledge). Streams of many downstream connections share it. Dialled
+// from a task of an event loop, it belongs to that loop: its reader is a
+// task there, and so must be every user.
+type H2ClientConn struct {
+	h2Conn
+	streams map[uint32]*H2ClientStream // under the lock
+	dead    atomic.Bool
+	away    atomic.Bool // the peer sent GOAWAY: no new streams here
+	reader  *network.Task
+	limit   ConnLimit
+}
+
+// H2ClientStream is one try of a request on an upstream stream: it relays
+// the downstream stream's body up and the response back, and reports the
+// try's end to its H2Try once.
+type H2ClientStream struct {
+	cc   atomic.Pointer[H2ClientConn] // nil until the stream is open
+	id   uint32                       // set before cc
+	s    *H2ServerStream
+	try  H2Try
+	head H2Head // the response head
+	body h2Pipe // the response body
+	// headEnd: the response head came with END_STREAM.
+	headEnd  bool
+	headSent atomic.Bool // the response head went downstream
+	ended    atomic.Bool
+	perTry   atomic.Bool // the timer is the per-try timeout's
+	deadline time.Time   // the route's, the timer's once the head arrives
+	timer    *time.Timer // set before the stream opens
+	resetErr http2.ErrCode
+}
+
+// dialH2 connects to addr and starts the connection's reader.
+func dialH2(ctx context.Context, l *network.Loop, addr string, timeout time.Duration, counters *network.Counters, cfg http2.Config, log *slog.Logger, limit ConnLimit) (*H2ClientConn, error) {
+	c, err := network.DialFrom(ctx, l, addr, timeout, counters, network.DefaultReadBufferSize)
+	if err != nil {
+		limit.release()
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	cc := &H2ClientConn{streams: make(map[uint32]*H2ClientStream), limit: limit}
+	cc.conn, cc.log = c, log
+	cc.eng = http2.NewClientConn(cfg, cc)
+	c.SetSendTimeout(60 * time.Second)
+	cc.lock()
+	cc.flushLocked() // the preface and our SETTINGS
+	cc.unlock()
+	cc.reader = c.Go(cc.readLoop)
+	return cc, nil
+}
+
+// usable reports whether a new stream may go on the connection.
+func (cc *H2ClientConn) usable() bool { return !cc.dead.Load() && !cc.away.Load() }
+
+// open starts t's stream with the request head; ErrStreamLimit and
+// ErrGoAway send the caller to another connection.
+func (cc *H2ClientConn) open(t *H2ClientStream, fields []http2.Field, end bool) error {
+	cc.lock()
+	if cc.dead.Load() {
+		cc.unlock()
+		return errConnClosed
+	}
+	id, err := cc.eng.OpenStream(fields, end)
+	if err == nil {
+		t.id = id
+		t.cc.Store(cc)
+		cc.streams[id] = t
+	}
+	cc.flushLocked()
+	ev := cc.takeEvents()
+	cc.unlock()
+	cc.dispatch(ev)
+	return err
+}
+
+// The connection as the engine's Handler: under the lock, inside Feed.
+
+// Headers implements http2.Handler.
+func (cc *H2ClientConn) Headers(id uint32, h *http2.Headers, end bool) {
+	t := cc.streams[id]
+	if t == nil {
+		return
+	}
+	switch {
+	case h.Trailers:
+		t.body.putTrailers(h)
+		cc.queue(h2EvData, id, t)
+	case len(h.Status) == 3 && h.Status[0] == '1':
+		// Informational: not relayed (100-continue was not asked for).
+	default:
+		t.head.copyFrom(h)
+		t.headEnd = end
+		if end {
+			t.body.put(nil, true)
+		}
+		cc.queue(h2EvHead, id, t)
+	}
+	if end {
+		delete(cc.streams, id)
+	}
+}
+
+// Data implements http2.Handler.
+func (cc *H2ClientConn) Data(id uint32, p []byte, end bool) {
+	t := cc.streams[id]
+	if t == nil || t.ended.Load() {
+		cc.eng.Consumed(id, len(p))
+		if end {
+			delete(cc.streams, id)
+		}
+		return
+	}
+	t.body.put(p, end)
+	cc.queue(h2EvData, id, t)
+	if end {
+		delete(cc.streams, id)
+	}
+}
+
+// Reset implements http2.Handler.
+func (cc *H2ClientConn) Reset(id uint32, err *http2.StreamError) {
+	t := cc.streams[id]
+	if t == nil {
+		return
+	}
+	delete(cc.streams, id)
+	t.resetErr = err.Code
+	cc.queue(h2EvReset, id, t)
+}
+
+// Writable implements http2.Handler.
+func (cc *H2ClientConn) Writable(id uint32) {
+	if t := cc.streams[id]; t != nil {
+		cc.queue(h2EvWritable, id, t)
+	}
+}
+
+// Control implements http2.Handler: a GOAWAY sends new streams elsewhere;
+// those below its last stream id finish here.
+func (cc *H2ClientConn) Control(ev *http2.Event) {
+	if ev.Kind == http2.EventGoAway {
+		cc.away.Store(true)
+	}
+}
+
+// readLoop reads responses until the connection ends, then fails the
+// streams still open. A connection the peer sent GOAWAY on closes once
+// its last stream is done.
+func (cc *H2ClientConn) readLoop() {
+	c := cc.conn
+	var err error
+	for {
+		if cc.away.Load() {
+			cc.lock()
+			n := cc.eng.ActiveStreams()
+			cc.unlock()
+			if n == 0 {
+				err = errConnClosed
+				break
+			}
+		}
+		if len(c.Buffered()) == 0 {
+			c.Release()
+		}
+		if err = c.Fill(); err != nil {
+			break
+		}
+		if err = cc.feed(); err != nil {
+			cc.log.Info("http2: upstream connection error, closing connection", "upstream", c.RemoteAddr().String(), "err", err.Error())
+			break
+		}
+	}
+	cc.fail(err)
+}
+
+// fail marks the connection dead and fails every stream still open on it.
+func (cc *H2ClientConn) fail(err error) {
+	cc.dead.Store(true)
+	cc.lock()
+	cc.flushLocked()
+	open := make([]*H2ClientStream, 0, len(cc.streams))
+	for _, t := range cc.streams {
+		open = append(open, t)
+	}
+	clear(cc.streams)
+	cc.unlock()
+	cc.conn.Close()
+	for _, t := range open {
+		t.resetErr = xhttp2.ErrCodeInternal
+		t.upstreamReset(err)
+	}
+	cc.conn.FreeBuffer()
+	cc.limit.release()
+}
+
+// Close closes the connection; its streams fail.
+func (cc *H2ClientConn) Close() {
+	cc.dead.Store(true)
+	cc.conn.Close()
+}
+
+// event runs a stream's news, from the upstream reader, without locks.
+func (t *H2ClientStream) event(kind h2EventKind) {
+	switch kind {
+	case h2EvHead:
+		t.responseHead()
+	case h2EvData:
+		if t.headSent.Load() {
+			t.relayResponse()
+		}
+	case h2EvReset:
+		t.upstreamReset(nil)
+	case h2EvWritable:
+		t.relayRequest()
+	}
+}
+
+// Forward makes one try of the request on a stream of a connection from
+// pool; the try's end goes to t. An error means no stream could be opened
+// (nothing was sent) and t is not told.
+func (s *H2ServerStream) Forward(pool *H2Pool, try *Try, t H2Try) error {
+	if s.gone.Load() {
+		t.TryEnded(Result{Outcome: DownstreamFailed, Err: errClientReset})
+		return nil
+	}
+	if !s.body.rewind() {
+		t.TryEnded(Result{Outcome: UpstreamFailed, Err: errors.New("http2: request body already sent, cannot retry")})
+		return nil
+	}
+	up := &H2ClientStream{s: s, try: t, deadline: try.Deadline}
+	s.body.mu.Lock()
+	s.body.hold = try.Hold
+	end := s.body.end && len(s.body.buf) == 0 && s.body.trailers == nil
+	if end {
+		s.body.done = true
+	}
+	s.body.mu.Unlock()
+	until, perTry := try.Until()
+	if !until.IsZero() {
+		up.perTry.Store(perTry)
+		up.arm(until)
+	}
+	t.Started()
+	if err := pool.open(up, s.Req.requestFields(), end); err != nil {
+		if !up.ended.CompareAndSwap(false, true) {
+			return nil // the timer ended the try already
+		}
+		if up.timer != nil {
+			up.timer.Stop()
+		}
+		return err
+	}
+	s.up.Store(up)
+	t.Sent(0)
+	if s.gone.Load() { // the client left while the stream opened
+		up.cancel(Result{Outcome: DownstreamFailed, Err: errClientReset})
+		return nil
+	}
+	up.relayRequest()
+	return nil
+}
+
+// arm starts the try's timer.
+func (t *H2ClientStream) arm(until time.Time) {
+	t.timer = time.AfterFunc(max(time.Until(until), time.Nanosecond), func() { t.s.d.conn.Run(t.expire) })
+}
+
+// expire ends a try whose time ran out: the upstream stream is cancelled.
+func (t *H2ClientStream) expire() {
+	if !t.perTry.Load() && !t.deadline.IsZero() && time.Now().Before(t.deadline) {
+		return // a per-try firing that lost the race with the response head
+	}
+	if t.perTry.Load() && !t.headSent.Load() {
+		t.cancel(Result{Outcome: TryTimedOut, Replayable: t.s.body.replayable()})
+		return
+	}
+	responded := t.headSent.Load()
+	if responded {
+		t.s.d.resetStream(t.s.id, xhttp2.ErrCodeCancel)
+	}
+	t.cancel(Result{Outcome: UpstreamFailed, Timeout: true, Responded: responded})
+}
+
+// finish reports the try's end, once.
+func (t *H2ClientStream) finish(r Result) bool {
+	if !t.ended.CompareAndSwap(false, true) {
+		return false
+	}
+	if t.timer != nil {
+		t.timer.Stop()
+	}
+	if n := t.body.drop(); n > 0 {
+		if cc := t.cc.Load(); cc != nil {
+			cc.consumed(t.id, n)
+		}
+	}
+	t.s.up.CompareAndSwap(t, nil)
+	t.try.TryEnded(r)
+	return true
+}
+
+// cancel resets the upstream stream and ends the try with r.
+func (t *H2ClientStream) cancel(r Result) {
+	if t.ended.Load() {
+		return
+	}
+	if cc := t.cc.Load(); cc != nil {
+		cc.lock()
+		delete(cc.streams, t.id)
+		cc.eng.Reset(t.id, xhttp2.ErrCodeCancel)
+		cc.flushLocked()
+		cc.unlock()
+	}
+	t.finish(r)
+}
+
+// relayRequest sends what the downstream stream's body holds.
+func (t *H2ClientStream) relayRequest() {
+	cc := t.cc.Load()
+	if cc == nil || t.ended.Load() {
+		return
+	}
+	s := t.s
+	cc.lock()
+	n, _, stop, err := s.body.relay(cc.eng, t.id, t.try, true)
+	cc.flushLocked()
+	ev := cc.takeEvents()
+	cc.unlock()
+	cc.dispatch(ev)
+	if n > 0 {
+		s.d.consumed(s.id, n)
+	}
+	if err == nil && stop.Status != 0 {
+		t.cancel(Result{Outcome: Stopped, Reply: stop})
+	}
+}
+
+// responseHead sends the response head downstream, through the route's
+// edits and the encode filters (ResponseHead).
+func (t *H2ClientStream) responseHead() {
+	if t.ended.Load() {
+		return
+	}
+	if t.perTry.Load() {
+		t.perTry.Store(false)
+		if t.deadline.IsZero() {
+			t.timer.Stop()
+		} else {
+			t.timer.Reset(max(time.Until(t.deadline), time.Nanosecond))
+		}
+	}
+	if stop := t.try.ResponseHead(h2Response{&t.head}); stop.Status != 0 {
+		t.cancel(Result{Outcome: Stopped, Reply: stop})
+		return
+	}
+	s, d := t.s, t.s.d
+	t.body.mu.Lock()
+	end := t.body.end && len(t.body.buf) == 0 && t.body.trailers == nil
+	if end {
+		t.body.done = true
+	}
+	t.body.mu.Unlock()
+	d.lock()
+	err := d.eng.WriteHeaders(s.id, t.head.responseFields(), end)
+	if end {
+		d.forget(s.id)
+	}
+	d.flushLocked()
+	ev := d.takeEvents()
+	d.unlock()
+	d.dispatch(ev)
+	if err != nil {
+		return // the client reset the stream: its event ends the try
+	}
+	status := t.head.StatusCode()
+	s.status.Store(int32(status))
+	t.headSent.Store(true)
+	t.try.Responding(0)
+	if end {
+		t.finish(Result{Outcome: Answered, Status: status})
+		return
+	}
+	t.relayResponse()
+}
+
+// relayResponse sends what the response body holds downstream.
+func (t *H2ClientStream) relayResponse() {
+	if t.ended.Load() {
+		return
+	}
+	s, d := t.s, t.s.d
+	d.lock()
+	n, complete, stop, err := t.body.relay(d.eng, s.id, t.try, false)
+	if complete {
+		d.forget(s.id)
+	}
+	d.flushLocked()
+	ev := d.takeEvents()
+	d.unlock()
+	d.dispatch(ev)
+	if n > 0 {
+		s.bytesOut.Add(int64(n))
+		t.cc.Load().consumed(t.id, n)
+	}
+	switch {
+	case err != nil:
+		// The client reset the stream: its event ends the try.
+	case stop.Status != 0:
+		d.resetStream(s.id, xhttp2.ErrCodeInternal)
+		t.cancel(Result{Outcome: Stopped, Reply: stop, Responded: true})
+	case complete:
+		t.finish(Result{Outcome: Answered, Status: int(s.status.Load())})
+	}
+}
+
+// upstreamReset ends the try of a stream the upstream reset or lost.
+func (t *H2ClientStream) upstreamReset(err error) {
+	if t.ended.Load() {
+		return
+	}
+	if err == nil {
+		err = &http2.StreamError{StreamID: t.id, Code: t.resetErr, Reason: "reset by the upstream"}
+	}
+	if t.headSent.Load() {
+		code := xhttp2.ErrCodeInternal
+		if t.resetErr == xhttp2.ErrCodeCancel {
+			code = xhttp2.ErrCodeCancel
+		}
+		t.s.d.resetStream(t.s.id, code)
+		t.finish(Result{Outcome: UpstreamFailed, Responded: true, Err: err})
+		return
+	}
+	if t.resetErr == xhttp2.ErrCodeRefusedStream && t.s.body.replayable() {
+		// Refused (over its stream limit, or above its GOAWAY): the host
+		// processed nothing, the request may go again.
+		t.finish(Result{Outcome: NotSent, Err: err})
+		return
+	}
+	t.finish(Result{Outcome: UpstreamFailed, Err: err})
+}
+
+// H2PoolOptions tune an H2Pool.
+type H2PoolOptions struct {
+	Loop           *network.Loop // whose tasks use the pool; nil: goroutines
+	ConnectTimeout time.Duration // default 3s
+	Counters       *network.Counters
+	Log            *slog.Logger
+	// Config holds the client engine's limits.
+	Config http2.Config
+	// Limit caps the connections open to the host, over all its pools.
+	Limit ConnLimit
+}
+
+// H2Pool keeps the multiplexed connections to one upstream host, for the
+// connections of one event loop (or, with a nil loop, of goroutines). A
+// stream goes on the first connection that takes it; a new connection is
+// dialled when every one is at the peer's concurrent stream limit or going
+// away (GOAWAY: its streams in flight finish there).
+type H2Pool struct {
+	addr string
+	opts H2PoolOptions
+
+	mu     sync.Mutex
+	conns  []*H2ClientConn
+	closed bool
+}
+
+// NewH2Pool makes a pool for the host at addr.
+func NewH2Pool(addr string, opts H2PoolOptions) *H2Pool {
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = 3 * time.Second
+	}
+	return &H2Pool{addr: addr, opts: opts}
+}
+
+// open starts t's stream on a connection of the pool.
+func (p *H2Pool) open(t *H2ClientStream, fields []http2.Field, end bool) error {
+	for tried := 0; ; tried++ {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return ErrPoolClosed
+		}
+		live := p.conns[:0]
+		for _, cc := range p.conns {
+			if cc.usable() {
+				live = append(live, cc)
+			}
+		}
+		clear(p.conns[len(live):])
+		p.conns = live
+		conns := append([]*H2ClientConn(nil), live...)
+		p.mu.Unlock()
+		for _, cc := range conns {
+			err := cc.open(t, fields, end)
+			if err == nil {
+				return nil
+			}
+			if !errors.Is(err, http2.ErrStreamLimit) && !errors.Is(err, http2.ErrGoAway) && !errors.Is(err, errConnClosed) {
+				return err
+			}
+		}
+		if tried > 0 {
+			return ErrOverflow
+		}
+		if !p.opts.Limit.acquire() {
+			return ErrOverflow
+		}
+		cc, err := dialH2(context.Background(), p.opts.Loop, p.addr, p.opts.ConnectTimeout, p.opts.Counters, p.opts.Config, p.opts.Log, p.opts.Limit)
+		if err != nil {
+			return err
+		}
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			cc.Close()
+			return ErrPoolClosed
+		}
+		p.conns = append(p.conns, cc)
+		p.mu.Unlock()
+	}
+}
+
+// Conns reports how many connections the pool holds (live or not yet
+// noticed dead).
+func (p *H2Pool) Conns() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.conns)
+}
+
+// Close closes every connection; streams on them fail.
+func (p *H2Pool) Close() {
+	p.mu.Lock()
+	p.closed = true
+	conns := p.conns
+	p.conns = nil
+	p.mu.Unlock()
+	for _, cc := range conns {
+		cc.Close()
+	}
+}
