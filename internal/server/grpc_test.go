@@ -213,7 +213,9 @@ func TestGRPCLocalErrors(t *testing.T) {
 		p := startProxy(t, grpcProxyConfig("Http2", "", o.addr))
 		cctx, ccancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
-		go func() { done <- dialGRPC(t, p.addr("in")).Invoke(cctx, "/test.Slow/Wait", &emptypb.Empty{}, &emptypb.Empty{}) }()
+		go func() {
+			done <- dialGRPC(t, p.addr("in")).Invoke(cctx, "/test.Slow/Wait", &emptypb.Empty{}, &emptypb.Empty{})
+		}()
 		time.Sleep(200 * time.Millisecond)
 		ccancel()
 		if err := <-done; status.Code(err) != codes.Canceled {
