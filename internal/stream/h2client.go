@@ -40,7 +40,7 @@ type H2ClientConn struct {
 type H2ClientStream struct {
 	cc   atomic.Pointer[H2ClientConn] // nil until the stream is open
 	id   uint32                       // set before cc
-	s    *H2ServerStream
+	peer h2Peer
 	try  H2Try
 	head H2Head // the response head
 	body h2Pipe // the response body
@@ -253,7 +253,7 @@ func (s *H2ServerStream) Forward(pool *H2Pool, try *Try, t H2Try) error {
 		t.TryEnded(Result{Outcome: UpstreamFailed, Err: errors.New("http2: request body already sent, cannot retry")})
 		return nil
 	}
-	up := &H2ClientStream{s: s, try: t, deadline: try.Deadline}
+	up := &H2ClientStream{peer: s, try: t, deadline: try.Deadline}
 	s.body.mu.Lock()
 	s.body.hold = try.Hold
 	end := s.body.end && len(s.body.buf) == 0 && s.body.trailers == nil
@@ -288,7 +288,7 @@ func (s *H2ServerStream) Forward(pool *H2Pool, try *Try, t H2Try) error {
 
 // arm starts the try's timer.
 func (t *H2ClientStream) arm(until time.Time) {
-	t.timer = time.AfterFunc(max(time.Until(until), time.Nanosecond), func() { t.s.d.conn.Run(t.expire) })
+	t.timer = time.AfterFunc(max(time.Until(until), time.Nanosecond), func() { t.peer.run(t.expire) })
 }
 
 // expire ends a try whose time ran out: the upstream stream is cancelled.
@@ -297,12 +297,12 @@ func (t *H2ClientStream) expire() {
 		return // a per-try firing that lost the race with the response head
 	}
 	if t.perTry.Load() && !t.headSent.Load() {
-		t.cancel(Result{Outcome: TryTimedOut, Replayable: t.s.body.replayable()})
+		t.cancel(Result{Outcome: TryTimedOut, Replayable: t.peer.requestBody().replayable()})
 		return
 	}
 	responded := t.headSent.Load()
 	if responded {
-		t.s.d.resetStream(t.s.id, xhttp2.ErrCodeCancel)
+		t.peer.cut(xhttp2.ErrCodeCancel)
 	}
 	t.cancel(Result{Outcome: UpstreamFailed, Timeout: true, Responded: responded})
 }
@@ -320,7 +320,7 @@ func (t *H2ClientStream) finish(r Result) bool {
 			cc.consumed(t.id, n)
 		}
 	}
-	t.s.up.CompareAndSwap(t, nil)
+	t.peer.release(t)
 	t.try.TryEnded(r)
 	return true
 }
@@ -340,21 +340,42 @@ func (t *H2ClientStream) cancel(r Result) {
 	t.finish(r)
 }
 
-// relayRequest sends what the downstream stream's body holds.
+// h2Peer is the downstream end of an upstream HTTP/2 stream: where its
+// request body comes from and where its response goes. A downstream
+// HTTP/2 stream relays at once, from the upstream connection's reader; an
+// HTTP/1 one (conversion) is told, and its own task writes.
+type h2Peer interface {
+	requestBody() *h2Pipe
+	// requestConsumed: n bytes of the request body went upstream.
+	requestConsumed(n int)
+	// responseHead sends t.head downstream, ending the response when end;
+	// false means the client is gone (its own event ends the try).
+	responseHead(t *H2ClientStream, end bool) bool
+	// responseBody relays what t.body holds: the bytes taken (to report
+	// consumed upstream), whether the body is complete, a filter's stop.
+	responseBody(t *H2ClientStream) (n int, complete bool, stop Reply, err error)
+	// cut ends a response already begun, abnormally.
+	cut(code xhttp2.ErrCode)
+	// run runs fn where the downstream's work runs (its loop).
+	run(fn func())
+	// release forgets t as the current try.
+	release(t *H2ClientStream)
+}
+
+// relayRequest sends what the downstream's request body holds.
 func (t *H2ClientStream) relayRequest() {
 	cc := t.cc.Load()
 	if cc == nil || t.ended.Load() {
 		return
 	}
-	s := t.s
 	cc.lock()
-	n, _, stop, err := s.body.relay(cc.eng, t.id, t.try, true)
+	n, _, stop, err := t.peer.requestBody().relay(cc.eng, t.id, t.try, true)
 	cc.flushLocked()
 	ev := cc.takeEvents()
 	cc.unlock()
 	cc.dispatch(ev)
 	if n > 0 {
-		s.d.consumed(s.id, n)
+		t.peer.requestConsumed(n)
 	}
 	if err == nil && stop.Status != 0 {
 		t.cancel(Result{Outcome: Stopped, Reply: stop})
@@ -379,31 +400,19 @@ func (t *H2ClientStream) responseHead() {
 		t.cancel(Result{Outcome: Stopped, Reply: stop})
 		return
 	}
-	s, d := t.s, t.s.d
 	t.body.mu.Lock()
 	end := t.body.end && len(t.body.buf) == 0 && t.body.trailers == nil
 	if end {
 		t.body.done = true
 	}
 	t.body.mu.Unlock()
-	d.lock()
-	err := d.eng.WriteHeaders(s.id, t.head.responseFields(), end)
-	if end {
-		d.forget(s.id)
+	if !t.peer.responseHead(t, end) {
+		return
 	}
-	d.flushLocked()
-	ev := d.takeEvents()
-	d.unlock()
-	d.dispatch(ev)
-	if err != nil {
-		return // the client reset the stream: its event ends the try
-	}
-	status := t.head.StatusCode()
-	s.status.Store(int32(status))
 	t.headSent.Store(true)
 	t.try.Responding(0)
 	if end {
-		t.finish(Result{Outcome: Answered, Status: status})
+		t.finish(Result{Outcome: Answered, Status: t.head.StatusCode()})
 		return
 	}
 	t.relayResponse()
@@ -414,28 +423,18 @@ func (t *H2ClientStream) relayResponse() {
 	if t.ended.Load() {
 		return
 	}
-	s, d := t.s, t.s.d
-	d.lock()
-	n, complete, stop, err := t.body.relay(d.eng, s.id, t.try, false)
-	if complete {
-		d.forget(s.id)
-	}
-	d.flushLocked()
-	ev := d.takeEvents()
-	d.unlock()
-	d.dispatch(ev)
+	n, complete, stop, err := t.peer.responseBody(t)
 	if n > 0 {
-		s.bytesOut.Add(int64(n))
 		t.cc.Load().consumed(t.id, n)
 	}
 	switch {
 	case err != nil:
 		// The client reset the stream: its event ends the try.
 	case stop.Status != 0:
-		d.resetStream(s.id, xhttp2.ErrCodeInternal)
+		t.peer.cut(xhttp2.ErrCodeInternal)
 		t.cancel(Result{Outcome: Stopped, Reply: stop, Responded: true})
 	case complete:
-		t.finish(Result{Outcome: Answered, Status: int(s.status.Load())})
+		t.finish(Result{Outcome: Answered, Status: t.head.StatusCode()})
 	}
 }
 
@@ -452,17 +451,60 @@ func (t *H2ClientStream) upstreamReset(err error) {
 		if t.resetErr == xhttp2.ErrCodeCancel {
 			code = xhttp2.ErrCodeCancel
 		}
-		t.s.d.resetStream(t.s.id, code)
+		t.peer.cut(code)
 		t.finish(Result{Outcome: UpstreamFailed, Responded: true, Err: err})
 		return
 	}
-	if t.resetErr == xhttp2.ErrCodeRefusedStream && t.s.body.replayable() {
+	if t.resetErr == xhttp2.ErrCodeRefusedStream && t.peer.requestBody().replayable() {
 		// Refused (over its stream limit, or above its GOAWAY): the host
 		// processed nothing, the request may go again.
 		t.finish(Result{Outcome: NotSent, Err: err})
 		return
 	}
 	t.finish(Result{Outcome: UpstreamFailed, Err: err})
+}
+
+// The downstream HTTP/2 stream as the peer of its upstream stream.
+
+func (s *H2ServerStream) requestBody() *h2Pipe    { return &s.body }
+func (s *H2ServerStream) requestConsumed(n int)   { s.d.consumed(s.id, n) }
+func (s *H2ServerStream) cut(code xhttp2.ErrCode) { s.d.resetStream(s.id, code) }
+func (s *H2ServerStream) run(fn func())           { s.d.conn.Run(fn) }
+func (s *H2ServerStream) release(t *H2ClientStream) {
+	s.up.CompareAndSwap(t, nil)
+}
+
+func (s *H2ServerStream) responseHead(t *H2ClientStream, end bool) bool {
+	d := s.d
+	d.lock()
+	err := d.eng.WriteHeaders(s.id, t.head.responseFields(), end)
+	if end {
+		d.forget(s.id)
+	}
+	d.flushLocked()
+	ev := d.takeEvents()
+	d.unlock()
+	d.dispatch(ev)
+	if err != nil {
+		return false
+	}
+	s.status.Store(int32(t.head.StatusCode()))
+	return true
+}
+
+func (s *H2ServerStream) responseBody(t *H2ClientStream) (int, bool, Reply, error) {
+	d := s.d
+	d.lock()
+	n, complete, stop, err := t.body.relay(d.eng, s.id, t.try, false)
+	if complete {
+		d.forget(s.id)
+	}
+	d.flushLocked()
+	ev := d.takeEvents()
+	d.unlock()
+	d.dispatch(ev)
+	s.bytesOut.Add(int64(n))
+	return n, complete, stop, err
 }
 
 // H2PoolOptions tune an H2Pool.
