@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/mosnctl/mosnctl/internal/network"
+	"github.com/mosnctl/mosnctl/internal/protocol/http1"
 	"github.com/mosnctl/mosnctl/internal/stream"
 )
 
@@ -15,6 +16,9 @@ import (
 // control lets them, and the upstream reader brings the response back.
 type HTTP2Proxy struct {
 	Forwarder
+	// UpstreamHTTP1 sends the requests to HTTP/1 upstreams, converted.
+	UpstreamHTTP1 bool
+	Limits        http1.Limits
 }
 
 // http2Call is the HTTP/2 adapter of one request stream: the stream
@@ -55,6 +59,10 @@ func (p *HTTP2Proxy) ServeH2(s *stream.H2ServerStream) {
 // send makes one try on a stream of the host's multiplexed connections;
 // its end comes back to TryEnded.
 func (h *http2Call) send(c *call) {
+	if h.p.UpstreamHTTP1 {
+		h.ForwardHTTP1(h.p.Pools.HTTP1(h.Conn().Loop(), c.tries.Cluster, c.tries.Host), &c.try, h, h.p.Limits)
+		return
+	}
 	pool := h.p.Pools.HTTP2(h.Conn().Loop(), c.tries.Cluster, c.tries.Host)
 	if err := h.Forward(pool, &c.try, h); err != nil {
 		c.ended(connectResult(err))

@@ -157,3 +157,109 @@ func TestHTTP2ProxyConcurrentStreams(t *testing.T) {
 	}
 	_ = time.Second
 }
+
+// convEchoOrigin answers with the request body, its protocol, its length
+// as the origin saw it, and a trailer counting the body.
+func convEchoOrigin() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-Sum")
+		w.Header().Set("X-Proto", r.Proto)
+		w.Header().Set("X-Host", r.Host)
+		w.Header().Set("X-Len", fmt.Sprint(r.ContentLength))
+		w.Header().Set("X-Conn", r.Header.Get("Connection")+r.Header.Get("Keep-Alive"))
+		// Read whole before answering: net/http's HTTP/1 server garbles a
+		// chunked request body read while its response is being written.
+		b, _ := io.ReadAll(r.Body)
+		w.Write(b)
+		w.Header().Set("X-Sum", fmt.Sprint(len(b)))
+	})
+}
+
+// conversionCases are request bodies of 0 B, 128 B and a few MiB, sent with
+// a length and without (chunked on HTTP/1, no content-length on HTTP/2).
+func conversionCases() (cases []struct {
+	name  string
+	body  []byte
+	sized bool
+}) {
+	for _, size := range []int{0, 128, 4 << 20} {
+		for _, sized := range []bool{true, false} {
+			cases = append(cases, struct {
+				name  string
+				body  []byte
+				sized bool
+			}{fmt.Sprintf("%dB sized=%v", size, sized), bytes.Repeat([]byte("0123456789abcdef"), size/16), sized})
+		}
+	}
+	return cases
+}
+
+// An HTTP/1 client through an Http1 -> Http2 listener to an h2c origin:
+// the request goes up as HTTP/2 (hop-by-hop fields dropped, Host as
+// :authority), the answer comes back as HTTP/1.1 with its body and
+// trailers.
+func TestHTTP1ToHTTP2(t *testing.T) {
+	origin := startH2cOrigin(t, convEchoOrigin())
+	p := startProxy(t, h2ProxyConfig("Http1", "Http2", "", origin))
+	c := &http.Client{Transport: &http.Transport{}}
+	for _, tc := range conversionCases() {
+		var body io.Reader = bytes.NewReader(tc.body)
+		if !tc.sized {
+			body = io.MultiReader(body) // no length known: chunked
+		}
+		req, _ := http.NewRequest("POST", p.url("in", "/echo"), body)
+		req.Header.Set("Keep-Alive", "timeout=5")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || !bytes.Equal(got, tc.body) {
+			t.Fatalf("%s: got %d bytes, %v", tc.name, len(got), err)
+		}
+		if resp.Proto != "HTTP/1.1" || resp.Header.Get("X-Proto") != "HTTP/2.0" || resp.Header.Get("X-Host") != p.addr("in") ||
+			resp.Header.Get("X-Conn") != "" {
+			t.Fatalf("%s: %s, headers %v", tc.name, resp.Proto, resp.Header)
+		}
+		// x/net's server puts the trailer in the head of an empty response.
+		if resp.Trailer.Get("X-Sum")+resp.Header.Get("X-Sum") != fmt.Sprint(len(tc.body)) {
+			t.Fatalf("%s: trailer %v, header %v", tc.name, resp.Trailer, resp.Header)
+		}
+	}
+}
+
+// An h2c client through an Http2 -> Http1 listener to an HTTP/1 origin.
+func TestHTTP2ToHTTP1(t *testing.T) {
+	origin, _ := startOrigin(t, convEchoOrigin())
+	p := startProxy(t, h2ProxyConfig("Http2", "Http1", "", origin))
+	c := h2cClient()
+	for _, tc := range conversionCases() {
+		var body io.Reader = bytes.NewReader(tc.body)
+		if !tc.sized {
+			body = io.MultiReader(body)
+		}
+		req, _ := http.NewRequest("POST", p.url("in", "/echo"), body)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || !bytes.Equal(got, tc.body) {
+			t.Fatalf("%s: got %d bytes, %v (origin read %s)", tc.name, len(got), err, resp.Trailer.Get("X-Sum"))
+		}
+		// A body without a length goes chunked unless it arrived whole with
+		// the head (then it is counted).
+		wantLen := fmt.Sprint(len(tc.body))
+		if !tc.sized && len(tc.body) > 1<<20 {
+			wantLen = "-1"
+		}
+		if gotLen := resp.Header.Get("X-Len"); gotLen != wantLen && (tc.sized || gotLen != "-1") {
+			t.Fatalf("%s: origin saw content-length %s, want %s", tc.name, gotLen, wantLen)
+		}
+		if resp.Proto != "HTTP/2.0" || resp.Header.Get("X-Proto") != "HTTP/1.1" || resp.Header.Get("X-Host") != p.addr("in") {
+			t.Fatalf("%s: %s, headers %v", tc.name, resp.Proto, resp.Header)
+		}
+	}
+}

@@ -286,14 +286,14 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 		if up == "" || up == config.ProtocolAuto || up == config.ProtocolX {
 			up = down
 		}
-		if down != config.ProtocolAuto && up != down {
+		if down != config.ProtocolAuto && up != down && !config.Convertible(down, up) {
 			return nil, fmt.Errorf("%s.config.upstream_protocol: converting %s to %s is not supported yet", fpath, down, up)
 		}
 		rl.protocol = down
 		rl.stats = s.statsFor(old, lc.Name, down)
 		fw := proxy.Forwarder{Listener: lc.Name, Routes: rl.routes, Clusters: &s.clusters, Pools: s.pools,
 			Stats: rl.stats, AccessLog: accessLog, Log: log, Streams: s.streams, Filters: filters, LogLimit: logLimit}
-		h1 := &proxy.HTTP1Proxy{Forwarder: fw}
+		h1 := &proxy.HTTP1Proxy{Forwarder: fw, UpstreamHTTP2: up == config.ProtocolHTTP2}
 		normalize, merge := pc.PathRules()
 		h1opts := &stream.HTTP1Options{Limits: http1.Limits{}, IdleTimeout: lc.ConnectionIdleTimeout.Get(0),
 			ReadTimeout: lc.ReadTimeout.Get(0), WriteTimeout: lc.WriteTimeout.Get(0),
@@ -304,7 +304,7 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 			SendTimeout: lc.SendTimeout.Get(0), Logger: log, LogLimit: logLimit}
 		serveHTTP1 := func(ctx context.Context, c *network.Conn) { h1.ServeConn(ctx, c, h1opts) }
 		serveBolt := func(ctx context.Context, c *network.Conn) { stream.ServeBolt(ctx, c, bp, bopts) }
-		serveHTTP2 := http2Handler(fw, lc, log, logLimit)
+		serveHTTP2 := http2Handler(fw, lc, up, log, logLimit)
 		rl.byProtocol = map[string]network.HandlerFunc{protocol.HTTP1: serveHTTP1, protocol.Bolt: serveBolt, protocol.HTTP2: serveHTTP2}
 		switch down {
 		case config.ProtocolHTTP1:

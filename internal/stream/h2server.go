@@ -81,6 +81,7 @@ type H2ServerStream struct {
 	reply h2Pipe // a local reply's body
 	resp  H2Head
 	up    atomic.Pointer[H2ClientStream] // the current try
+	h1    atomic.Pointer[h1Upstream]     // a try's state on an HTTP/1 upstream (conversion)
 	gone  atomic.Bool                    // the client reset the stream or the connection died
 	// replying: a local reply's body is being written (Writable resumes it).
 	replying atomic.Bool
@@ -239,6 +240,8 @@ func (s *H2ServerStream) event(kind h2EventKind) {
 	case h2EvData:
 		if up := s.up.Load(); up != nil {
 			up.relayRequest()
+		} else {
+			s.h1News(true)
 		}
 	case h2EvReset:
 		s.clientGone()
@@ -247,6 +250,8 @@ func (s *H2ServerStream) event(kind h2EventKind) {
 			up.relayResponse()
 		} else if s.replying.Load() {
 			s.relayReply()
+		} else {
+			s.h1News(false)
 		}
 	}
 }
@@ -261,6 +266,7 @@ func (s *H2ServerStream) clientGone() {
 	if up := s.up.Load(); up != nil {
 		up.cancel(Result{Outcome: DownstreamFailed, Responded: up.headSent.Load(), Err: errClientReset})
 	}
+	s.h1Gone()
 }
 
 var errClientReset = errors.New("http2: client reset the stream")
