@@ -326,4 +326,3 @@ func TestHTTP2UpstreamStreamLimitAndGoAway(t *testing.T) {
 		}
 	})
 }
-
