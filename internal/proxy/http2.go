@@ -49,12 +49,16 @@ func (p *HTTP2Proxy) ServeH2(s *stream.H2ServerStream) {
 	}
 	if v, ok := s.Header("grpc-timeout"); ok {
 		// The client gives up then: the route's timeout waits no longer.
-		if d, ok := stream.ParseGRPCTimeout(v); ok && d > 0 {
+		if d, ok := stream.ParseGRPCTimeout(v); ok && d > 0 && d < maxGRPCTimeout {
 			h.c.expire = s.Start.Add(d)
 		}
 	}
 	h.c.run()
 }
+
+// maxGRPCTimeout is the longest grpc-timeout taken as a deadline: past it
+// the route's timeout decides alone.
+const maxGRPCTimeout = 365 * 24 * time.Hour
 
 // send makes one try on a stream of the host's multiplexed connections;
 // its end comes back to TryEnded.

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"bytes"
+	"math"
 	"time"
 )
 
@@ -87,6 +88,9 @@ func ParseGRPCTimeout(v []byte) (d time.Duration, ok bool) {
 		unit = time.Nanosecond
 	default:
 		return 0, false
+	}
+	if time.Duration(n) > math.MaxInt64/unit {
+		return math.MaxInt64, true // 99999999H: longer than a Duration holds
 	}
 	return time.Duration(n) * unit, true
 }
