@@ -188,6 +188,14 @@ func TestGRPCLocalErrors(t *testing.T) {
 		}
 		waitCancelled(t, o) // the upstream stream was reset
 	})
+	t.Run("route idle_timeout is DEADLINE_EXCEEDED", func(t *testing.T) {
+		p := startProxy(t, grpcProxyConfig("Http2", `, "timeout": "0s", "idle_timeout": "300ms"`, o.addr))
+		err := dialGRPC(t, p.addr("in")).Invoke(ctx, "/test.Slow/Wait", &emptypb.Empty{}, &emptypb.Empty{})
+		if status.Code(err) != codes.DeadlineExceeded {
+			t.Fatalf("got %v, want DEADLINE_EXCEEDED from the proxy", err)
+		}
+		waitCancelled(t, o)
+	})
 	t.Run("grpc-timeout bounds the route timeout", func(t *testing.T) {
 		p := startProxy(t, grpcProxyConfig("Http2", `, "timeout": "30s"`, o.addr))
 		// A raw HTTP/2 client, which itself waits for ever: the answer can

@@ -176,11 +176,7 @@ func (s *HTTP1ServerStream) ForwardH2(pool *H2Pool, try *Try, h Hooks) Result {
 	}
 	p.body.mu.Unlock()
 	up := &H2ClientStream{peer: p, try: p, deadline: try.Deadline}
-	until, perTry := try.Until()
-	if !until.IsZero() {
-		up.perTry.Store(perTry)
-		up.arm(until)
-	}
+	up.startTimer(try)
 	h.Started()
 	if err := pool.open(up, p.head.requestFields(), end); err != nil {
 		if up.ended.CompareAndSwap(false, true) && up.timer != nil {
@@ -290,6 +286,7 @@ func (p *h1Peer) respond(up *H2ClientStream) Result {
 			buf, n, complete, stop, err = p.writeBody(up, chunked, buf)
 			if n > 0 {
 				up.cc.Load().consumed(up.id, n)
+				up.active()
 			}
 			switch {
 			case err != nil:

@@ -48,9 +48,15 @@ type H2ClientStream struct {
 	headEnd  bool
 	headSent atomic.Bool // the response head went downstream
 	ended    atomic.Bool
-	perTry   atomic.Bool // the timer is the per-try timeout's
-	deadline time.Time   // the route's, the timer's once the head arrives
-	timer    *time.Timer // set before the stream opens
+	// The try's clock, set before the stream opens: the route's deadline,
+	// the per-try one until the response head, the idle timeout from the
+	// last activity; the timer is armed for the earliest, at armedAt.
+	perTry      atomic.Bool
+	deadline    time.Time
+	perTryUntil time.Time
+	idle        time.Duration
+	timer       *time.Timer
+	armedAt     atomic.Int64
 	resetErr http2.ErrCode
 }
 
@@ -261,11 +267,7 @@ func (s *H2ServerStream) Forward(pool *H2Pool, try *Try, t H2Try) error {
 		s.body.done = true
 	}
 	s.body.mu.Unlock()
-	until, perTry := try.Until()
-	if !until.IsZero() {
-		up.perTry.Store(perTry)
-		up.arm(until)
-	}
+	up.startTimer(try)
 	t.Started()
 	if err := pool.open(up, s.Req.requestFields(), end); err != nil {
 		if !up.ended.CompareAndSwap(false, true) {
@@ -286,15 +288,60 @@ func (s *H2ServerStream) Forward(pool *H2Pool, try *Try, t H2Try) error {
 	return nil
 }
 
-// arm starts the try's timer.
-func (t *H2ClientStream) arm(until time.Time) {
-	t.timer = time.AfterFunc(max(time.Until(until), time.Nanosecond), func() { t.peer.run(t.expire) })
+// startTimer sets the try's clock from try and arms its timer.
+func (t *H2ClientStream) startTimer(try *Try) {
+	t.deadline, t.idle = try.Deadline, try.Idle
+	until, perTry := try.Until()
+	if perTry {
+		t.perTry.Store(true)
+		t.perTryUntil = until
+	}
+	if at := t.due(); !at.IsZero() {
+		t.armedAt.Store(at.UnixNano())
+		t.timer = time.AfterFunc(max(time.Until(at), time.Nanosecond), func() { t.peer.run(t.expire) })
+	}
+}
+
+// due is when the try's time runs out, as of now.
+func (t *H2ClientStream) due() time.Time {
+	d := t.deadline
+	if t.perTry.Load() && (d.IsZero() || t.perTryUntil.Before(d)) {
+		d = t.perTryUntil
+	}
+	if t.idle > 0 {
+		if i := time.Now().Add(t.idle); d.IsZero() || i.Before(d) {
+			d = i
+		}
+	}
+	return d
+}
+
+// rearm moves the timer after the response head or, with an idle timeout,
+// after activity.
+func (t *H2ClientStream) rearm() {
+	if t.timer == nil {
+		return
+	}
+	at := t.due()
+	if at.IsZero() {
+		t.timer.Stop()
+		return
+	}
+	t.armedAt.Store(at.UnixNano())
+	t.timer.Reset(max(time.Until(at), time.Nanosecond))
+}
+
+// active notes bytes moving, for the idle timeout.
+func (t *H2ClientStream) active() {
+	if t.idle > 0 {
+		t.rearm()
+	}
 }
 
 // expire ends a try whose time ran out: the upstream stream is cancelled.
 func (t *H2ClientStream) expire() {
-	if !t.perTry.Load() && !t.deadline.IsZero() && time.Now().Before(t.deadline) {
-		return // a per-try firing that lost the race with the response head
+	if time.Now().UnixNano() < t.armedAt.Load() {
+		return // a firing that lost the race with a re-arm
 	}
 	if t.perTry.Load() && !t.headSent.Load() {
 		t.cancel(Result{Outcome: TryTimedOut, Replayable: t.peer.requestBody().replayable()})
@@ -376,6 +423,7 @@ func (t *H2ClientStream) relayRequest() {
 	cc.dispatch(ev)
 	if n > 0 {
 		t.peer.requestConsumed(n)
+		t.active()
 	}
 	if err == nil && stop.Status != 0 {
 		t.cancel(Result{Outcome: Stopped, Reply: stop})
@@ -388,13 +436,9 @@ func (t *H2ClientStream) responseHead() {
 	if t.ended.Load() {
 		return
 	}
-	if t.perTry.Load() {
+	if t.perTry.Load() || t.idle > 0 {
 		t.perTry.Store(false)
-		if t.deadline.IsZero() {
-			t.timer.Stop()
-		} else {
-			t.timer.Reset(max(time.Until(t.deadline), time.Nanosecond))
-		}
+		t.rearm()
 	}
 	if stop := t.try.ResponseHead(h2Response{&t.head}); stop.Status != 0 {
 		t.cancel(Result{Outcome: Stopped, Reply: stop})
@@ -426,6 +470,7 @@ func (t *H2ClientStream) relayResponse() {
 	n, complete, stop, err := t.peer.responseBody(t)
 	if n > 0 {
 		t.cc.Load().consumed(t.id, n)
+		t.active()
 	}
 	switch {
 	case err != nil:
