@@ -57,7 +57,7 @@ type H2ClientStream struct {
 	idle        time.Duration
 	timer       *time.Timer
 	armedAt     atomic.Int64
-	resetErr http2.ErrCode
+	resetErr    http2.ErrCode
 }
 
 // dialH2 connects to addr and starts the connection's reader.
