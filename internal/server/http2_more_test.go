@@ -326,3 +326,35 @@ func TestHTTP2UpstreamStreamLimitAndGoAway(t *testing.T) {
 		}
 	})
 }
+
+// A drain sends GOAWAY: the stream in flight finishes, nothing is cut, and
+// the client hears it may not open more streams on the connection.
+func TestHTTP2DrainFinishesStreams(t *testing.T) {
+	o := startHeldOrigin(t)
+	p := startProxy(t, holdConfig(o.addr))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cc := dialGRPC(t, p.addr("in"))
+	held := make(chan error, 1)
+	go func() { held <- cc.Invoke(ctx, "/test.Hold/Hold", &emptypb.Empty{}, &emptypb.Empty{}) }()
+	<-o.entered
+	cut := make(chan int, 1)
+	go func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer scancel()
+		cut <- p.Shutdown(sctx)
+	}()
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case n := <-cut:
+		t.Fatalf("shutdown returned (%d cut) with a stream in flight", n)
+	default:
+	}
+	close(o.release)
+	if err := <-held; err != nil {
+		t.Fatalf("the stream in flight at the drain: %v", err)
+	}
+	if n := <-cut; n != 0 {
+		t.Fatalf("shutdown cut %d connections", n)
+	}
+}

@@ -387,11 +387,11 @@ func (d *H2Downstream) serve() {
 		// it (with a read deadline in the past) to send GOAWAY.
 		draining := !c.SetIdle(true)
 		var err error
-		if !draining {
+		if !draining || goingAway {
 			err = c.Fill()
 		}
 		c.SetIdle(false)
-		if err == nil && !draining {
+		if err == nil && (!draining || goingAway) {
 			if err = d.feed(); err != nil {
 				d.logConnError(err)
 				break
