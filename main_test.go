@@ -155,6 +155,54 @@ func TestREADMEResilienceExample(t *testing.T) {
 	}
 }
 
+// The README's HTTP/2 example passes `serve --check`, keeps to loopback
+// addresses and uses Http2 both ways and converted.
+func TestREADMEHTTP2Example(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "\n### HTTP/2, h2c and gRPC")
+	_, block, ok := strings.Cut(section, "\n```json\n")
+	block, _, ok2 := strings.Cut(block, "\n```\n")
+	if !ok || !ok2 {
+		t.Fatal("no ```json block in the README's HTTP/2 section")
+	}
+	path := filepath.Join(t.TempDir(), "http2.json")
+	if err := os.WriteFile(path, []byte(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var errOut bytes.Buffer
+	root := newRoot()
+	root.SetOut(&bytes.Buffer{})
+	if code := cli.Execute(context.Background(), root, []string{"mosnctl", "serve", "--check", "-c", path}, &errOut); code != 0 {
+		t.Fatalf("serve --check of the README HTTP/2 example: exit %d: %s", code, errOut.String())
+	}
+	for _, want := range []string{`"downstream_protocol": "Http2", "upstream_protocol": "Http2"`, `"downstream_protocol": "Http1", "upstream_protocol": "Http2"`} {
+		if !strings.Contains(block, want) {
+			t.Errorf("the example lacks %s", want)
+		}
+	}
+	cfg, _, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range cfg.Servers {
+		for _, l := range s.Listeners {
+			if !strings.HasPrefix(l.Address, "127.0.0.1:") {
+				t.Errorf("listener %q: want loopback", l.Address)
+			}
+		}
+	}
+	for _, c := range cfg.ClusterManager.Clusters {
+		for _, h := range c.Hosts {
+			if !strings.HasPrefix(h.Address, "127.0.0.1:") {
+				t.Errorf("host %q: want loopback", h.Address)
+			}
+		}
+	}
+}
+
 // The README's make lines match the Makefile: each target exists, every
 // bin/ file a line says it builds is built by those targets (or what they
 // depend on), and the Development list names every target.

@@ -76,8 +76,8 @@ func decodeTCPProxy(f Filter, path string) (*TCPProxyConfig, []string, []*FieldE
 
 // Protocols mosnctl serves; the rest of MOSN's names are refused by name.
 var (
-	supportedProtocols = []string{ProtocolHTTP1, ProtocolBolt, ProtocolAuto}
-	mosnOnlyProtocols  = []string{ProtocolHTTP2, ProtocolDubbo, "boltv2", "dubbo-thrift", "tars"}
+	supportedProtocols = []string{ProtocolHTTP1, ProtocolHTTP2, ProtocolBolt, ProtocolAuto}
+	mosnOnlyProtocols  = []string{ProtocolDubbo, "boltv2", "dubbo-thrift", "tars"}
 )
 
 // checkProtocol validates a protocol name; field is the full path.

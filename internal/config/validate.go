@@ -252,7 +252,8 @@ func (v *validator) proxy(p *ProxyConfig, cp string, routers map[string]bool) {
 		v.add(fe)
 	} else if fe := checkProtocol(p.UpstreamProtocol, cp+".upstream_protocol"); fe != nil {
 		v.add(fe)
-	} else if p.UpstreamProtocol != p.DownstreamProtocol && p.UpstreamProtocol != ProtocolAuto && p.DownstreamProtocol != ProtocolAuto {
+	} else if p.UpstreamProtocol != p.DownstreamProtocol && p.UpstreamProtocol != ProtocolAuto && p.DownstreamProtocol != ProtocolAuto &&
+		!Convertible(p.DownstreamProtocol, p.UpstreamProtocol) {
 		v.errorf(cp+".upstream_protocol", "protocol conversion %s -> %s is not supported yet", p.DownstreamProtocol, p.UpstreamProtocol)
 	}
 	switch {

@@ -8,6 +8,7 @@ import (
 	"errors"
 
 	"github.com/mosnctl/mosnctl/internal/protocol/bolt"
+	"github.com/mosnctl/mosnctl/internal/protocol/http2"
 )
 
 // Protocol names, spelled as MOSN's config spells them.
@@ -39,13 +40,30 @@ const (
 type Detector func(b []byte) Match
 
 // detectors is the registry, in the order detection tries them: Bolt's
-// first byte is a control character no HTTP method starts with.
+// first byte is a control character no HTTP method starts with, and
+// HTTP/2's preface starts with "PRI ", which HTTP/1 refuses.
 var detectors = []struct {
 	name   string
 	detect Detector
 }{
 	{Bolt, detectBolt},
+	{HTTP2, detectHTTP2},
 	{HTTP1, detectHTTP1},
+}
+
+// detectHTTP2 recognises the client connection preface of HTTP/2 with
+// prior knowledge (RFC 9113 §3.4).
+func detectHTTP2(b []byte) Match {
+	n := min(len(b), len(http2.ClientPreface))
+	switch {
+	case len(b) == 0:
+		return NeedMore
+	case string(b[:n]) != http2.ClientPreface[:n]:
+		return No
+	case n < len(http2.ClientPreface):
+		return NeedMore
+	}
+	return Yes
 }
 
 // Detect picks the protocol of a connection from its first bytes.

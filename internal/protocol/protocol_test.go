@@ -18,10 +18,12 @@ func TestDetect(t *testing.T) {
 		{"GET", "", ErrNeedMore},
 		{"", "", ErrNeedMore},
 		{"\x01", "", ErrNeedMore},
-		{"\x01\x01\x00\x01", Bolt, nil},        // request
-		{"\x01\x00\x00\x02", Bolt, nil},        // response
-		{"\x01\x07", "", ErrUnknown},           // no such Bolt type
-		{"PRI * HTTP/2.0\r\n", "", ErrUnknown}, // HTTP/2 preface: not served yet
+		{"\x01\x01\x00\x01", Bolt, nil},         // request
+		{"\x01\x00\x00\x02", Bolt, nil},         // response
+		{"\x01\x07", "", ErrUnknown},            // no such Bolt type
+		{"PRI * HTTP/2.0\r\n", "", ErrNeedMore}, // HTTP/2 preface, cut
+		{"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", HTTP2, nil},
+		{"PRI * HTTP/2.0\r\n\r\nXX", "", ErrUnknown},
 		{"GETX / HTTP/1.1", "", ErrUnknown},
 		{"\x16\x03\x01", "", ErrUnknown}, // TLS ClientHello: not served yet
 		{"\xda\xbb", "", ErrUnknown},     // Dubbo: not served yet

@@ -14,6 +14,8 @@ import (
 type HTTP1Proxy struct {
 	Forwarder
 	Limits http1.Limits
+	// UpstreamHTTP2 sends the requests to HTTP/2 upstreams, converted.
+	UpstreamHTTP2 bool
 }
 
 // http1Call is the HTTP/1 adapter of the forwarding loop: it gives the
@@ -83,8 +85,12 @@ func (p *HTTP1Proxy) serve(s *stream.HTTP1ServerStream, t *trackedStream) {
 // loop's, on one), the whole exchange on this goroutine or task.
 func (h *http1Call) send(c *call) {
 	s := h.HTTP1ServerStream
-	pool := h.p.Pools.HTTP1(s.Conn.Loop(), c.tries.Cluster, c.tries.Host)
-	r := s.Forward(pool, &c.try, c, h.p.Limits)
+	var r stream.Result
+	if h.p.UpstreamHTTP2 {
+		r = s.ForwardH2(h.p.Pools.HTTP2(s.Conn.Loop(), c.tries.Cluster, c.tries.Host), &c.try, c)
+	} else {
+		r = s.Forward(h.p.Pools.HTTP1(s.Conn.Loop(), c.tries.Cluster, c.tries.Host), &c.try, c, h.p.Limits)
+	}
 	if r.Outcome == stream.BadRequest {
 		h.p.badBody(s, r.Err)
 	}

@@ -20,6 +20,7 @@ type Pools struct {
 
 	http1 sync.Map // *upstream.Host -> *stream.HTTP1Pool
 	bolt  sync.Map // *upstream.Host -> *stream.BoltPool
+	http2 sync.Map // *upstream.Host -> *stream.H2Pool
 	// loops holds the pools of each event loop (netpoll IO model): a loop's
 	// upstream sockets belong to it, so loops don't share pools.
 	loops sync.Map // *network.Loop -> *loopPools
@@ -30,6 +31,7 @@ type Pools struct {
 type loopPools struct {
 	http1 sync.Map // *upstream.Host -> *stream.HTTP1Pool
 	bolt  sync.Map // *upstream.Host -> *stream.BoltPool
+	http2 sync.Map // *upstream.Host -> *stream.H2Pool
 }
 
 func (p *Pools) ofLoop(loop *network.Loop) *loopPools {
@@ -159,9 +161,11 @@ func (p *Pools) Retain(clusters *upstream.Manager, drain time.Duration) {
 		})
 	}
 	retain(&p.http1, &p.bolt)
+	retainHTTP2(&p.http2, keep, drain)
 	p.loops.Range(func(_, v any) bool {
 		lp := v.(*loopPools)
 		retain(&lp.http1, &lp.bolt)
+		retainHTTP2(&lp.http2, keep, drain)
 		return true
 	})
 }
@@ -182,9 +186,11 @@ func (p *Pools) each(closeHTTP1 func(*stream.HTTP1Pool)) {
 		bolt.Range(func(_, v any) bool { v.(*stream.BoltPool).Close(); return true })
 	}
 	closeAll(&p.http1, &p.bolt)
+	closeHTTP2(&p.http2)
 	p.loops.Range(func(_, v any) bool {
 		lp := v.(*loopPools)
 		closeAll(&lp.http1, &lp.bolt)
+		closeHTTP2(&lp.http2)
 		return true
 	})
 }

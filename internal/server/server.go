@@ -310,14 +310,14 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 		if up == "" || up == config.ProtocolAuto || up == config.ProtocolX {
 			up = down
 		}
-		if down != config.ProtocolAuto && up != down {
+		if down != config.ProtocolAuto && up != down && !config.Convertible(down, up) {
 			return nil, fmt.Errorf("%s.config.upstream_protocol: converting %s to %s is not supported yet", fpath, down, up)
 		}
 		rl.protocol = down
 		rl.stats = s.statsFor(old, lc.Name, down)
 		fw := proxy.Forwarder{Listener: lc.Name, Routes: rl.routes, Clusters: &s.clusters, Pools: s.pools,
 			Stats: rl.stats, AccessLog: accessLog, Log: log, Streams: s.streams, Filters: filters, LogLimit: logLimit}
-		h1 := &proxy.HTTP1Proxy{Forwarder: fw}
+		h1 := &proxy.HTTP1Proxy{Forwarder: fw, UpstreamHTTP2: up == config.ProtocolHTTP2}
 		normalize, merge := pc.PathRules()
 		h1opts := &stream.HTTP1Options{Limits: http1.Limits{}, IdleTimeout: lc.ConnectionIdleTimeout.Get(0),
 			ReadTimeout: lc.ReadTimeout.Get(0), WriteTimeout: lc.WriteTimeout.Get(0),
@@ -328,10 +328,13 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 			SendTimeout: lc.SendTimeout.Get(0), Logger: log, LogLimit: logLimit}
 		serveHTTP1 := func(ctx context.Context, c *network.Conn) { h1.ServeConn(ctx, c, h1opts) }
 		serveBolt := func(ctx context.Context, c *network.Conn) { stream.ServeBolt(ctx, c, bp, bopts) }
-		rl.byProtocol = map[string]network.HandlerFunc{protocol.HTTP1: serveHTTP1, protocol.Bolt: serveBolt}
+		serveHTTP2 := http2Handler(fw, lc, up, log, logLimit)
+		rl.byProtocol = map[string]network.HandlerFunc{protocol.HTTP1: serveHTTP1, protocol.Bolt: serveBolt, protocol.HTTP2: serveHTTP2}
 		switch down {
 		case config.ProtocolHTTP1:
 			handler = network.HandlerFunc(serveHTTP1)
+		case config.ProtocolHTTP2:
+			handler = serveHTTP2
 		case config.ProtocolBolt:
 			handler = network.HandlerFunc(serveBolt)
 		case config.ProtocolAuto:
@@ -339,6 +342,8 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 				switch detect(c, log, logLimit) {
 				case protocol.HTTP1:
 					serveHTTP1(ctx, c)
+				case protocol.HTTP2:
+					serveHTTP2(ctx, c)
 				case protocol.Bolt:
 					serveBolt(ctx, c)
 				}

@@ -22,6 +22,10 @@ type http1Exchange struct {
 	isHead  bool // a HEAD request: its response has no body
 	body    heldBody
 	bytesIn int64
+	// An HTTP/2 upstream's (ForwardH2): the converted request, and the
+	// decoder that unframes a chunked body.
+	h2       *h1Peer
+	chunkDec http1.ChunkedReader
 }
 
 // BytesIn is the request body bytes read from the client so far.

@@ -1,0 +1,360 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/mosnctl/mosnctl/internal/boltrpc"
+	"github.com/mosnctl/mosnctl/internal/protocol/bolt"
+)
+
+// curl with --http2-prior-knowledge through an Http2 listener.
+func TestHTTP2Curl(t *testing.T) {
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Skip("curl not installed")
+	}
+	origin := startH2cOrigin(t, convEchoOrigin())
+	p := startProxy(t, h2ProxyConfig("Http2", "Http2", "", origin))
+	body := strings.Repeat("curl", 1000)
+	out, err := exec.Command(curl, "-sS", "--http2-prior-knowledge", "-o", "-", "-w", "\n%{http_version} %{http_code}",
+		"--data-binary", body, p.url("in", "/curl")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("curl: %v\n%s", err, out)
+	}
+	if want := body + "\n2 200"; string(out) != want {
+		t.Fatalf("curl got %q", out)
+	}
+}
+
+// An Auto listener serves HTTP/1, h2c and Bolt clients on one port at once.
+func TestAutoHTTP1HTTP2Bolt(t *testing.T) {
+	web := startH2cOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.Proto) }))
+	web1, _ := startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.Proto) }))
+	rpc := startBoltServer(t, boltrpc.EchoHandler)
+	p := startProxy(t, fmt.Sprintf(`{
+  "servers": [{
+    "routers": [{"router_config_name": "r", "virtual_hosts": [{"name": "v", "domains": ["*"], "routers": [
+      {"match": {"headers": [{"name": "service", "value": ".*", "regex": true}]}, "route": {"cluster_name": "rpc"}},
+      {"match": {"prefix": "/", "headers": [{"name": ":scheme", "value": "http"}, {"name": "x-h2", "value": "1"}]}, "route": {"cluster_name": "web"}},
+      {"match": {"prefix": "/"}, "route": {"cluster_name": "web1"}}
+    ]}]}],
+    "listeners": [{"name": "in", "address": "127.0.0.1:0",
+      "filter_chains": [{"filters": [{"type": "proxy", "config": {"downstream_protocol": "Auto", "upstream_protocol": "Auto", "router_config_name": "r"}}]}]}]
+  }],
+  "cluster_manager": {"clusters": [
+    {"name": "web", "type": "SIMPLE", "lb_type": "LB_ROUNDROBIN", "hosts": [{"address": %q}]},
+    {"name": "web1", "type": "SIMPLE", "lb_type": "LB_ROUNDROBIN", "hosts": [{"address": %q}]},
+    {"name": "rpc", "type": "SIMPLE", "lb_type": "LB_ROUNDROBIN", "hosts": [{"address": %q}]}
+  ]}
+}`, web, web1, rpc))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 30)
+	for range 10 {
+		wg.Add(3)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Get(p.url("in", "/h1"))
+			if err != nil {
+				errs <- err
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(b) != "HTTP/1.1" {
+				errs <- fmt.Errorf("HTTP/1 client reached %q", b)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("GET", p.url("in", "/h2"), nil)
+			req.Header.Set("x-h2", "1")
+			resp, err := h2cClient().Do(req)
+			if err != nil {
+				errs <- err
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(b) != "HTTP/2.0" || resp.Proto != "HTTP/2.0" {
+				errs <- fmt.Errorf("h2c client reached %q over %s", b, resp.Proto)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			c, err := boltrpc.Dial(ctx, p.addr("in"))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			resp, err := c.Call(ctx, &boltrpc.Request{Service: "com.example.EchoService:1.0", Method: "echo", Content: []byte("hi")})
+			if err != nil || resp.Status != bolt.StatusSuccess || string(resp.Content) != "hi" {
+				errs <- fmt.Errorf("bolt call: %+v %v", resp, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// Routing on headers, weighted clusters, the route's header edits both
+// ways, a retry on the next host after a connect failure, the access log
+// and the stream list: the shared loop's features on HTTP/2.
+func TestHTTP2RouteFeatures(t *testing.T) {
+	var seen sync.Map
+	mk := func(name string) string {
+		return startH2cOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			seen.Store(name+" "+r.Header.Get("X-Added"), true)
+			w.Header().Set("X-Origin", name)
+			w.Header().Set("X-Drop", "yes")
+			if r.URL.Path == "/slow" {
+				time.Sleep(500 * time.Millisecond)
+			}
+			io.WriteString(w, name)
+		}))
+	}
+	a, b, c := mk("a"), mk("b"), mk("c")
+	dead := closedPort(t)
+	logPath := filepath.Join(t.TempDir(), "access.log")
+	p := startProxy(t, fmt.Sprintf(`{
+  "servers": [{
+    "routers": [{"router_config_name": "r", "virtual_hosts": [{"name": "v", "domains": ["*"], "routers": [
+      {"match": {"prefix": "/", "headers": [{"name": "x-pick", "value": "c"}]}, "route": {"cluster_name": "c"}},
+      {"match": {"prefix": "/split"}, "route": {"weighted_clusters": [{"cluster": {"name": "a", "weight": 50}}, {"cluster": {"name": "b", "weight": 50}}]}},
+      {"match": {"prefix": "/"}, "route": {"cluster_name": "retry", "retry_policy": {"retry_on": true, "num_retries": 1},
+        "request_headers_to_add": [{"header": {"key": "x-added", "value": "by-route"}}],
+        "response_headers_to_add": [{"header": {"key": "x-resp", "value": "by-route"}}],
+        "response_headers_to_remove": ["x-drop"]}}
+    ]}]}],
+    "listeners": [{"name": "in", "address": "127.0.0.1:0", "access_log": %q,
+      "filter_chains": [{"filters": [{"type": "proxy", "config": {"downstream_protocol": "Http2", "upstream_protocol": "Http2", "router_config_name": "r"}}]}]}]
+  }],
+  "cluster_manager": {"clusters": [
+    {"name": "a", "type": "SIMPLE", "lb_type": "LB_ROUNDROBIN", "hosts": [{"address": %q}]},
+    {"name": "b", "type": "SIMPLE", "lb_type": "LB_ROUNDROBIN", "hosts": [{"address": %q}]},
+    {"name": "c", "type": "SIMPLE", "lb_type": "LB_ROUNDROBIN", "hosts": [{"address": %q}]},
+    {"name": "retry", "type": "SIMPLE", "lb_type": "LB_ROUNDROBIN", "connect_timeout": "1s", "hosts": [{"address": %q}, {"address": %q}]}
+  ]}
+}`, logPath, a, b, c, dead, a))
+	cl := h2cClient()
+	get := func(path string, hdr ...string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("GET", p.url("in", path), nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := cl.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if r := get("/x", "x-pick", "c"); r.Header.Get("X-Origin") != "c" {
+		t.Fatalf("header match: reached %q", r.Header.Get("X-Origin"))
+	}
+	origins := map[string]int{}
+	for range 40 {
+		origins[get("/split").Header.Get("X-Origin")]++
+	}
+	if origins["a"] == 0 || origins["b"] == 0 {
+		t.Fatalf("weighted clusters: %v", origins)
+	}
+	for range 4 { // round robin starts on the dead host half the time: each must be retried on a
+		r := get("/edit")
+		if r.StatusCode != 200 || r.Header.Get("X-Origin") != "a" || r.Header.Get("X-Resp") != "by-route" || r.Header.Get("X-Drop") != "" {
+			t.Fatalf("retry and edits: %d %v", r.StatusCode, r.Header)
+		}
+	}
+	if _, ok := seen.Load("a by-route"); !ok {
+		t.Fatal("the request header the route adds did not reach the origin")
+	}
+	// A stream in flight is listed with its protocol.
+	done := make(chan struct{})
+	go func() { defer close(done); get("/slow") }()
+	var listed bool
+	for i := 0; i < 40 && !listed; i++ {
+		time.Sleep(20 * time.Millisecond)
+		resp, err := http.Get("http://" + p.AdminAddr().String() + "/api/v1/streams")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		listed = bytes.Contains(b, []byte(`"HTTP/2"`)) && bytes.Contains(b, []byte(`"retry"`))
+	}
+	<-done
+	if !listed {
+		t.Fatal("/api/v1/streams never listed the HTTP/2 stream")
+	}
+	var logged []byte
+	for i := 0; i < 50 && !bytes.Contains(logged, []byte("/slow")); i++ {
+		time.Sleep(20 * time.Millisecond)
+		logged, _ = os.ReadFile(logPath)
+	}
+	if !bytes.Contains(logged, []byte("HTTP/2")) || !bytes.Contains(logged, []byte("/slow")) {
+		t.Fatalf("access log:\n%s", logged)
+	}
+}
+
+// heldOrigin is a grpc-go server whose "/test.Hold/Call" waits until
+// released, counting the connections it accepted.
+type heldOrigin struct {
+	addr    string
+	conns   atomic.Int64
+	release chan struct{}
+	entered chan struct{}
+}
+
+type acceptCounter struct {
+	net.Listener
+	n *atomic.Int64
+}
+
+func (l acceptCounter) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
+}
+
+func startHeldOrigin(t *testing.T, opts ...grpc.ServerOption) *heldOrigin {
+	o := &heldOrigin{release: make(chan struct{}), entered: make(chan struct{}, 16)}
+	srv := grpc.NewServer(append(opts, grpc.UnknownServiceHandler(func(_ any, ss grpc.ServerStream) error {
+		var in emptypb.Empty
+		if err := ss.RecvMsg(&in); err != nil {
+			return err
+		}
+		if strings.HasSuffix(mustMethod(ss), "/Hold") {
+			o.entered <- struct{}{}
+			<-o.release
+		}
+		return ss.SendMsg(&emptypb.Empty{})
+	}))...)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.addr = ln.Addr().String()
+	go srv.Serve(acceptCounter{ln, &o.conns})
+	t.Cleanup(srv.Stop)
+	return o
+}
+
+func mustMethod(ss grpc.ServerStream) string {
+	m, _ := grpc.MethodFromServerStream(ss)
+	return m
+}
+
+func holdConfig(addr string) string {
+	return fmt.Sprintf(`{
+  "servers": [{
+    "routers": [{"router_config_name": "r", "virtual_hosts": [{"name": "v", "domains": ["*"], "routers": [
+      {"match": {"prefix": "/"}, "route": {"cluster_name": "origin", "timeout": "0s"}}]}]}],
+    "listeners": [{"name": "in", "address": "127.0.0.1:0",
+      "filter_chains": [{"filters": [{"type": "proxy", "config": {"downstream_protocol": "Http2", "upstream_protocol": "Http2", "router_config_name": "r"}}]}]}]
+  }],
+  "cluster_manager": {"clusters": [{"name": "origin", "type": "SIMPLE", "lb_type": "LB_ROUNDROBIN", "hosts": [{"address": %q}]}]}
+}`, addr)
+}
+
+// An upstream at its concurrent stream limit gets a second connection; an
+// upstream's GOAWAY sends new streams to a new connection while the ones in
+// flight finish on the old one.
+func TestHTTP2UpstreamStreamLimitAndGoAway(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	t.Run("stream limit", func(t *testing.T) {
+		o := startHeldOrigin(t, grpc.MaxConcurrentStreams(1))
+		p := startProxy(t, holdConfig(o.addr))
+		cc := dialGRPC(t, p.addr("in"))
+		held := make(chan error, 1)
+		go func() { held <- cc.Invoke(ctx, "/test.Hold/Hold", &emptypb.Empty{}, &emptypb.Empty{}) }()
+		<-o.entered
+		if err := cc.Invoke(ctx, "/test.Hold/Quick", &emptypb.Empty{}, &emptypb.Empty{}); err != nil {
+			t.Fatalf("a call beside one holding the only stream: %v", err)
+		}
+		close(o.release)
+		if err := <-held; err != nil {
+			t.Fatal(err)
+		}
+		if n := o.conns.Load(); n != 2 {
+			t.Fatalf("upstream connections: %d, want 2", n)
+		}
+	})
+	t.Run("goaway", func(t *testing.T) {
+		o := startHeldOrigin(t, grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionAge: 300 * time.Millisecond, MaxConnectionAgeGrace: 20 * time.Second}))
+		p := startProxy(t, holdConfig(o.addr))
+		cc := dialGRPC(t, p.addr("in"))
+		held := make(chan error, 1)
+		go func() { held <- cc.Invoke(ctx, "/test.Hold/Hold", &emptypb.Empty{}, &emptypb.Empty{}) }()
+		<-o.entered
+		time.Sleep(800 * time.Millisecond) // past the connection's age: the upstream sent GOAWAY
+		if err := cc.Invoke(ctx, "/test.Hold/Quick", &emptypb.Empty{}, &emptypb.Empty{}); err != nil {
+			t.Fatalf("a call after the upstream's GOAWAY: %v", err)
+		}
+		close(o.release)
+		if err := <-held; err != nil {
+			t.Fatalf("the call in flight at GOAWAY: %v", err)
+		}
+		if n := o.conns.Load(); n < 2 {
+			t.Fatalf("upstream connections: %d, want a new one after GOAWAY", n)
+		}
+	})
+}
+
+// A drain sends GOAWAY: the stream in flight finishes, nothing is cut, and
+// the client hears it may not open more streams on the connection.
+func TestHTTP2DrainFinishesStreams(t *testing.T) {
+	o := startHeldOrigin(t)
+	p := startProxy(t, holdConfig(o.addr))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cc := dialGRPC(t, p.addr("in"))
+	held := make(chan error, 1)
+	go func() { held <- cc.Invoke(ctx, "/test.Hold/Hold", &emptypb.Empty{}, &emptypb.Empty{}) }()
+	<-o.entered
+	cut := make(chan int, 1)
+	go func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer scancel()
+		cut <- p.Shutdown(sctx)
+	}()
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case n := <-cut:
+		t.Fatalf("shutdown returned (%d cut) with a stream in flight", n)
+	default:
+	}
+	close(o.release)
+	if err := <-held; err != nil {
+		t.Fatalf("the stream in flight at the drain: %v", err)
+	}
+	if n := <-cut; n != 0 {
+		t.Fatalf("shutdown cut %d connections", n)
+	}
+}

@@ -1,0 +1,655 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mosnctl/mosnctl/internal/network"
+	"github.com/mosnctl/mosnctl/internal/protocol/http2"
+	xhttp2 "golang.org/x/net/http2"
+)
+
+// H2Try is told how a try forwarded on an HTTP/2 upstream stream goes: the
+// forwarding loop's hooks, and its end, reported once (from a reader or a
+// timer, on the downstream connection's loop when it has one).
+type H2Try interface {
+	Hooks
+	TryEnded(r Result)
+}
+
+// H2ClientConn is one multiplexed upstream HTTP/2 connection (h2c with
+// prior knowledge). Streams of many downstream connections share it. Dialled
+// from a task of an event loop, it belongs to that loop: its reader is a
+// task there, and so must be every user.
+type H2ClientConn struct {
+	h2Conn
+	streams map[uint32]*H2ClientStream // under the lock
+	dead    atomic.Bool
+	away    atomic.Bool // the peer sent GOAWAY: no new streams here
+	reader  *network.Task
+	limit   ConnLimit
+}
+
+// H2ClientStream is one try of a request on an upstream stream: it relays
+// the downstream stream's body up and the response back, and reports the
+// try's end to its H2Try once.
+type H2ClientStream struct {
+	cc   atomic.Pointer[H2ClientConn] // nil until the stream is open
+	id   uint32                       // set before cc
+	peer h2Peer
+	try  H2Try
+	head H2Head // the response head
+	body h2Pipe // the response body
+	// headEnd: the response head came with END_STREAM.
+	headEnd  bool
+	headSent atomic.Bool // the response head went downstream
+	ended    atomic.Bool
+	// The try's clock, set before the stream opens: the route's deadline,
+	// the per-try one until the response head, the idle timeout from the
+	// last activity; the timer is armed for the earliest, at armedAt.
+	perTry      atomic.Bool
+	deadline    time.Time
+	perTryUntil time.Time
+	idle        time.Duration
+	timer       *time.Timer
+	armedAt     atomic.Int64
+	resetErr    http2.ErrCode
+}
+
+// dialH2 connects to addr and starts the connection's reader.
+func dialH2(ctx context.Context, l *network.Loop, addr string, timeout time.Duration, counters *network.Counters, cfg http2.Config, log *slog.Logger, limit ConnLimit) (*H2ClientConn, error) {
+	c, err := network.DialFrom(ctx, l, addr, timeout, counters, network.DefaultReadBufferSize)
+	if err != nil {
+		limit.Release()
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	cc := &H2ClientConn{streams: make(map[uint32]*H2ClientStream), limit: limit}
+	cc.conn, cc.log = c, log
+	cc.eng = http2.NewClientConn(cfg, cc)
+	c.SetSendTimeout(60 * time.Second)
+	cc.lock()
+	cc.flushLocked() // the preface and our SETTINGS
+	cc.unlock()
+	cc.reader = c.Go(cc.readLoop)
+	return cc, nil
+}
+
+// usable reports whether a new stream may go on the connection.
+func (cc *H2ClientConn) usable() bool { return !cc.dead.Load() && !cc.away.Load() }
+
+// open starts t's stream with the request head; ErrStreamLimit and
+// ErrGoAway send the caller to another connection.
+func (cc *H2ClientConn) open(t *H2ClientStream, fields []http2.Field, end bool) error {
+	cc.lock()
+	if cc.dead.Load() {
+		cc.unlock()
+		return errConnClosed
+	}
+	id, err := cc.eng.OpenStream(fields, end)
+	if err == nil {
+		t.id = id
+		t.cc.Store(cc)
+		cc.streams[id] = t
+	}
+	cc.flushLocked()
+	ev := cc.takeEvents()
+	cc.unlock()
+	cc.dispatch(ev)
+	return err
+}
+
+// The connection as the engine's Handler: under the lock, inside Feed.
+
+// Headers implements http2.Handler.
+func (cc *H2ClientConn) Headers(id uint32, h *http2.Headers, end bool) {
+	t := cc.streams[id]
+	if t == nil {
+		return
+	}
+	switch {
+	case h.Trailers:
+		t.body.putTrailers(h)
+		cc.queue(h2EvData, id, t)
+	case len(h.Status) == 3 && h.Status[0] == '1':
+		// Informational: not relayed (100-continue was not asked for).
+	default:
+		t.head.copyFrom(h)
+		t.headEnd = end
+		if end {
+			t.body.put(nil, true)
+		}
+		cc.queue(h2EvHead, id, t)
+	}
+	if end {
+		delete(cc.streams, id)
+	}
+}
+
+// Data implements http2.Handler.
+func (cc *H2ClientConn) Data(id uint32, p []byte, end bool) {
+	t := cc.streams[id]
+	if t == nil || t.ended.Load() {
+		cc.eng.Consumed(id, len(p))
+		if end {
+			delete(cc.streams, id)
+		}
+		return
+	}
+	t.body.put(p, end)
+	cc.queue(h2EvData, id, t)
+	if end {
+		delete(cc.streams, id)
+	}
+}
+
+// Reset implements http2.Handler.
+func (cc *H2ClientConn) Reset(id uint32, err *http2.StreamError) {
+	t := cc.streams[id]
+	if t == nil {
+		return
+	}
+	delete(cc.streams, id)
+	t.resetErr = err.Code
+	cc.queue(h2EvReset, id, t)
+}
+
+// Writable implements http2.Handler.
+func (cc *H2ClientConn) Writable(id uint32) {
+	if t := cc.streams[id]; t != nil {
+		cc.queue(h2EvWritable, id, t)
+	}
+}
+
+// Control implements http2.Handler: a GOAWAY sends new streams elsewhere;
+// those below its last stream id finish here.
+func (cc *H2ClientConn) Control(ev *http2.Event) {
+	if ev.Kind == http2.EventGoAway {
+		cc.away.Store(true)
+	}
+}
+
+// readLoop reads responses until the connection ends, then fails the
+// streams still open. A connection the peer sent GOAWAY on closes once
+// its last stream is done.
+func (cc *H2ClientConn) readLoop() {
+	c := cc.conn
+	var err error
+	for {
+		if cc.away.Load() {
+			cc.lock()
+			n := cc.eng.ActiveStreams()
+			cc.unlock()
+			if n == 0 {
+				err = errConnClosed
+				break
+			}
+		}
+		if len(c.Buffered()) == 0 {
+			c.Release()
+		}
+		if err = c.Fill(); err != nil {
+			break
+		}
+		if err = cc.feed(); err != nil {
+			cc.log.Info("http2: upstream connection error, closing connection", "upstream", c.RemoteAddr().String(), "err", err.Error())
+			break
+		}
+	}
+	cc.fail(err)
+}
+
+// fail marks the connection dead and fails every stream still open on it.
+func (cc *H2ClientConn) fail(err error) {
+	cc.dead.Store(true)
+	cc.lock()
+	cc.flushLocked()
+	open := make([]*H2ClientStream, 0, len(cc.streams))
+	for _, t := range cc.streams {
+		open = append(open, t)
+	}
+	clear(cc.streams)
+	cc.unlock()
+	cc.conn.Close()
+	for _, t := range open {
+		t.resetErr = xhttp2.ErrCodeInternal
+		t.upstreamReset(err)
+	}
+	cc.conn.FreeBuffer()
+	cc.limit.Release()
+}
+
+// Close closes the connection; its streams fail.
+func (cc *H2ClientConn) Close() {
+	cc.dead.Store(true)
+	cc.conn.Close()
+}
+
+// event runs a stream's news, from the upstream reader, without locks.
+func (t *H2ClientStream) event(kind h2EventKind) {
+	switch kind {
+	case h2EvHead:
+		t.responseHead()
+	case h2EvData:
+		if t.headSent.Load() {
+			t.relayResponse()
+		}
+	case h2EvReset:
+		t.upstreamReset(nil)
+	case h2EvWritable:
+		t.relayRequest()
+	}
+}
+
+// Forward makes one try of the request on a stream of a connection from
+// pool; the try's end goes to t. An error means no stream could be opened
+// (nothing was sent) and t is not told.
+func (s *H2ServerStream) Forward(pool *H2Pool, try *Try, t H2Try) error {
+	if s.gone.Load() {
+		t.TryEnded(Result{Outcome: DownstreamFailed, Err: errClientReset})
+		return nil
+	}
+	if !s.body.rewind() {
+		t.TryEnded(Result{Outcome: UpstreamFailed, Err: errors.New("http2: request body already sent, cannot retry")})
+		return nil
+	}
+	up := &H2ClientStream{peer: s, try: t, deadline: try.Deadline}
+	s.body.mu.Lock()
+	s.body.hold = try.Hold
+	end := s.body.end && len(s.body.buf) == 0 && s.body.trailers == nil
+	if end {
+		s.body.done = true
+	}
+	s.body.mu.Unlock()
+	up.startTimer(try)
+	t.Started()
+	if err := pool.open(up, s.Req.requestFields(), end); err != nil {
+		if !up.ended.CompareAndSwap(false, true) {
+			return nil // the timer ended the try already
+		}
+		if up.timer != nil {
+			up.timer.Stop()
+		}
+		return err
+	}
+	s.up.Store(up)
+	t.Sent(0)
+	if s.gone.Load() { // the client left while the stream opened
+		up.cancel(Result{Outcome: DownstreamFailed, Err: errClientReset})
+		return nil
+	}
+	up.relayRequest()
+	return nil
+}
+
+// startTimer sets the try's clock from try and arms its timer.
+func (t *H2ClientStream) startTimer(try *Try) {
+	t.deadline, t.idle = try.Deadline, try.Idle
+	until, perTry := try.Until()
+	if perTry {
+		t.perTry.Store(true)
+		t.perTryUntil = until
+	}
+	if at := t.due(); !at.IsZero() {
+		t.armedAt.Store(at.UnixNano())
+		t.timer = time.AfterFunc(max(time.Until(at), time.Nanosecond), func() { t.peer.run(t.expire) })
+	}
+}
+
+// due is when the try's time runs out, as of now.
+func (t *H2ClientStream) due() time.Time {
+	d := t.deadline
+	if t.perTry.Load() && (d.IsZero() || t.perTryUntil.Before(d)) {
+		d = t.perTryUntil
+	}
+	if t.idle > 0 {
+		if i := time.Now().Add(t.idle); d.IsZero() || i.Before(d) {
+			d = i
+		}
+	}
+	return d
+}
+
+// rearm moves the timer after the response head or, with an idle timeout,
+// after activity.
+func (t *H2ClientStream) rearm() {
+	if t.timer == nil {
+		return
+	}
+	at := t.due()
+	if at.IsZero() {
+		t.timer.Stop()
+		return
+	}
+	t.armedAt.Store(at.UnixNano())
+	t.timer.Reset(max(time.Until(at), time.Nanosecond))
+}
+
+// active notes bytes moving, for the idle timeout.
+func (t *H2ClientStream) active() {
+	if t.idle > 0 {
+		t.rearm()
+	}
+}
+
+// expire ends a try whose time ran out: the upstream stream is cancelled.
+func (t *H2ClientStream) expire() {
+	if time.Now().UnixNano() < t.armedAt.Load() {
+		return // a firing that lost the race with a re-arm
+	}
+	if t.perTry.Load() && !t.headSent.Load() {
+		t.cancel(Result{Outcome: TryTimedOut, Replayable: t.peer.requestBody().replayable()})
+		return
+	}
+	responded := t.headSent.Load()
+	if responded {
+		t.peer.cut(xhttp2.ErrCodeCancel)
+	}
+	t.cancel(Result{Outcome: UpstreamFailed, Timeout: true, Responded: responded})
+}
+
+// finish reports the try's end, once.
+func (t *H2ClientStream) finish(r Result) bool {
+	if !t.ended.CompareAndSwap(false, true) {
+		return false
+	}
+	if t.timer != nil {
+		t.timer.Stop()
+	}
+	if n := t.body.drop(); n > 0 {
+		if cc := t.cc.Load(); cc != nil {
+			cc.consumed(t.id, n)
+		}
+	}
+	t.peer.release(t)
+	t.try.TryEnded(r)
+	return true
+}
+
+// cancel resets the upstream stream and ends the try with r.
+func (t *H2ClientStream) cancel(r Result) {
+	if t.ended.Load() {
+		return
+	}
+	if cc := t.cc.Load(); cc != nil {
+		cc.lock()
+		delete(cc.streams, t.id)
+		cc.eng.Reset(t.id, xhttp2.ErrCodeCancel)
+		cc.flushLocked()
+		cc.unlock()
+	}
+	t.finish(r)
+}
+
+// h2Peer is the downstream end of an upstream HTTP/2 stream: where its
+// request body comes from and where its response goes. A downstream
+// HTTP/2 stream relays at once, from the upstream connection's reader; an
+// HTTP/1 one (conversion) is told, and its own task writes.
+type h2Peer interface {
+	requestBody() *h2Pipe
+	// requestConsumed: n bytes of the request body went upstream.
+	requestConsumed(n int)
+	// responseHead sends t.head downstream, ending the response when end;
+	// false means the client is gone (its own event ends the try).
+	responseHead(t *H2ClientStream, end bool) bool
+	// responseBody relays what t.body holds: the bytes taken (to report
+	// consumed upstream), whether the body is complete, a filter's stop.
+	responseBody(t *H2ClientStream) (n int, complete bool, stop Reply, err error)
+	// cut ends a response already begun, abnormally.
+	cut(code xhttp2.ErrCode)
+	// run runs fn where the downstream's work runs (its loop).
+	run(fn func())
+	// release forgets t as the current try.
+	release(t *H2ClientStream)
+}
+
+// relayRequest sends what the downstream's request body holds.
+func (t *H2ClientStream) relayRequest() {
+	cc := t.cc.Load()
+	if cc == nil || t.ended.Load() {
+		return
+	}
+	cc.lock()
+	n, _, stop, err := t.peer.requestBody().relay(cc.eng, t.id, t.try, true)
+	cc.flushLocked()
+	ev := cc.takeEvents()
+	cc.unlock()
+	cc.dispatch(ev)
+	if n > 0 {
+		t.peer.requestConsumed(n)
+		t.active()
+	}
+	if err == nil && stop.Status != 0 {
+		t.cancel(Result{Outcome: Stopped, Reply: stop})
+	}
+}
+
+// responseHead sends the response head downstream, through the route's
+// edits and the encode filters (ResponseHead).
+func (t *H2ClientStream) responseHead() {
+	if t.ended.Load() {
+		return
+	}
+	if t.perTry.Load() || t.idle > 0 {
+		t.perTry.Store(false)
+		t.rearm()
+	}
+	if stop := t.try.ResponseHead(h2Response{&t.head}); stop.Status != 0 {
+		t.cancel(Result{Outcome: Stopped, Reply: stop})
+		return
+	}
+	t.body.mu.Lock()
+	end := t.body.end && len(t.body.buf) == 0 && t.body.trailers == nil
+	if end {
+		t.body.done = true
+	}
+	t.body.mu.Unlock()
+	if !t.peer.responseHead(t, end) {
+		return
+	}
+	t.headSent.Store(true)
+	t.try.Responding(0)
+	if end {
+		t.finish(Result{Outcome: Answered, Status: t.head.StatusCode()})
+		return
+	}
+	t.relayResponse()
+}
+
+// relayResponse sends what the response body holds downstream.
+func (t *H2ClientStream) relayResponse() {
+	if t.ended.Load() {
+		return
+	}
+	n, complete, stop, err := t.peer.responseBody(t)
+	if n > 0 {
+		t.cc.Load().consumed(t.id, n)
+		t.active()
+	}
+	switch {
+	case err != nil:
+		// The client reset the stream: its event ends the try.
+	case stop.Status != 0:
+		t.peer.cut(xhttp2.ErrCodeInternal)
+		t.cancel(Result{Outcome: Stopped, Reply: stop, Responded: true})
+	case complete:
+		t.finish(Result{Outcome: Answered, Status: t.head.StatusCode()})
+	}
+}
+
+// upstreamReset ends the try of a stream the upstream reset or lost.
+func (t *H2ClientStream) upstreamReset(err error) {
+	if t.ended.Load() {
+		return
+	}
+	if err == nil {
+		err = &http2.StreamError{StreamID: t.id, Code: t.resetErr, Reason: "reset by the upstream"}
+	}
+	if t.headSent.Load() {
+		code := xhttp2.ErrCodeInternal
+		if t.resetErr == xhttp2.ErrCodeCancel {
+			code = xhttp2.ErrCodeCancel
+		}
+		t.peer.cut(code)
+		t.finish(Result{Outcome: UpstreamFailed, Responded: true, Err: err})
+		return
+	}
+	if t.resetErr == xhttp2.ErrCodeRefusedStream && t.peer.requestBody().replayable() {
+		// Refused (over its stream limit, or above its GOAWAY): the host
+		// processed nothing, the request may go again.
+		t.finish(Result{Outcome: NotSent, Err: err})
+		return
+	}
+	t.finish(Result{Outcome: UpstreamFailed, Err: err})
+}
+
+// The downstream HTTP/2 stream as the peer of its upstream stream.
+
+func (s *H2ServerStream) requestBody() *h2Pipe    { return &s.body }
+func (s *H2ServerStream) requestConsumed(n int)   { s.d.consumed(s.id, n) }
+func (s *H2ServerStream) cut(code xhttp2.ErrCode) { s.d.resetStream(s.id, code) }
+func (s *H2ServerStream) run(fn func())           { s.d.conn.Run(fn) }
+func (s *H2ServerStream) release(t *H2ClientStream) {
+	s.up.CompareAndSwap(t, nil)
+}
+
+func (s *H2ServerStream) responseHead(t *H2ClientStream, end bool) bool {
+	d := s.d
+	d.lock()
+	err := d.eng.WriteHeaders(s.id, t.head.responseFields(), end)
+	if end {
+		d.forget(s.id)
+	}
+	d.flushLocked()
+	ev := d.takeEvents()
+	d.unlock()
+	d.dispatch(ev)
+	if err != nil {
+		return false
+	}
+	s.status.Store(int32(t.head.StatusCode()))
+	return true
+}
+
+func (s *H2ServerStream) responseBody(t *H2ClientStream) (int, bool, Reply, error) {
+	d := s.d
+	d.lock()
+	n, complete, stop, err := t.body.relay(d.eng, s.id, t.try, false)
+	if complete {
+		d.forget(s.id)
+	}
+	d.flushLocked()
+	ev := d.takeEvents()
+	d.unlock()
+	d.dispatch(ev)
+	s.bytesOut.Add(int64(n))
+	return n, complete, stop, err
+}
+
+// H2PoolOptions tune an H2Pool.
+type H2PoolOptions struct {
+	Loop           *network.Loop // whose tasks use the pool; nil: goroutines
+	ConnectTimeout time.Duration // default 3s
+	Counters       *network.Counters
+	Log            *slog.Logger
+	// Config holds the client engine's limits.
+	Config http2.Config
+	// Limit caps the connections open to the host, over all its pools.
+	Limit ConnLimit
+}
+
+// H2Pool keeps the multiplexed connections to one upstream host, for the
+// connections of one event loop (or, with a nil loop, of goroutines). A
+// stream goes on the first connection that takes it; a new connection is
+// dialled when every one is at the peer's concurrent stream limit or going
+// away (GOAWAY: its streams in flight finish there).
+type H2Pool struct {
+	addr string
+	opts H2PoolOptions
+
+	mu     sync.Mutex
+	conns  []*H2ClientConn
+	closed bool
+}
+
+// NewH2Pool makes a pool for the host at addr.
+func NewH2Pool(addr string, opts H2PoolOptions) *H2Pool {
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = 3 * time.Second
+	}
+	return &H2Pool{addr: addr, opts: opts}
+}
+
+// open starts t's stream on a connection of the pool.
+func (p *H2Pool) open(t *H2ClientStream, fields []http2.Field, end bool) error {
+	for tried := 0; ; tried++ {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return ErrPoolClosed
+		}
+		live := p.conns[:0]
+		for _, cc := range p.conns {
+			if cc.usable() {
+				live = append(live, cc)
+			}
+		}
+		clear(p.conns[len(live):])
+		p.conns = live
+		conns := append([]*H2ClientConn(nil), live...)
+		p.mu.Unlock()
+		for _, cc := range conns {
+			err := cc.open(t, fields, end)
+			if err == nil {
+				return nil
+			}
+			if !errors.Is(err, http2.ErrStreamLimit) && !errors.Is(err, http2.ErrGoAway) && !errors.Is(err, errConnClosed) {
+				return err
+			}
+		}
+		if tried > 0 {
+			return ErrOverflow
+		}
+		if !p.opts.Limit.Acquire() {
+			return ErrOverflow
+		}
+		cc, err := dialH2(context.Background(), p.opts.Loop, p.addr, p.opts.ConnectTimeout, p.opts.Counters, p.opts.Config, p.opts.Log, p.opts.Limit)
+		if err != nil {
+			return err
+		}
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			cc.Close()
+			return ErrPoolClosed
+		}
+		p.conns = append(p.conns, cc)
+		p.mu.Unlock()
+	}
+}
+
+// Conns reports how many connections the pool holds (live or not yet
+// noticed dead).
+func (p *H2Pool) Conns() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.conns)
+}
+
+// Close closes every connection; streams on them fail.
+func (p *H2Pool) Close() {
+	p.mu.Lock()
+	p.closed = true
+	conns := p.conns
+	p.conns = nil
+	p.mu.Unlock()
+	for _, cc := range conns {
+		cc.Close()
+	}
+}
