@@ -435,13 +435,13 @@ func (p *h1Peer) TryEnded(r Result) {
 	p.room.Notify()
 }
 
-func (p *h1Peer) Started()                              { p.hooks.Started() }
-func (p *h1Peer) Sent(n int64)                          { p.hooks.Sent(n) }
-func (p *h1Peer) RequestData(b []byte, end bool) Reply  { return p.hooks.RequestData(b, end) }
-func (p *h1Peer) ResponseHead(r Response) Reply         { return p.hooks.ResponseHead(r) }
+func (p *h1Peer) Started()                             { p.hooks.Started() }
+func (p *h1Peer) Sent(n int64)                         { p.hooks.Sent(n) }
+func (p *h1Peer) RequestData(b []byte, end bool) Reply { return p.hooks.RequestData(b, end) }
+func (p *h1Peer) ResponseHead(r Response) Reply        { return p.hooks.ResponseHead(r) }
 
 // RetryAnswer: an HTTP/2 try relays every answer; retrying on a status is
 // not done over HTTP/2 yet (README says so).
-func (p *h1Peer) RetryAnswer(int) bool { return false }
+func (p *h1Peer) RetryAnswer(int) bool                  { return false }
 func (p *h1Peer) Responding(int64)                      {} // the HTTP/1 task tells, once the head is written
 func (p *h1Peer) ResponseData(b []byte, end bool) Reply { return Reply{} }
