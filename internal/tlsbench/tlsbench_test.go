@@ -51,7 +51,9 @@ func selfChild() Child {
 }
 
 func testOptions() Options {
-	return Options{Duration: 100 * time.Millisecond, Timeout: 3 * time.Second, ServerCPU: -1, Self: selfChild()}
+	// 300 ms a cell: on a loaded machine a 100 ms window could close before
+	// the first bulk byte moved.
+	return Options{Duration: 300 * time.Millisecond, Timeout: 3 * time.Second, ServerCPU: -1, Self: selfChild()}
 }
 
 func testContext(t *testing.T) context.Context {
