@@ -270,7 +270,10 @@ func mustMethod(ss grpc.ServerStream) string {
 	return m
 }
 
-func holdConfig(addr string) string {
+func holdConfig(addr string) string { return holdClusterConfig(addr, "") }
+
+// holdClusterConfig is holdConfig with extra JSON in the cluster.
+func holdClusterConfig(addr, clusterExtra string) string {
 	return fmt.Sprintf(`{
   "servers": [{
     "routers": [{"router_config_name": "r", "virtual_hosts": [{"name": "v", "domains": ["*"], "routers": [
@@ -278,8 +281,8 @@ func holdConfig(addr string) string {
     "listeners": [{"name": "in", "address": "127.0.0.1:0",
       "filter_chains": [{"filters": [{"type": "proxy", "config": {"downstream_protocol": "Http2", "upstream_protocol": "Http2", "router_config_name": "r"}}]}]}]
   }],
-  "cluster_manager": {"clusters": [{"name": "origin", "type": "SIMPLE", "lb_type": "LB_ROUNDROBIN", "hosts": [{"address": %q}]}]}
-}`, addr)
+  "cluster_manager": {"clusters": [{"name": "origin", "type": "SIMPLE", "lb_type": "LB_ROUNDROBIN", "hosts": [{"address": %q}]%s}]}
+}`, addr, clusterExtra)
 }
 
 // An upstream at its concurrent stream limit gets a second connection; an
@@ -304,6 +307,36 @@ func TestHTTP2UpstreamStreamLimitAndGoAway(t *testing.T) {
 		}
 		if n := o.conns.Load(); n != 2 {
 			t.Fatalf("upstream connections: %d, want 2", n)
+		}
+	})
+	t.Run("max_request_per_conn", func(t *testing.T) {
+		o := startHeldOrigin(t)
+		p := startProxy(t, holdClusterConfig(o.addr, `, "max_request_per_conn": 2`))
+		cc := dialGRPC(t, p.addr("in"))
+		for range 5 {
+			if err := cc.Invoke(ctx, "/test.Hold/Quick", &emptypb.Empty{}, &emptypb.Empty{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := o.conns.Load(); n != 3 {
+			t.Fatalf("upstream connections for 5 calls at 2 per connection: %d, want 3", n)
+		}
+	})
+	t.Run("idle_timeout", func(t *testing.T) {
+		o := startHeldOrigin(t)
+		p := startProxy(t, holdClusterConfig(o.addr, `, "idle_timeout": "200ms"`))
+		cc := dialGRPC(t, p.addr("in"))
+		for range 2 {
+			if err := cc.Invoke(ctx, "/test.Hold/Quick", &emptypb.Empty{}, &emptypb.Empty{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(600 * time.Millisecond) // the idle upstream connection closes
+		if err := cc.Invoke(ctx, "/test.Hold/Quick", &emptypb.Empty{}, &emptypb.Empty{}); err != nil {
+			t.Fatal(err)
+		}
+		if n := o.conns.Load(); n != 2 {
+			t.Fatalf("upstream connections: %d, want 2 (one closed idle)", n)
 		}
 	})
 	t.Run("goaway", func(t *testing.T) {
