@@ -11,6 +11,7 @@ import (
 
 	"github.com/mosnctl/mosnctl/internal/lograte"
 	"github.com/mosnctl/mosnctl/internal/network"
+	"github.com/mosnctl/mosnctl/internal/protocol/http1"
 	"github.com/mosnctl/mosnctl/internal/protocol/http2"
 	xhttp2 "golang.org/x/net/http2"
 )
@@ -30,6 +31,9 @@ type H2Options struct {
 	// LogLimit rate-limits the lines bad input logs, by reason; nil logs
 	// every one.
 	LogLimit *lograte.Limiter
+	// Paths says how :path is normalized before routing, as HTTP/1's
+	// request target is (normalize_path, merge_slashes).
+	Paths http1.PathRules
 }
 
 func (o *H2Options) withDefaults() H2Options {
@@ -235,6 +239,10 @@ func (d *H2Downstream) Control(*http2.Event) {}
 func (s *H2ServerStream) event(kind h2EventKind) {
 	switch kind {
 	case h2EvHead:
+		if err := s.normalizePath(s.d.opts.Paths); err != nil {
+			s.Reply(Reply{Status: 400, Body: []byte(err.Error() + "\n"), Cause: Malformed})
+			return
+		}
 		s.d.inflight.Add()
 		s.d.h.ServeH2(s)
 	case h2EvData:
@@ -254,6 +262,22 @@ func (s *H2ServerStream) event(kind h2EventKind) {
 			s.h1News(false)
 		}
 	}
+}
+
+// normalizePath applies the listener's path rules to :path, as HTTP/1
+// does to its request target, so routes see the same path either way.
+func (s *H2ServerStream) normalizePath(rules http1.PathRules) error {
+	if rules == (http1.PathRules{}) || len(s.Req.Path) == 0 || s.Req.Path[0] != '/' {
+		return nil
+	}
+	r := http1.Request{URI: s.Req.Path}
+	buf, err := r.RewriteTarget(s.Req.pathBuf[:0], rules)
+	s.Req.pathBuf = buf
+	if err != nil {
+		return err
+	}
+	s.Req.Path = r.URI
+	return nil
 }
 
 // clientGone ends the stream's exchange after the client reset it or the
