@@ -632,7 +632,8 @@ func (p *H2Pool) open(t *H2ClientStream, fields []http2.Field, end bool) error {
 		}
 		clear(p.conns[len(live):])
 		p.conns = live
-		conns := append([]*H2ClientConn(nil), live...)
+		var few [4]*H2ClientConn // tried outside the pool's lock; on the stack for a few
+		conns := append(few[:0], live...)
 		p.mu.Unlock()
 		for _, cc := range conns {
 			err := cc.open(t, fields, end)

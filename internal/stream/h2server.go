@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -267,8 +268,12 @@ func (s *H2ServerStream) event(kind h2EventKind) {
 // normalizePath applies the listener's path rules to :path, as HTTP/1
 // does to its request target, so routes see the same path either way.
 func (s *H2ServerStream) normalizePath(rules http1.PathRules) error {
-	if rules == (http1.PathRules{}) || len(s.Req.Path) == 0 || s.Req.Path[0] != '/' {
+	p := s.Req.Path
+	if rules == (http1.PathRules{}) || len(p) == 0 || p[0] != '/' {
 		return nil
+	}
+	if bytes.IndexByte(p, '%') < 0 && !bytes.Contains(p, dotSegment) && !(rules.MergeSlashes && bytes.Contains(p, doubleSlash)) {
+		return nil // nothing to normalize: the common case costs no rewrite
 	}
 	r := http1.Request{URI: s.Req.Path}
 	buf, err := r.RewriteTarget(s.Req.pathBuf[:0], rules)
@@ -279,6 +284,11 @@ func (s *H2ServerStream) normalizePath(rules http1.PathRules) error {
 	s.Req.Path = r.URI
 	return nil
 }
+
+var (
+	dotSegment  = []byte("/.")
+	doubleSlash = []byte("//")
+)
 
 // clientGone ends the stream's exchange after the client reset it or the
 // connection ended: the upstream stream is reset (CANCEL).
