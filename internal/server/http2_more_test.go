@@ -334,7 +334,7 @@ func TestHTTP2UpstreamStreamLimitAndGoAway(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		time.Sleep(600 * time.Millisecond) // the idle upstream connection closes
+		time.Sleep(time.Second) // the idle upstream connection closes (200ms)
 		if err := cc.Invoke(ctx, "/test.Hold/Quick", &emptypb.Empty{}, &emptypb.Empty{}); err != nil {
 			t.Fatal(err)
 		}
