@@ -507,6 +507,10 @@ func (t *H2ClientStream) relayResponse() {
 	}
 }
 
+// deadlineSlack is how close to the try's deadline an upstream's CANCEL
+// counts as the deadline: timers on both sides fire a little apart.
+const deadlineSlack = 20 * time.Millisecond
+
 // upstreamReset ends the try of a stream the upstream reset or lost.
 func (t *H2ClientStream) upstreamReset(err error) {
 	if t.ended.Load() {
@@ -522,6 +526,12 @@ func (t *H2ClientStream) upstreamReset(err error) {
 		}
 		t.peer.cut(code)
 		t.finish(Result{Outcome: UpstreamFailed, Responded: true, Err: err})
+		return
+	}
+	if t.resetErr == xhttp2.ErrCodeCancel && !t.deadline.IsZero() && time.Until(t.deadline) < deadlineSlack {
+		// The upstream gave up at our deadline (a gRPC server enforces the
+		// grpc-timeout it was sent): that is the deadline, not a failure.
+		t.finish(Result{Outcome: UpstreamFailed, Timeout: true, Err: err})
 		return
 	}
 	if t.resetErr == xhttp2.ErrCodeRefusedStream && t.peer.requestBody().replayable() {
