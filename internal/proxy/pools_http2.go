@@ -25,6 +25,9 @@ func (p *Pools) HTTP2(loop *network.Loop, c *upstream.Cluster, h *upstream.Host)
 		Counters:       p.ClusterCounters(c.Name),
 		Log:            p.Log.With("cluster", c.Name),
 		Limit:          connLimit(c, h),
+		// The cluster's per-connection fields apply to streams here.
+		MaxStreamsPerConn: c.MaxRequestPerConn,
+		IdleTimeout:       c.IdleTimeout,
 	})
 	v, loaded := hosts.LoadOrStore(h, pool)
 	if loaded {

@@ -112,14 +112,25 @@ func TestHTTP2Proxy(t *testing.T) {
 	if resp.StatusCode != 418 {
 		t.Fatalf("status %d, want 418", resp.StatusCode)
 	}
-	resp, err = c.Get(p.url("in", "/direct"))
+	// :path is normalized before routing, as an HTTP/1 target is.
+	for _, path := range []string{"/direct", "/./x/../direct", "//direct", "/%64irect"} {
+		resp, err = c.Get(p.url("in", path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(got) != "direct\n" {
+			t.Fatalf("%s: %d %q", path, resp.StatusCode, got)
+		}
+	}
+	resp, err = c.Get(p.url("in", "/../etc"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || string(got) != "direct\n" {
-		t.Fatalf("direct: %d %q", resp.StatusCode, got)
+	if resp.StatusCode != 400 {
+		t.Fatalf("/../etc: %d, want 400", resp.StatusCode)
 	}
 }
 

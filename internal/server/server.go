@@ -328,7 +328,7 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 			SendTimeout: lc.SendTimeout.Get(0), Logger: log, LogLimit: logLimit}
 		serveHTTP1 := func(ctx context.Context, c *network.Conn) { h1.ServeConn(ctx, c, h1opts) }
 		serveBolt := func(ctx context.Context, c *network.Conn) { stream.ServeBolt(ctx, c, bp, bopts) }
-		serveHTTP2 := http2Handler(fw, lc, up, log, logLimit)
+		serveHTTP2 := http2Handler(fw, lc, up, http1.PathRules{Normalize: normalize, MergeSlashes: merge}, log, logLimit)
 		rl.byProtocol = map[string]network.HandlerFunc{protocol.HTTP1: serveHTTP1, protocol.Bolt: serveBolt, protocol.HTTP2: serveHTTP2}
 		switch down {
 		case config.ProtocolHTTP1:

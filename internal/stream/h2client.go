@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,11 @@ type H2ClientConn struct {
 	away    atomic.Bool // the peer sent GOAWAY: no new streams here
 	reader  *network.Task
 	limit   ConnLimit
+	// opened counts the streams started (under the lock); past
+	// maxStreams the connection takes no more and closes once idle.
+	opened     uint32
+	maxStreams uint32
+	idle       time.Duration // close after this long without a stream; 0: never
 }
 
 // H2ClientStream is one try of a request on an upstream stream: it relays
@@ -61,8 +67,9 @@ type H2ClientStream struct {
 }
 
 // dialH2 connects to addr and starts the connection's reader.
-func dialH2(ctx context.Context, l *network.Loop, addr string, timeout time.Duration, counters *network.Counters, cfg http2.Config, log *slog.Logger, limit ConnLimit) (*H2ClientConn, error) {
-	c, err := network.DialFrom(ctx, l, addr, timeout, counters, network.DefaultReadBufferSize)
+func dialH2(ctx context.Context, l *network.Loop, addr string, opts *H2PoolOptions) (*H2ClientConn, error) {
+	c, err := network.DialFrom(ctx, l, addr, opts.ConnectTimeout, opts.Counters, network.DefaultReadBufferSize)
+	limit, log := opts.Limit, opts.Log
 	if err != nil {
 		limit.Release()
 		return nil, err
@@ -70,9 +77,9 @@ func dialH2(ctx context.Context, l *network.Loop, addr string, timeout time.Dura
 	if log == nil {
 		log = slog.Default()
 	}
-	cc := &H2ClientConn{streams: make(map[uint32]*H2ClientStream), limit: limit}
+	cc := &H2ClientConn{streams: make(map[uint32]*H2ClientStream), limit: limit, maxStreams: opts.MaxStreamsPerConn, idle: opts.IdleTimeout}
 	cc.conn, cc.log = c, log
-	cc.eng = http2.NewClientConn(cfg, cc)
+	cc.eng = http2.NewClientConn(opts.Config, cc)
 	c.SetSendTimeout(60 * time.Second)
 	cc.lock()
 	cc.flushLocked() // the preface and our SETTINGS
@@ -97,6 +104,9 @@ func (cc *H2ClientConn) open(t *H2ClientStream, fields []http2.Field, end bool) 
 		t.id = id
 		t.cc.Store(cc)
 		cc.streams[id] = t
+		if cc.opened++; cc.maxStreams > 0 && cc.opened >= cc.maxStreams {
+			cc.away.Store(true) // max_request_per_conn: the next stream goes to a new connection
+		}
 	}
 	cc.flushLocked()
 	ev := cc.takeEvents()
@@ -182,19 +192,33 @@ func (cc *H2ClientConn) readLoop() {
 	c := cc.conn
 	var err error
 	for {
-		if cc.away.Load() {
-			cc.lock()
-			n := cc.eng.ActiveStreams()
-			cc.unlock()
-			if n == 0 {
-				err = errConnClosed
-				break
-			}
+		cc.lock()
+		n := cc.eng.ActiveStreams()
+		cc.unlock()
+		if cc.away.Load() && n == 0 {
+			err = errConnClosed
+			break
 		}
 		if len(c.Buffered()) == 0 {
 			c.Release()
 		}
+		if cc.idle > 0 {
+			if n == 0 {
+				c.SetReadDeadline(time.Now().Add(cc.idle))
+			} else {
+				c.SetReadDeadline(time.Time{})
+			}
+		}
 		if err = c.Fill(); err != nil {
+			if cc.idle > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+				cc.lock()
+				n = cc.eng.ActiveStreams()
+				cc.unlock()
+				if n > 0 {
+					continue // a stream started as the idle time ran out
+				}
+				cc.away.Store(true) // idle_timeout
+			}
 			break
 		}
 		if err = cc.feed(); err != nil {
@@ -483,6 +507,10 @@ func (t *H2ClientStream) relayResponse() {
 	}
 }
 
+// deadlineSlack is how close to the try's deadline an upstream's CANCEL
+// counts as the deadline: timers on both sides fire a little apart.
+const deadlineSlack = 20 * time.Millisecond
+
 // upstreamReset ends the try of a stream the upstream reset or lost.
 func (t *H2ClientStream) upstreamReset(err error) {
 	if t.ended.Load() {
@@ -498,6 +526,12 @@ func (t *H2ClientStream) upstreamReset(err error) {
 		}
 		t.peer.cut(code)
 		t.finish(Result{Outcome: UpstreamFailed, Responded: true, Err: err})
+		return
+	}
+	if t.resetErr == xhttp2.ErrCodeCancel && !t.deadline.IsZero() && time.Until(t.deadline) < deadlineSlack {
+		// The upstream gave up at our deadline (a gRPC server enforces the
+		// grpc-timeout it was sent): that is the deadline, not a failure.
+		t.finish(Result{Outcome: UpstreamFailed, Timeout: true, Err: err})
 		return
 	}
 	if t.resetErr == xhttp2.ErrCodeRefusedStream && t.peer.requestBody().replayable() {
@@ -562,6 +596,12 @@ type H2PoolOptions struct {
 	Config http2.Config
 	// Limit caps the connections open to the host, over all its pools.
 	Limit ConnLimit
+	// MaxStreamsPerConn retires a connection after that many streams
+	// (the cluster's max_request_per_conn); 0: no limit.
+	MaxStreamsPerConn uint32
+	// IdleTimeout closes a connection that carried no stream for that long
+	// (the cluster's idle_timeout); 0: never.
+	IdleTimeout time.Duration
 }
 
 // H2Pool keeps the multiplexed connections to one upstream host, for the
@@ -602,7 +642,8 @@ func (p *H2Pool) open(t *H2ClientStream, fields []http2.Field, end bool) error {
 		}
 		clear(p.conns[len(live):])
 		p.conns = live
-		conns := append([]*H2ClientConn(nil), live...)
+		var few [4]*H2ClientConn // tried outside the pool's lock; on the stack for a few
+		conns := append(few[:0], live...)
 		p.mu.Unlock()
 		for _, cc := range conns {
 			err := cc.open(t, fields, end)
@@ -619,7 +660,7 @@ func (p *H2Pool) open(t *H2ClientStream, fields []http2.Field, end bool) error {
 		if !p.opts.Limit.Acquire() {
 			return ErrOverflow
 		}
-		cc, err := dialH2(context.Background(), p.opts.Loop, p.addr, p.opts.ConnectTimeout, p.opts.Counters, p.opts.Config, p.opts.Log, p.opts.Limit)
+		cc, err := dialH2(context.Background(), p.opts.Loop, p.addr, &p.opts)
 		if err != nil {
 			return err
 		}

@@ -21,7 +21,8 @@ type H2Head struct {
 	ContentLength int64
 
 	arena   []byte
-	scratch []byte // rewritten authority and path
+	scratch []byte // a path with a rewritten prefix
+	pathBuf []byte // a normalized path
 	out     []http2.Field
 }
 

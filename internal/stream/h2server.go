@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/mosnctl/mosnctl/internal/lograte"
 	"github.com/mosnctl/mosnctl/internal/network"
+	"github.com/mosnctl/mosnctl/internal/protocol/http1"
 	"github.com/mosnctl/mosnctl/internal/protocol/http2"
 	xhttp2 "golang.org/x/net/http2"
 )
@@ -30,6 +32,9 @@ type H2Options struct {
 	// LogLimit rate-limits the lines bad input logs, by reason; nil logs
 	// every one.
 	LogLimit *lograte.Limiter
+	// Paths says how :path is normalized before routing, as HTTP/1's
+	// request target is (normalize_path, merge_slashes).
+	Paths http1.PathRules
 }
 
 func (o *H2Options) withDefaults() H2Options {
@@ -235,6 +240,10 @@ func (d *H2Downstream) Control(*http2.Event) {}
 func (s *H2ServerStream) event(kind h2EventKind) {
 	switch kind {
 	case h2EvHead:
+		if err := s.normalizePath(s.d.opts.Paths); err != nil {
+			s.Reply(Reply{Status: 400, Body: []byte(err.Error() + "\n"), Cause: Malformed})
+			return
+		}
 		s.d.inflight.Add()
 		s.d.h.ServeH2(s)
 	case h2EvData:
@@ -255,6 +264,31 @@ func (s *H2ServerStream) event(kind h2EventKind) {
 		}
 	}
 }
+
+// normalizePath applies the listener's path rules to :path, as HTTP/1
+// does to its request target, so routes see the same path either way.
+func (s *H2ServerStream) normalizePath(rules http1.PathRules) error {
+	p := s.Req.Path
+	if rules == (http1.PathRules{}) || len(p) == 0 || p[0] != '/' {
+		return nil
+	}
+	if bytes.IndexByte(p, '%') < 0 && !bytes.Contains(p, dotSegment) && !(rules.MergeSlashes && bytes.Contains(p, doubleSlash)) {
+		return nil // nothing to normalize: the common case costs no rewrite
+	}
+	r := http1.Request{URI: s.Req.Path}
+	buf, err := r.RewriteTarget(s.Req.pathBuf[:0], rules)
+	s.Req.pathBuf = buf
+	if err != nil {
+		return err
+	}
+	s.Req.Path = r.URI
+	return nil
+}
+
+var (
+	dotSegment  = []byte("/.")
+	doubleSlash = []byte("//")
+)
 
 // clientGone ends the stream's exchange after the client reset it or the
 // connection ended: the upstream stream is reset (CANCEL).
