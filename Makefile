@@ -18,7 +18,7 @@ test:
 	$(GO) test -race -timeout 20m ./...
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/protocol/... ./internal/router ./internal/upstream ./internal/proxy ./internal/stream
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/protocol/... ./internal/router ./internal/upstream ./internal/proxy ./internal/stream ./internal/server
 
 # Idle connections: RSS growth per idle HTTP/1 and Bolt keep-alive connection
 # in both IO models (IDLE_CONNS connections to a child `mosnctl serve`, each
