@@ -73,7 +73,7 @@ func (p *BoltProxy) ServeBolt(d *stream.BoltDownstream, f bolt.Frame, raw []byte
 func (b *boltCall) send(c *call) {
 	cc, err := b.p.Pools.Bolt(b.d.Conn.Loop(), c.tries.Cluster, c.tries.Host).Get(context.Background())
 	if err != nil {
-		c.ended(connectResult(err))
+		c.ended(stream.ConnectResult(err))
 		return
 	}
 	until, perTry := c.try.Until()

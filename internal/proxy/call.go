@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"errors"
 	"time"
 
 	"github.com/mosnctl/mosnctl/internal/filter"
@@ -353,14 +352,6 @@ func (c *call) end(class int) {
 		c.f.AccessLog.Log(&e)
 	}
 	c.ds.done(c)
-}
-
-// connectResult reports a failure to get a connection from a pool.
-func connectResult(err error) stream.Result {
-	if errors.Is(err, stream.ErrOverflow) {
-		return stream.Result{Outcome: stream.Overflow, Err: err}
-	}
-	return stream.Result{Outcome: stream.ConnectFailed, Err: err}
 }
 
 // encodeWhole runs the encode side on a response that came whole (head

@@ -69,7 +69,7 @@ func (h *http2Call) send(c *call) {
 	}
 	pool := h.p.Pools.HTTP2(h.Conn().Loop(), c.tries.Cluster, c.tries.Host)
 	if err := h.Forward(pool, &c.try, h); err != nil {
-		c.ended(connectResult(err))
+		c.ended(stream.ConnectResult(err))
 	}
 }
 

@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"context"
 	"errors"
 	"strconv"
 	"sync/atomic"
@@ -121,19 +120,9 @@ func (s *H2ServerStream) roundTripHTTP1(u *h1Upstream, pool *HTTP1Pool, try *Try
 	if !s.body.rewind() {
 		return Result{Outcome: UpstreamFailed, Err: errors.New("http2 -> http1: request body already sent, cannot retry")}
 	}
-	var cc *HTTP1ClientConn
-	var reused bool
-	var err error
-	if try.Fresh {
-		cc, err = pool.Dial(context.Background())
-	} else {
-		cc, reused, err = pool.Get(context.Background())
-	}
+	cc, reused, err := pool.Take(try.Fresh)
 	if err != nil {
-		if errors.Is(err, ErrOverflow) {
-			return Result{Outcome: Overflow, Err: err}
-		}
-		return Result{Outcome: ConnectFailed, Err: err}
+		return ConnectResult(err)
 	}
 	up := cc.Conn
 	u.conn.Store(up)

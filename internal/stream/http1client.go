@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -48,19 +47,9 @@ var connClose = []http1.Header{{Name: []byte("Connection"), Value: []byte("close
 // answer downstream, streaming both bodies. The request head is encoded by
 // the first try; the caller's edits must be done by then.
 func (s *HTTP1ServerStream) Forward(pool *HTTP1Pool, try *Try, h Hooks, lim http1.Limits) Result {
-	var cc *HTTP1ClientConn
-	var reused bool
-	var err error
-	if try.Fresh {
-		cc, err = pool.Dial(context.Background())
-	} else {
-		cc, reused, err = pool.Get(context.Background())
-	}
+	cc, reused, err := pool.Take(try.Fresh)
 	if err != nil {
-		if errors.Is(err, ErrOverflow) {
-			return Result{Outcome: Overflow, Err: err}
-		}
-		return Result{Outcome: ConnectFailed, Err: err}
+		return ConnectResult(err)
 	}
 	h.Started()
 	x := &s.exchange

@@ -132,6 +132,25 @@ func (p *HTTP1Pool) takeIdle() (*HTTP1ClientConn, error) {
 
 // Dial opens a new connection, never an idle one: for a request that must
 // not meet a stale connection again.
+// Take is a connection for a try: a new one when fresh (the try follows a
+// stale one), else a pooled one (reused reports which).
+func (p *HTTP1Pool) Take(fresh bool) (cc *HTTP1ClientConn, reused bool, err error) {
+	if fresh {
+		cc, err = p.Dial(context.Background())
+		return cc, false, err
+	}
+	return p.Get(context.Background())
+}
+
+// ConnectResult reports a failure to get a connection from a pool as the
+// try's result.
+func ConnectResult(err error) Result {
+	if errors.Is(err, ErrOverflow) {
+		return Result{Outcome: Overflow, Err: err}
+	}
+	return Result{Outcome: ConnectFailed, Err: err}
+}
+
 func (p *HTTP1Pool) Dial(ctx context.Context) (*HTTP1ClientConn, error) {
 	if !p.opts.Limit.Acquire() {
 		return nil, ErrOverflow
