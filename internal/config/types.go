@@ -269,7 +269,7 @@ type ClusterWeight struct {
 	MetadataMatch json.RawMessage `json:"metadata_match,omitempty" mosn:"refused"`
 }
 
-// RetryPolicy retries a request on connect failures and 5xx-class errors.
+// RetryPolicy is a route's retry_policy, in MOSN's form or Envoy's (see RetryOn).
 type RetryPolicy struct {
 	RetryOn      RetryOn   `json:"retry_on"`
 	RetryTimeout *Duration `json:"retry_timeout,omitempty"`
