@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -384,6 +385,7 @@ func TestResources(t *testing.T) {
 	r = c.Resources
 	var wg sync.WaitGroup
 	var mu sync.Mutex
+	var holders atomic.Int64 // takers holding a unit now
 	peak := int64(0)
 	for g := 0; g < 8; g++ {
 		wg.Add(1)
@@ -391,9 +393,11 @@ func TestResources(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < 2000; i++ {
 				if r.TryAcquire(LimitConnections) {
+					n := holders.Add(1)
 					mu.Lock()
-					peak = max(peak, r.Open(LimitConnections))
+					peak = max(peak, n)
 					mu.Unlock()
+					holders.Add(-1)
 					r.Release(LimitConnections)
 				}
 			}

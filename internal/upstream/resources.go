@@ -95,8 +95,9 @@ func (r *Resources) TryAcquire(l Limit) bool {
 // Release gives back a unit TryAcquire took.
 func (r *Resources) Release(l Limit) { r.res[l].open.Add(-1) }
 
-// Open is the number of units of l taken now.
-func (r *Resources) Open(l Limit) int64 { return r.res[l].open.Load() }
+// Open is the number of units of l taken now (a refused taker may count
+// for an instant: never more than the limit is shown).
+func (r *Resources) Open(l Limit) int64 { return min(r.res[l].open.Load(), r.res[l].max) }
 
 // Max is l's limit.
 func (r *Resources) Max(l Limit) int64 { return r.res[l].max }
