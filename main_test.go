@@ -279,6 +279,21 @@ func TestREADMEMakeTargets(t *testing.T) {
 // by `serve --check` as a user would, and loaded.
 func readmeExample(t *testing.T, heading string) *config.Config {
 	t.Helper()
+	path := filepath.Join(t.TempDir(), "readme.json")
+	if err := os.WriteFile(path, []byte(readmeBlock(t, heading)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	serveCheck(t, path, heading)
+	cfg, _, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// readmeBlock is the first JSON block after the README heading.
+func readmeBlock(t *testing.T, heading string) string {
+	t.Helper()
 	readme, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -289,36 +304,24 @@ func readmeExample(t *testing.T, heading string) *config.Config {
 	if !ok || !ok2 {
 		t.Fatalf("no ```json block after the README's %q", strings.TrimSpace(heading))
 	}
-	path := filepath.Join(t.TempDir(), "readme.json")
-	if err := os.WriteFile(path, []byte(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	return block
+}
+
+// serveCheck runs `serve --check` on the config at path, as a user would.
+func serveCheck(t *testing.T, path, heading string) {
+	t.Helper()
 	var errOut bytes.Buffer
 	root := newRoot()
 	root.SetOut(&bytes.Buffer{})
 	if code := cli.Execute(context.Background(), root, []string{"mosnctl", "serve", "--check", "-c", path}, &errOut); code != 0 {
 		t.Fatalf("serve --check of the README example after %q: exit %d: %s", strings.TrimSpace(heading), code, errOut.String())
 	}
-	cfg, _, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
 }
 
 // The README's TLS example passes `serve --check` with the certificate
 // files it names (made here).
 func TestREADMETLSExample(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, _ := strings.Cut(string(readme), "\n### TLS\n")
-	_, block, ok := strings.Cut(section, "\n```json\n")
-	block, _, ok2 := strings.Cut(block, "\n```\n")
-	if !ok || !ok2 {
-		t.Fatal("no ```json block in the README's TLS section")
-	}
+	block := readmeBlock(t, "\n### TLS\n")
 	dir := t.TempDir()
 	certs := filepath.Join(dir, "certs")
 	if err := os.Mkdir(certs, 0o755); err != nil {
@@ -333,13 +336,8 @@ func TestREADMETLSExample(t *testing.T) {
 	if err := os.WriteFile(path, []byte(block), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Chdir(dir)
-	var errOut bytes.Buffer
-	root := newRoot()
-	root.SetOut(&bytes.Buffer{})
-	if code := cli.Execute(context.Background(), root, []string{"mosnctl", "serve", "--check", "-c", path}, &errOut); code != 0 {
-		t.Fatalf("serve --check of the README TLS example: exit %d: %s", code, errOut.String())
-	}
+	t.Chdir(dir) // the example's certs/ paths are relative, as in MOSN
+	serveCheck(t, path, "### TLS")
 	if strings.Contains(block, "0.0.0.0") {
 		t.Error("the TLS example listens beyond loopback")
 	}
