@@ -166,11 +166,15 @@ type Loop struct {
 	workersLow int
 	lastTrim   int64
 	cur        *Task
-	timers     deadlineHeap
-	now        int64  // unix ns, refreshed after every epoll_pwait
-	gen        uint32 // last socket generation handed out
-	stopping   bool
-	events     [128]syscall.EpollEvent
+	// afterPass holds what AfterPass queued, run by a worker (afterJob)
+	// once the tasks ready in this pass have run.
+	afterPass, afterSpare []func()
+	afterJob              job
+	timers                deadlineHeap
+	now                   int64  // unix ns, refreshed after every epoll_pwait
+	gen                   uint32 // last socket generation handed out
+	stopping              bool
+	events                [128]syscall.EpollEvent
 
 	mu      sync.Mutex
 	inbox   []func()
@@ -196,7 +200,9 @@ func newLoop() (*Loop, error) {
 		syscall.Close(evfd)
 		return nil, os.NewSyscallError("epoll_ctl", err)
 	}
-	return &Loop{epfd: epfd, evfd: evfd, stopped: make(chan struct{}), accepting: map[int]*Listener{}}, nil
+	l := &Loop{epfd: epfd, evfd: evfd, stopped: make(chan struct{}), accepting: map[int]*Listener{}}
+	l.afterJob = funcJob(l.runAfterPass)
+	return l, nil
 }
 
 // post runs fn on the loop, soon. Safe from any goroutine.
@@ -280,7 +286,7 @@ func (l *Loop) run() {
 			}
 		}
 		l.fireTimers()
-		l.runReady()
+		l.runPass()
 	}
 	for _, c := range l.conns {
 		if c != nil {
@@ -312,6 +318,46 @@ func (l *Loop) wait(timeout int) (n uintptr, e syscall.Errno) {
 		n, _, e = syscall.Syscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.epfd), ev, uintptr(len(l.events)), uintptr(timeout-raw), 0, 0)
 	}
 	return n, e
+}
+
+// runPass runs the ready tasks, then what they left for after the pass
+// (AfterPass), until nothing is ready.
+func (l *Loop) runPass() {
+	l.runReady()
+	for len(l.afterPass) > 0 {
+		l.work(l.afterJob)
+		l.runReady()
+	}
+}
+
+// runAfterPass runs the functions queued by AfterPass, on a worker task. A
+// function may wait (for a write lock), and more may be queued meanwhile:
+// those run in a later job, and the slices of the two never alias.
+func (l *Loop) runAfterPass() {
+	fns := l.afterPass
+	l.afterPass, l.afterSpare = l.afterSpare[:0], nil
+	for i, fn := range fns {
+		fn()
+		fns[i] = nil
+	}
+	if l.afterSpare == nil {
+		l.afterSpare = fns[:0]
+	}
+}
+
+// AfterPass runs fn on a task of c's loop once every task ready now has
+// run. A multiplexing writer queues its connection's flush so: the frames
+// that many streams produce in one pass of the loop (one reader's batch of
+// requests, the responses another connection brought) go out in one write
+// system call instead of one each. It reports false off a loop or outside
+// its tasks: the caller then does the work itself.
+func (c *Conn) AfterPass(fn func()) bool {
+	if c.ls == nil || c.ls.l.cur == nil {
+		return false
+	}
+	l := c.ls.l
+	l.afterPass = append(l.afterPass, fn)
+	return true
 }
 
 func (l *Loop) runReady() {

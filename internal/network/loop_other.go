@@ -78,6 +78,9 @@ func (c *Conn) peekIdle() error { return nil }
 
 func (c *Conn) clock() time.Time { return time.Now() }
 
+// AfterPass declines: without loops there are no passes to batch by.
+func (c *Conn) AfterPass(func()) bool { return false }
+
 func (c *Conn) lockWriteOnLoop() bool   { return false }
 func (c *Conn) unlockWriteOnLoop() bool { return false }
 

@@ -18,6 +18,8 @@ import (
 
 	"github.com/mosnctl/mosnctl/internal/protocol/bolt"
 	"github.com/mosnctl/mosnctl/internal/protocol/http1"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // idleRequest sends one request on c and reads its whole response, leaving
@@ -91,7 +93,7 @@ func boltRoundTrip(c net.Conn, buf []byte) error {
 
 // In the netpoll model an idle connection holds no task: the goroutine
 // count (loop tasks are coroutines, each a goroutine) does not grow with
-// idle HTTP/1 and Bolt connections.
+// idle HTTP/1, Bolt and HTTP/2 connections.
 func TestIdleConnectionsHoldNoGoroutine(t *testing.T) {
 	if testIOModel == "goroutine" || defaultIOModel() != "netpoll" {
 		t.Skip("the goroutine model keeps a goroutine per connection")
@@ -99,6 +101,8 @@ func TestIdleConnectionsHoldNoGoroutine(t *testing.T) {
 	origin, _ := startOrigin(t, echoOrigin())
 	h := startProxy(t, httpProxyConfig("LB_ROUNDROBIN", "", origin))
 	b := startProxy(t, boltProxyConfig("bolt", "", startBoltServer(t, slowAwareEcho)))
+	h2origin := startH2cOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "idle") }))
+	h2 := startProxy(t, h2ProxyConfig("Http2", "Http2", "", h2origin))
 	buf := make([]byte, 16<<10)
 	open := func(addr, proto string, n int) []net.Conn {
 		var cs []net.Conn
@@ -115,16 +119,28 @@ func TestIdleConnectionsHoldNoGoroutine(t *testing.T) {
 		}
 		return cs
 	}
+	var h2s []*h2IdleConn
+	openH2 := func(n int) {
+		for range n {
+			c := dialH2Idle(t, h2.addr("in"))
+			if err := c.request(); err != nil {
+				t.Fatalf("http2 request: %v", err)
+			}
+			h2s = append(h2s, c)
+		}
+	}
 	open(h.addr("in"), "http1", 2) // warm the pools, the workers
 	open(b.addr("in"), "bolt", 2)
+	openH2(2)
 	time.Sleep(100 * time.Millisecond)
 	before := runtime.NumGoroutine()
 	const n = 200
 	hs := open(h.addr("in"), "http1", n)
 	bs := open(b.addr("in"), "bolt", n)
+	openH2(n)
 	time.Sleep(100 * time.Millisecond)
 	if after := runtime.NumGoroutine(); after-before > 20 {
-		t.Fatalf("%d goroutines with %d more idle connections, %d before: idle connections hold tasks", after, 2*n, before)
+		t.Fatalf("%d goroutines with %d more idle connections, %d before: idle connections hold tasks", after, 3*n, before)
 	}
 	for i := range n { // every one is served again
 		if err := idleRequest(hs[i], "http1", buf); err != nil {
@@ -132,6 +148,82 @@ func TestIdleConnectionsHoldNoGoroutine(t *testing.T) {
 		}
 		if err := idleRequest(bs[i], "bolt", buf); err != nil {
 			t.Fatalf("bolt connection %d: %v", i, err)
+		}
+		if err := h2s[i+2].request(); err != nil {
+			t.Fatalf("http2 connection %d: %v", i, err)
+		}
+	}
+}
+
+// h2IdleConn is a bare h2c client connection (prior knowledge) that sends
+// one GET at a time and reads its whole response.
+type h2IdleConn struct {
+	c    net.Conn
+	fr   *http2.Framer
+	hbuf bytes.Buffer
+	enc  *hpack.Encoder
+	next uint32
+}
+
+func dialH2Idle(t *testing.T, addr string) *h2IdleConn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	h := &h2IdleConn{c: c, fr: http2.NewFramer(c, c), next: 1}
+	h.enc = hpack.NewEncoder(&h.hbuf)
+	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// request sends GET /idle and reads frames until its response ends.
+func (h *h2IdleConn) request() error {
+	h.c.SetDeadline(time.Now().Add(10 * time.Second))
+	defer h.c.SetDeadline(time.Time{})
+	h.hbuf.Reset()
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "idle"}, {":path", "/idle"}} {
+		h.enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	id := h.next
+	h.next += 2
+	if err := h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: h.hbuf.Bytes(), EndStream: true, EndHeaders: true}); err != nil {
+		return err
+	}
+	for {
+		f, err := h.fr.ReadFrame()
+		if err != nil {
+			return err
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				h.fr.WriteSettingsAck()
+			}
+		case *http2.PingFrame:
+			if !f.IsAck() {
+				h.fr.WritePing(true, f.Data)
+			}
+		case *http2.RSTStreamFrame:
+			if f.StreamID == id {
+				return fmt.Errorf("stream reset: %v", f.ErrCode)
+			}
+		case *http2.GoAwayFrame:
+			return fmt.Errorf("goaway: %v", f.ErrCode)
+		case *http2.HeadersFrame:
+			if f.StreamID == id && f.StreamEnded() {
+				return nil
+			}
+		case *http2.DataFrame:
+			if f.StreamID == id && f.StreamEnded() {
+				return nil
+			}
 		}
 	}
 }

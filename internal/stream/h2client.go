@@ -31,7 +31,7 @@ type H2ClientConn struct {
 	streams map[uint32]*H2ClientStream // under the lock
 	dead    atomic.Bool
 	away    atomic.Bool // the peer sent GOAWAY: no new streams here
-	reader  *network.Task
+	wake    func()      // the reader's continuation after a park
 	limit   ConnLimit
 	// opened counts the streams started (under the lock); past
 	// maxStreams the connection takes no more and closes once idle.
@@ -78,13 +78,13 @@ func dialH2(ctx context.Context, l *network.Loop, addr string, opts *H2PoolOptio
 		log = slog.Default()
 	}
 	cc := &H2ClientConn{streams: make(map[uint32]*H2ClientStream), limit: limit, maxStreams: opts.MaxStreamsPerConn, idle: opts.IdleTimeout}
-	cc.conn, cc.log = c, log
-	cc.eng = http2.NewClientConn(opts.Config, cc)
+	cc.init(c, http2.NewClientConn(opts.Config, cc), log)
 	c.SetSendTimeout(60 * time.Second)
 	cc.lock()
 	cc.flushLocked() // the preface and our SETTINGS
 	cc.unlock()
-	cc.reader = c.Go(cc.readLoop)
+	cc.wake = func() { cc.read(true) }
+	c.Go(func() { cc.read(false) })
 	return cc, nil
 }
 
@@ -185,10 +185,13 @@ func (cc *H2ClientConn) Control(ev *http2.Event) {
 	}
 }
 
-// readLoop reads responses until the connection ends, then fails the
-// streams still open. A connection the peer sent GOAWAY on closes once
-// its last stream is done.
-func (cc *H2ClientConn) readLoop() {
+// read reads responses until the connection ends, then fails the streams
+// still open. A connection the peer sent GOAWAY on closes once its last
+// stream is done. Waiting for bytes with nothing buffered, the reader
+// gives up its task on an event loop (network.Conn.ParkRead): a pooled
+// connection without streams holds no task. resumed: woken from such a
+// park.
+func (cc *H2ClientConn) read(resumed bool) {
 	c := cc.conn
 	var err error
 	for {
@@ -199,16 +202,22 @@ func (cc *H2ClientConn) readLoop() {
 			err = errConnClosed
 			break
 		}
-		if len(c.Buffered()) == 0 {
-			c.Release()
-		}
-		if cc.idle > 0 {
-			if n == 0 {
-				c.SetReadDeadline(time.Now().Add(cc.idle))
-			} else {
-				c.SetReadDeadline(time.Time{})
+		if !resumed {
+			if len(c.Buffered()) == 0 {
+				c.Release()
+			}
+			if cc.idle > 0 {
+				if n == 0 {
+					c.SetReadDeadline(time.Now().Add(cc.idle))
+				} else {
+					c.SetReadDeadline(time.Time{})
+				}
+			}
+			if c.ParkRead(cc.wake) {
+				return
 			}
 		}
+		resumed = false
 		if err = c.Fill(); err != nil {
 			if cc.idle > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
 				cc.lock()
@@ -233,7 +242,7 @@ func (cc *H2ClientConn) readLoop() {
 func (cc *H2ClientConn) fail(err error) {
 	cc.dead.Store(true)
 	cc.lock()
-	cc.flushLocked()
+	cc.writeLocked() // before the socket closes
 	open := make([]*H2ClientStream, 0, len(cc.streams))
 	for _, t := range cc.streams {
 		open = append(open, t)

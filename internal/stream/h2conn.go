@@ -63,14 +63,47 @@ type h2Conn struct {
 	flusher *network.Task
 	fbuf    []byte // the flusher's copy of the output
 	werr    error  // writing failed: the connection is dead
+	// flushQueued: flushFn (flushAfterPass, bound once) waits for the end
+	// of the loop's pass.
+	flushQueued bool
+	flushFn     func()
+}
+
+// init binds the connection's socket, engine and log.
+func (c *h2Conn) init(conn *network.Conn, eng *http2.Conn, log *slog.Logger) {
+	c.conn, c.eng, c.log = conn, eng, log
+	c.flushFn = c.flushAfterPass
 }
 
 func (c *h2Conn) lock()   { c.conn.LockWrite() }
 func (c *h2Conn) unlock() { c.conn.UnlockWrite() }
 
-// flushLocked sends the engine's output: as much as the socket takes now,
-// the rest by the flusher. The lock is held.
+// flushLocked sends the engine's output. On an event loop it goes after
+// the loop's pass (network.Conn.AfterPass), so that what many streams
+// queue in one pass leaves in one write; elsewhere, and when the
+// connection is about to close, at once (writeLocked). The lock is held.
 func (c *h2Conn) flushLocked() {
+	if c.werr == nil && (c.flusher != nil || c.flushQueued) {
+		return // the flusher or the queued flush takes it
+	}
+	if c.werr == nil && len(c.eng.Output()) > 0 && c.conn.AfterPass(c.flushFn) {
+		c.flushQueued = true
+		return
+	}
+	c.writeLocked()
+}
+
+// flushAfterPass is the flush queued by flushLocked.
+func (c *h2Conn) flushAfterPass() {
+	c.lock()
+	c.flushQueued = false
+	c.writeLocked()
+	c.unlock()
+}
+
+// writeLocked sends the engine's output now: as much as the socket takes,
+// the rest by the flusher. The lock is held.
+func (c *h2Conn) writeLocked() {
 	if c.werr != nil {
 		if out := c.eng.Output(); len(out) > 0 {
 			c.eng.Advance(len(out))

@@ -68,6 +68,10 @@ type H2Downstream struct {
 	// inflight counts streams handed to the handler and not Done, so the
 	// connection closes only when they are.
 	inflight *network.InFlight
+	// The reader's: it sent GOAWAY (the connection drains); its
+	// continuation after a park.
+	goingAway bool
+	wake      func()
 }
 
 // H2ServerStream is one request stream of a downstream connection: its
@@ -95,17 +99,20 @@ type H2ServerStream struct {
 	done     atomic.Bool
 }
 
-// ServeH2 runs a downstream HTTP/2 connection until it ends, handing each
-// request stream to h. Streams in flight finish before it returns.
+// ServeH2 runs a downstream HTTP/2 connection, handing each request
+// stream to h. It returns when the connection ended, once the streams in
+// flight finished, or earlier on an event loop when the reader parked
+// (network.Conn.ParkIdle): the connection lives on, and the listener's
+// cleanup follows its end.
 func ServeH2(ctx context.Context, c *network.Conn, h H2Handler, opts *H2Options) {
 	d := &H2Downstream{opts: opts.withDefaults(), h: h, streams: make(map[uint32]*H2ServerStream), inflight: network.NewInFlight(c)}
-	d.conn, d.log = c, d.opts.Logger
-	d.eng = http2.NewServerConn(d.opts.Config, d)
+	d.init(c, http2.NewServerConn(d.opts.Config, d), d.opts.Logger)
 	c.SetSendTimeout(d.opts.SendTimeout)
+	d.wake = func() { d.serve(true) }
 	d.lock()
 	d.flushLocked() // our SETTINGS
 	d.unlock()
-	d.serve()
+	d.serve(false)
 }
 
 // ID is the stream's identifier on its connection.
@@ -396,46 +403,56 @@ func (s *H2ServerStream) relayReply() {
 // serve is the connection's reader: bytes to the engine, events to the
 // streams, GOAWAY on drain; when the connection ends, every stream still
 // open is ended as if reset, and the streams the handler holds finish.
-func (d *H2Downstream) serve() {
+// Waiting for bytes with nothing buffered, the reader gives up its task on
+// an event loop (network.Conn.ParkIdle), streams in flight or not: their
+// responses come from the upstream readers, and the function may return
+// while the connection lives on. resumed: woken from such a park.
+func (d *H2Downstream) serve(resumed bool) {
 	c := d.conn
 	idle := d.opts.IdleTimeout
-	goingAway := false
 	for {
 		d.lock()
 		active := d.eng.ActiveStreams()
 		d.unlock()
-		if goingAway && active == 0 {
+		if d.goingAway && active == 0 {
 			break
 		}
-		if len(c.Buffered()) == 0 {
-			c.Release()
+		draining := false
+		if !resumed {
+			if len(c.Buffered()) == 0 {
+				c.Release()
+			}
+			if d.goingAway {
+				// Nothing wakes the reader when the last stream ends: look
+				// again soon.
+				c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+			} else {
+				c.ExtendReadDeadline(time.Now().Add(idle), time.Second)
+			}
+			// Between frames the reader counts as idle, so that a drain
+			// wakes it (with a read deadline in the past) to send GOAWAY.
+			draining = !c.SetIdle(true)
+			if !draining && !d.goingAway && c.ParkIdle(d.wake) {
+				return
+			}
 		}
-		if goingAway {
-			// Nothing wakes the reader when the last stream ends: look
-			// again soon.
-			c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-		} else {
-			c.ExtendReadDeadline(time.Now().Add(idle), time.Second)
-		}
-		// Between frames the reader counts as idle, so that a drain wakes
-		// it (with a read deadline in the past) to send GOAWAY.
-		draining := !c.SetIdle(true)
+		resumed = false
 		var err error
-		if !draining || goingAway {
+		if !draining || d.goingAway {
 			err = c.Fill()
 		}
 		c.SetIdle(false)
-		if err == nil && (!draining || goingAway) {
+		if err == nil && (!draining || d.goingAway) {
 			if err = d.feed(); err != nil {
 				d.logConnError(err)
 				break
 			}
-		} else if err != nil && (!errors.Is(err, os.ErrDeadlineExceeded) || !goingAway && !c.Draining() && active == 0) {
+		} else if err != nil && (!errors.Is(err, os.ErrDeadlineExceeded) || !d.goingAway && !c.Draining() && active == 0) {
 			logReadError(d.log, c, err)
 			break
 		}
-		if c.Draining() && !goingAway {
-			goingAway = true
+		if c.Draining() && !d.goingAway {
+			d.goingAway = true
 			d.lock()
 			d.eng.GoAway(xhttp2.ErrCodeNo, nil)
 			d.flushLocked()
@@ -465,7 +482,7 @@ func (d *H2Downstream) logConnError(err error) {
 // for the output to be written, and lets the socket go.
 func (d *H2Downstream) end() {
 	d.lock()
-	d.flushLocked() // a GOAWAY the engine queued
+	d.writeLocked() // a GOAWAY the engine queued, before the socket closes
 	open := make([]*H2ServerStream, 0, len(d.streams))
 	for _, s := range d.streams {
 		open = append(open, s)
