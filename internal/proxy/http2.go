@@ -36,9 +36,16 @@ func (p *HTTP2Proxy) ServeConn(ctx context.Context, c *network.Conn, opts *strea
 	stream.ServeH2(ctx, c, p, opts)
 }
 
-// ServeH2 forwards one request stream.
+// ServeH2 forwards one request stream. Its adapter stays with the stream
+// (Ext), which the stream layer pools: a stream in steady state allocates
+// none.
 func (p *HTTP2Proxy) ServeH2(s *stream.H2ServerStream) {
-	h := &http2Call{H2ServerStream: s, p: p}
+	h, _ := s.Ext.(*http2Call)
+	if h == nil {
+		h = new(http2Call)
+		s.Ext = h
+	}
+	*h = http2Call{H2ServerStream: s, p: p}
 	h.c = call{f: &p.Forwarder, ds: h, start: s.Start}
 	if t := p.Streams; t != nil {
 		h.e.listener, h.e.protocol, h.e.conn = p.Listener, "HTTP/2", s.Conn()
@@ -111,6 +118,7 @@ func (h *http2Call) logEntry(e *AccessEntry) {
 
 func (h *http2Call) done(c *call) {
 	if c.t != nil {
+		// Unlinked before the stream is pooled: no snapshot reads it.
 		h.p.Streams.unregister(c.t)
 	}
 	h.Done()

@@ -175,12 +175,14 @@ func (s *HTTP1ServerStream) ForwardH2(pool *H2Pool, try *Try, h Hooks) Result {
 		p.body.done = true
 	}
 	p.body.mu.Unlock()
-	up := &H2ClientStream{peer: p, try: p, deadline: try.Deadline}
+	up := newClientStream(p, p, try.Deadline)
+	defer up.unref() // this function's reference
 	up.startTimer(try)
 	h.Started()
 	if err := pool.open(up, p.head.requestFields(), end); err != nil {
-		if up.ended.CompareAndSwap(false, true) && up.timer != nil {
-			up.timer.Stop()
+		if up.ended.CompareAndSwap(false, true) {
+			up.stopTimer()
+			up.unref() // the try's: it never started
 		}
 		if errors.Is(err, ErrOverflow) {
 			return Result{Outcome: Overflow, Err: err}
@@ -411,6 +413,8 @@ func (p *h1Peer) requestConsumed(int)     { p.room.Notify() }
 func (p *h1Peer) cut(xhttp2.ErrCode)      { p.s.CloseAfter() }
 func (p *h1Peer) run(fn func())           { p.s.Conn.Run(fn) }
 func (p *h1Peer) release(*H2ClientStream) {}
+func (p *h1Peer) ref()                    {}
+func (p *h1Peer) unref()                  {}
 
 func (p *h1Peer) responseHead(*H2ClientStream, bool) bool {
 	p.mu.Lock()

@@ -64,6 +64,9 @@ type H2ClientStream struct {
 	timer       *time.Timer
 	armedAt     atomic.Int64
 	resetErr    http2.ErrCode
+	expireFn    func()       // expire, bound once: the timer's runs post it
+	refs        atomic.Int32 // who can reach the stream (h2pool.go)
+	pooled      bool
 }
 
 // dialH2 connects to addr and starts the connection's reader.
@@ -104,6 +107,7 @@ func (cc *H2ClientConn) open(t *H2ClientStream, fields []http2.Field, end bool) 
 		t.id = id
 		t.cc.Store(cc)
 		cc.streams[id] = t
+		t.ref()
 		if cc.opened++; cc.maxStreams > 0 && cc.opened >= cc.maxStreams {
 			cc.away.Store(true) // max_request_per_conn: the next stream goes to a new connection
 		}
@@ -138,7 +142,16 @@ func (cc *H2ClientConn) Headers(id uint32, h *http2.Headers, end bool) {
 		cc.queue(h2EvHead, id, t)
 	}
 	if end {
+		cc.forgetLocked(id)
+	}
+}
+
+// forgetLocked drops stream id from the connection's map; the lock is
+// held.
+func (cc *H2ClientConn) forgetLocked(id uint32) {
+	if t := cc.streams[id]; t != nil {
 		delete(cc.streams, id)
+		t.unref()
 	}
 }
 
@@ -148,14 +161,14 @@ func (cc *H2ClientConn) Data(id uint32, p []byte, end bool) {
 	if t == nil || t.ended.Load() {
 		cc.eng.Consumed(id, len(p))
 		if end {
-			delete(cc.streams, id)
+			cc.forgetLocked(id)
 		}
 		return
 	}
 	t.body.put(p, end)
 	cc.queue(h2EvData, id, t)
 	if end {
-		delete(cc.streams, id)
+		cc.forgetLocked(id)
 	}
 }
 
@@ -165,9 +178,9 @@ func (cc *H2ClientConn) Reset(id uint32, err *http2.StreamError) {
 	if t == nil {
 		return
 	}
-	delete(cc.streams, id)
 	t.resetErr = err.Code
 	cc.queue(h2EvReset, id, t)
+	cc.forgetLocked(id)
 }
 
 // Writable implements http2.Handler.
@@ -245,7 +258,7 @@ func (cc *H2ClientConn) fail(err error) {
 	cc.writeLocked() // before the socket closes
 	open := make([]*H2ClientStream, 0, len(cc.streams))
 	for _, t := range cc.streams {
-		open = append(open, t)
+		open = append(open, t) // with the map's reference
 	}
 	clear(cc.streams)
 	cc.unlock()
@@ -253,6 +266,7 @@ func (cc *H2ClientConn) fail(err error) {
 	for _, t := range open {
 		t.resetErr = xhttp2.ErrCodeInternal
 		t.upstreamReset(err)
+		t.unref()
 	}
 	cc.conn.FreeBuffer()
 	cc.limit.Release()
@@ -292,7 +306,8 @@ func (s *H2ServerStream) Forward(pool *H2Pool, try *Try, t H2Try) error {
 		t.TryEnded(Result{Outcome: UpstreamFailed, Err: errors.New("http2: request body already sent, cannot retry")})
 		return nil
 	}
-	up := &H2ClientStream{peer: s, try: t, deadline: try.Deadline}
+	up := newClientStream(s, t, try.Deadline)
+	defer up.unref() // Forward's reference
 	s.body.mu.Lock()
 	s.body.hold = try.Hold
 	end := s.body.end && len(s.body.buf) == 0 && s.body.trailers == nil
@@ -306,11 +321,11 @@ func (s *H2ServerStream) Forward(pool *H2Pool, try *Try, t H2Try) error {
 		if !up.ended.CompareAndSwap(false, true) {
 			return nil // the timer ended the try already
 		}
-		if up.timer != nil {
-			up.timer.Stop()
-		}
+		up.stopTimer()
+		up.unref() // the try's: it never started
 		return err
 	}
+	up.ref() // s.up's, until release
 	s.up.Store(up)
 	t.Sent(0)
 	if s.gone.Load() { // the client left while the stream opened
@@ -331,7 +346,33 @@ func (t *H2ClientStream) startTimer(try *Try) {
 	}
 	if at := t.due(); !at.IsZero() {
 		t.armedAt.Store(at.UnixNano())
-		t.timer = time.AfterFunc(max(time.Until(at), time.Nanosecond), func() { t.peer.run(t.expire) })
+		t.arm(at)
+	}
+}
+
+// arm schedules the timer's run at at; each pending run holds a reference
+// to the stream, released when its expire has run.
+func (t *H2ClientStream) arm(at time.Time) {
+	d := max(time.Until(at), time.Nanosecond)
+	if t.timer == nil {
+		t.expireFn = t.expire
+		t.ref()
+		t.timer = time.AfterFunc(d, t.fire)
+		return
+	}
+	if !t.timer.Reset(d) {
+		t.ref() // a new run: the last one ran (or runs) with its own
+	}
+}
+
+// fire is the timer's run: the expiry goes where the downstream's work
+// runs.
+func (t *H2ClientStream) fire() { t.peer.run(t.expireFn) }
+
+// stopTimer stops the timer; a run it cancels gives its reference back.
+func (t *H2ClientStream) stopTimer() {
+	if t.timer != nil && t.timer.Stop() {
+		t.unref()
 	}
 }
 
@@ -352,16 +393,16 @@ func (t *H2ClientStream) due() time.Time {
 // rearm moves the timer after the response head or, with an idle timeout,
 // after activity.
 func (t *H2ClientStream) rearm() {
-	if t.timer == nil {
+	if t.timer == nil || t.ended.Load() {
 		return
 	}
 	at := t.due()
 	if at.IsZero() {
-		t.timer.Stop()
+		t.stopTimer()
 		return
 	}
 	t.armedAt.Store(at.UnixNano())
-	t.timer.Reset(max(time.Until(at), time.Nanosecond))
+	t.arm(at)
 }
 
 // active notes bytes moving, for the idle timeout.
@@ -373,8 +414,9 @@ func (t *H2ClientStream) active() {
 
 // expire ends a try whose time ran out: the upstream stream is cancelled.
 func (t *H2ClientStream) expire() {
-	if time.Now().UnixNano() < t.armedAt.Load() {
-		return // a firing that lost the race with a re-arm
+	defer t.unref() // the run's reference
+	if t.ended.Load() || time.Now().UnixNano() < t.armedAt.Load() {
+		return // a run that lost the race with the try's end or a re-arm
 	}
 	if t.perTry.Load() && !t.headSent.Load() {
 		t.cancel(Result{Outcome: TryTimedOut, Replayable: t.peer.requestBody().replayable()})
@@ -392,9 +434,7 @@ func (t *H2ClientStream) finish(r Result) bool {
 	if !t.ended.CompareAndSwap(false, true) {
 		return false
 	}
-	if t.timer != nil {
-		t.timer.Stop()
-	}
+	t.stopTimer()
 	if n := t.body.drop(); n > 0 {
 		if cc := t.cc.Load(); cc != nil {
 			cc.consumed(t.id, n)
@@ -402,6 +442,7 @@ func (t *H2ClientStream) finish(r Result) bool {
 	}
 	t.peer.release(t)
 	t.try.TryEnded(r)
+	t.unref() // the try's
 	return true
 }
 
@@ -412,7 +453,9 @@ func (t *H2ClientStream) cancel(r Result) {
 	}
 	if cc := t.cc.Load(); cc != nil {
 		cc.lock()
-		delete(cc.streams, t.id)
+		if cc.streams[t.id] == t {
+			cc.forgetLocked(t.id)
+		}
 		cc.eng.Reset(t.id, xhttp2.ErrCodeCancel)
 		cc.flushLocked()
 		cc.unlock()
@@ -440,6 +483,9 @@ type h2Peer interface {
 	run(fn func())
 	// release forgets t as the current try.
 	release(t *H2ClientStream)
+	// ref and unref count t's reference to the peer (h2pool.go).
+	ref()
+	unref()
 }
 
 // relayRequest sends what the downstream's request body holds.
@@ -559,7 +605,9 @@ func (s *H2ServerStream) requestConsumed(n int)   { s.d.consumed(s.id, n) }
 func (s *H2ServerStream) cut(code xhttp2.ErrCode) { s.d.resetStream(s.id, code) }
 func (s *H2ServerStream) run(fn func())           { s.d.conn.Run(fn) }
 func (s *H2ServerStream) release(t *H2ClientStream) {
-	s.up.CompareAndSwap(t, nil)
+	if s.up.CompareAndSwap(t, nil) {
+		t.unref()
+	}
 }
 
 func (s *H2ServerStream) responseHead(t *H2ClientStream, end bool) bool {

@@ -46,9 +46,12 @@ type h2Event struct {
 }
 
 // h2Side is one connection's side of a proxied stream: what the reader
-// dispatches its events to.
+// dispatches its events to. A queued event holds a reference to it
+// (h2pool.go).
 type h2Side interface {
 	event(kind h2EventKind)
+	ref()
+	unref()
 }
 
 // h2Conn is an HTTP/2 socket with its engine.
@@ -167,6 +170,7 @@ func (c *h2Conn) flush() {
 // queue records an event for dispatch after the lock is let go; the lock
 // is held (the engine's callbacks run under it).
 func (c *h2Conn) queue(kind h2EventKind, id uint32, s h2Side) {
+	s.ref()
 	c.events = append(c.events, h2Event{kind: kind, id: id, s: s})
 }
 
@@ -180,8 +184,9 @@ func (c *h2Conn) takeEvents() []h2Event {
 // dispatch runs the events without any lock, then gives the slice back.
 func (c *h2Conn) dispatch(ev []h2Event) {
 	for i := range ev {
-		if ev[i].s != nil {
-			ev[i].s.event(ev[i].kind)
+		if s := ev[i].s; s != nil {
+			s.event(ev[i].kind)
+			s.unref()
 		}
 	}
 	clear(ev)
@@ -237,7 +242,8 @@ type h2Pipe struct {
 	consumed int  // bytes of buf reported consumed to the receiver
 	end      bool // END_STREAM came (with the last DATA or the trailers)
 	trailers *H2Head
-	done     bool // END_STREAM went out in the current try
+	spare    *H2Head // a reset pipe's trailers head, for reuse
+	done     bool    // END_STREAM went out in the current try
 	hold     bool
 	dropped  bool // bytes were sent and let go: no replay
 	total    int64
@@ -261,7 +267,10 @@ func (p *h2Pipe) put(b []byte, end bool) {
 func (p *h2Pipe) putTrailers(h *http2.Headers) {
 	p.mu.Lock()
 	if p.trailers == nil {
-		p.trailers = new(H2Head)
+		p.trailers, p.spare = p.spare, nil
+		if p.trailers == nil {
+			p.trailers = new(H2Head)
+		}
 	}
 	p.trailers.copyFrom(h)
 	p.end = true

@@ -97,6 +97,8 @@ type H2ServerStream struct {
 	status   atomic.Int32 // the response status sent, 0: none yet
 	bytesOut atomic.Int64
 	done     atomic.Bool
+	refs     atomic.Int32 // who can reach the stream (h2pool.go)
+	pooled   bool
 }
 
 // ServeH2 runs a downstream HTTP/2 connection, handing each request
@@ -145,6 +147,7 @@ func (s *H2ServerStream) IsGRPC() bool {
 func (s *H2ServerStream) Done() {
 	if s.done.CompareAndSwap(false, true) {
 		s.d.inflight.Done()
+		s.unref()
 	}
 }
 
@@ -199,10 +202,11 @@ func (d *H2Downstream) Headers(id uint32, h *http2.Headers, end bool) {
 		}
 		return
 	}
-	s := &H2ServerStream{d: d, id: id, Start: time.Now()}
+	s := d.newServerStream(id)
 	s.Req.copyFrom(h)
 	s.body.end = end
 	d.streams[id] = s
+	s.ref()
 	d.queue(h2EvHead, id, s)
 }
 
@@ -229,8 +233,8 @@ func (d *H2Downstream) Reset(id uint32, err *http2.StreamError) {
 		}
 		return
 	}
-	delete(d.streams, id)
 	d.queue(h2EvReset, id, s)
+	d.forget(id)
 }
 
 // Writable implements http2.Handler.
@@ -252,22 +256,29 @@ func (s *H2ServerStream) event(kind h2EventKind) {
 			return
 		}
 		s.d.inflight.Add()
+		s.ref() // the handler's, until Done
 		s.d.h.ServeH2(s)
 	case h2EvData:
-		if up := s.up.Load(); up != nil {
+		if up := s.upRef(); up != nil {
 			up.relayRequest()
+			up.unref()
 		} else {
 			s.h1News(true)
 		}
 	case h2EvReset:
 		s.clientGone()
 	case h2EvWritable:
-		if up := s.up.Load(); up != nil && up.headSent.Load() {
+		up := s.upRef()
+		switch {
+		case up != nil && up.headSent.Load():
 			up.relayResponse()
-		} else if s.replying.Load() {
+		case s.replying.Load():
 			s.relayReply()
-		} else {
+		default:
 			s.h1News(false)
+		}
+		if up != nil {
+			up.unref()
 		}
 	}
 }
@@ -304,8 +315,9 @@ func (s *H2ServerStream) clientGone() {
 	if n := s.body.drop(); n > 0 {
 		s.d.consumed(s.id, n)
 	}
-	if up := s.up.Load(); up != nil {
+	if up := s.upRef(); up != nil {
 		up.cancel(Result{Outcome: DownstreamFailed, Responded: up.headSent.Load(), Err: errClientReset})
+		up.unref()
 	}
 	s.h1Gone()
 }
@@ -330,8 +342,14 @@ func (c *h2Conn) resetStream(id uint32, code http2.ErrCode) {
 	c.dispatch(ev)
 }
 
-// forget drops a downstream stream whose response is complete.
-func (d *H2Downstream) forget(id uint32) { delete(d.streams, id) }
+// forget drops a downstream stream whose response is complete, or which
+// ended otherwise. The lock is held.
+func (d *H2Downstream) forget(id uint32) {
+	if s := d.streams[id]; s != nil {
+		delete(d.streams, id)
+		s.unref()
+	}
+}
 
 // Reply answers the request with the proxy's own response and returns its
 // status. A gRPC request gets a gRPC answer: HTTP 200 with grpc-status and
@@ -485,13 +503,14 @@ func (d *H2Downstream) end() {
 	d.writeLocked() // a GOAWAY the engine queued, before the socket closes
 	open := make([]*H2ServerStream, 0, len(d.streams))
 	for _, s := range d.streams {
-		open = append(open, s)
+		open = append(open, s) // with the map's reference
 	}
 	clear(d.streams)
 	f := d.flusher
 	d.unlock()
 	for _, s := range open {
 		s.clientGone()
+		s.unref()
 	}
 	d.inflight.Wait()
 	if f != nil {
