@@ -39,7 +39,7 @@ func (p *HTTP2Proxy) ServeConn(ctx context.Context, c *network.Conn, opts *strea
 // ServeH2 forwards one request stream.
 func (p *HTTP2Proxy) ServeH2(s *stream.H2ServerStream) {
 	h := &http2Call{H2ServerStream: s, p: p}
-	h.c = call{f: &p.Forwarder, ds: h, start: s.Start}
+	h.c = call{f: &p.Forwarder, ds: h, conn: s.Conn(), start: s.Start}
 	if t := p.Streams; t != nil {
 		h.e.listener, h.e.protocol, h.e.conn = p.Listener, "HTTP/2", s.Conn()
 		h.e.requestID.Store(s.ID())

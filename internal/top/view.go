@@ -335,7 +335,8 @@ func (m *Model) tableBody(w int) []string {
 }
 
 // streamDetail is one line with what narrow columns drop first: id,
-// protocol, downstream, Bolt request id, exact start and bytes.
+// protocol, downstream, Bolt request id, exact start and bytes; and what no
+// column shows: a TLS connection's version, cipher and verified peer.
 func streamDetail(s *admin.StreamInfo) string {
 	d := fmt.Sprintf(" #%d %s %s", s.ID, s.Protocol, s.Downstream)
 	if s.RequestID != 0 {
@@ -344,11 +345,29 @@ func streamDetail(s *admin.StreamInfo) string {
 	if s.Service != "" {
 		d += " " + s.Service
 	}
+	if s.TLSVersion != "" {
+		d += " " + s.TLSVersion + " " + s.TLSCipher
+		if p := streamPeer(s); p != "" {
+			d += " peer " + p
+		}
+	}
 	d += fmt.Sprintf(" · since %s · in %d out %d", s.Start.Format("15:04:05.000"), s.BytesIn, s.BytesOut)
 	if s.Route != "" {
 		d += fmt.Sprintf(" · %s -> %s %s", s.Route, s.Cluster, s.Host)
 	}
 	return d
+}
+
+// streamPeer names a stream's verified client: its URI SAN (a SPIFFE id),
+// else its DNS SAN, else its subject.
+func streamPeer(s *admin.StreamInfo) string {
+	switch {
+	case s.PeerURI != "":
+		return s.PeerURI
+	case s.PeerDNS != "":
+		return s.PeerDNS
+	}
+	return s.PeerSubject
 }
 
 func (m *Model) columns(t Tab) []column {
@@ -593,7 +612,8 @@ func (m *Model) streamRows() []row {
 	var rows []row
 	for i := range ss {
 		s := &ss[i]
-		if !matches(m.activeFilter(TabStreams), s.Protocol, s.Listener, s.Downstream, s.Route, s.Cluster, s.Host, s.State, s.Service) {
+		if !matches(m.activeFilter(TabStreams), s.Protocol, s.Listener, s.Downstream, s.Route, s.Cluster, s.Host, s.State, s.Service,
+			s.TLSVersion, streamPeer(s)) {
 			continue
 		}
 		age := time.Duration(s.AgeMs * float64(time.Millisecond))
