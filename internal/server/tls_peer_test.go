@@ -432,6 +432,20 @@ func TestTLSCloseNotify(t *testing.T) {
 		t.Errorf("idle timeout: got %q", got)
 	}
 
+	// HTTP/2 and Bolt connections idle past their timeout: the HTTP/2
+	// server ends its connection itself (after its frames), Bolt's through
+	// the listener.
+	for _, proto := range []string{"Http2", "bolt"} {
+		cfg := tlsProxyConfig(`"connection_idle_timeout": "300ms",`, chain, "")
+		cfg = strings.Replace(cfg, `"downstream_protocol": "Http1"`, `"downstream_protocol": "`+proto+`"`, 1)
+		tc, raw := dial(startProxy(t, cfg))
+		if proto == "Http2" {
+			io.WriteString(tc, http2.ClientPreface)
+			http2.NewFramer(tc, nil).WriteSettings()
+		}
+		readToCloseNotify(t, proto+" idle timeout", tc, raw)
+	}
+
 	// Drain: an idle keep-alive connection is closed at once.
 	tc, raw = dial(draining)
 	io.WriteString(tc, "GET /direct HTTP/1.1\r\nHost: x\r\n\r\n")

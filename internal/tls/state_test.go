@@ -3,6 +3,9 @@ package tls
 import (
 	gotls "crypto/tls"
 	"crypto/x509"
+	"errors"
+	"io"
+	"net"
 	"testing"
 
 	"github.com/mosnctl/mosnctl/internal/tls/tlstest"
@@ -35,5 +38,33 @@ func TestNewState(t *testing.T) {
 	var none *State
 	if none.Verified() {
 		t.Error("a nil state is verified")
+	}
+}
+
+// CloseNotify gives a peer that does not read a short while, then closes
+// the socket under the alert's write (crypto/tls alone would wait 5 s and
+// fail with its deadline).
+func TestCloseNotifyBounded(t *testing.T) {
+	ca := tlstest.NewCA(t, "ca")
+	srvConn, cliConn := net.Pipe() // unbuffered: a write waits for a read
+	defer cliConn.Close()
+	server := gotls.Server(srvConn, &gotls.Config{Certificates: []gotls.Certificate{ca.Issue(t, tlstest.ECDSA, "srv").TLS(t)},
+		SessionTicketsDisabled: true})
+	client := gotls.Client(cliConn, &gotls.Config{RootCAs: ca.Pool(), ServerName: "srv"})
+	errc := make(chan error, 1)
+	go func() { errc <- client.Handshake() }()
+	if err := server.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	c := &Conn{Conn: server, state: newState(server.ConnectionState())}
+	// The client reads nothing more: the alert's write can't finish.
+	if err := c.CloseNotify(); !errors.Is(err, io.ErrClosedPipe) {
+		t.Fatalf("CloseNotify to a peer that does not read: %v, want the socket closed under it", err)
+	}
+	if (&Conn{Conn: gotls.Server(srvConn, &gotls.Config{})}).CloseNotify() != nil {
+		t.Error("a connection without a finished handshake said goodbye")
 	}
 }
