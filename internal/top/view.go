@@ -358,6 +358,16 @@ func streamDetail(s *admin.StreamInfo) string {
 	return d
 }
 
+// streamTLS is the TLS column: the version ("1.3"), with "mTLS" when the
+// client's certificate verified; empty for plaintext.
+func streamTLS(s *admin.StreamInfo) string {
+	v, _ := strings.CutPrefix(s.TLSVersion, "TLSv")
+	if v != "" && streamPeer(s) != "" {
+		v += " mTLS"
+	}
+	return v
+}
+
 // streamPeer names a stream's verified client: its URI SAN (a SPIFFE id),
 // else its DNS SAN, else its subject.
 func streamPeer(s *admin.StreamInfo) string {
@@ -407,6 +417,7 @@ func (m *Model) columns(t Tab) []column {
 			{title: "AGE", min: 6, max: 7, right: true, prio: 0},
 			{title: "STATE", min: 10, max: 10, prio: 1},
 			{title: "PROTO", min: 5, max: 8, prio: 10},
+			{title: "TLS", min: 3, max: 8, prio: 11},
 			{title: "LISTENER", min: 8, max: 14, prio: 7},
 			{title: "ROUTE", min: 8, max: 20, prio: 2},
 			{title: "CLUSTER", min: 8, max: 16, prio: 4},
@@ -624,7 +635,7 @@ func (m *Model) streamRows() []row {
 		case age >= streamWarnAge:
 			st = rowWarn
 		}
-		rows = append(rows, row{style: st, stream: s, cells: []string{fmt.Sprint(s.ID), formatAge(age), s.State, s.Protocol,
+		rows = append(rows, row{style: st, stream: s, cells: []string{fmt.Sprint(s.ID), formatAge(age), s.State, s.Protocol, streamTLS(s),
 			s.Listener, s.Route, s.Cluster, s.Host, s.Downstream, formatBytes(float64(s.BytesIn)), formatBytes(float64(s.BytesOut))}})
 	}
 	return rows
