@@ -19,6 +19,15 @@
 // and back (two registrations and a hand-off per connection) without
 // adding cores to a process whose loops already use them all.
 //
+// # What a connection tells
+//
+// After the handshake a downstream connection keeps its State (StateOf):
+// version, cipher and the verified client certificate's identity, made
+// once so that the stream list, routing (the proxy's x-mosn-peer-*
+// headers) and the access log read it per request for free. When the
+// connection's own reader ends it (network.Conn.CloseOwned), it sends
+// close_notify first (Conn.CloseNotify); a close from anywhere else cuts.
+//
 // Live TLS connections are not handed to a new process on upgrade (their
 // session keys stay here): network.Conn refuses the hand-off of a wrapped
 // connection, which drains instead.
