@@ -37,7 +37,7 @@ func StateOf(c *network.Conn) *State {
 
 // newState describes a finished handshake.
 func newState(cs gotls.ConnectionState) *State {
-	s := &State{Version: VersionName(cs.Version), Cipher: gotls.CipherSuiteName(cs.CipherSuite)}
+	s := &State{Version: VersionName(cs.Version), Cipher: cipherName(cs.CipherSuite)}
 	// A certificate counts only when it verified: with verify_client off
 	// (or a RequestClientCert config) PeerCertificates may hold anything.
 	if len(cs.VerifiedChains) == 0 || len(cs.VerifiedChains[0]) == 0 {
@@ -52,6 +52,26 @@ func newState(cs gotls.ConnectionState) *State {
 		s.PeerDNS = []byte(leaf.DNSNames[0])
 	}
 	return s
+}
+
+// cipherNames is crypto/tls's suite names by id, read once:
+// tls.CipherSuiteName builds the whole list on every call (15 allocations,
+// about 1.4 µs of each handshake).
+var cipherNames = func() map[uint16]string {
+	m := map[uint16]string{}
+	for _, list := range [][]*gotls.CipherSuite{gotls.CipherSuites(), gotls.InsecureCipherSuites()} {
+		for _, c := range list {
+			m[c.ID] = c.Name
+		}
+	}
+	return m
+}()
+
+func cipherName(id uint16) string {
+	if n, ok := cipherNames[id]; ok {
+		return n
+	}
+	return gotls.CipherSuiteName(id) // "0x1234"
 }
 
 // VersionName names a TLS version as Envoy's %DOWNSTREAM_TLS_VERSION% and

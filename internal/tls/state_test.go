@@ -68,3 +68,24 @@ func TestCloseNotifyBounded(t *testing.T) {
 		t.Error("a connection without a finished handshake said goodbye")
 	}
 }
+
+// BenchmarkNewState is what each handshake pays to describe its
+// connection: one allocation without a client certificate.
+func BenchmarkNewState(b *testing.B) {
+	ca := tlstest.NewCA(b, "ca")
+	leaf := ca.Issue(b, tlstest.ECDSA, "foo.client", "spiffe://cluster.local/ns/default/sa/foo").Leaf
+	cs := gotls.ConnectionState{Version: gotls.VersionTLS13, CipherSuite: gotls.TLS_AES_128_GCM_SHA256}
+	b.Run("tls", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			newState(cs)
+		}
+	})
+	cs.VerifiedChains = [][]*x509.Certificate{{leaf, ca.Cert}}
+	b.Run("mtls", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			newState(cs)
+		}
+	})
+}
