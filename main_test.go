@@ -342,3 +342,43 @@ func TestREADMETLSExample(t *testing.T) {
 		t.Error("the TLS example listens beyond loopback")
 	}
 }
+
+// The README's TLS client identity example passes `serve --check` with the
+// certificate files it names (made here), keeps to loopback and routes on
+// the peer identity header.
+func TestREADMETLSIdentityExample(t *testing.T) {
+	block := readmeBlock(t, "\n### TLS client identity\n")
+	dir := t.TempDir()
+	certs := filepath.Join(dir, "certs")
+	if err := os.Mkdir(certs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ca := tlstest.NewCA(t, "readme CA")
+	ca.WriteCA(t, certs, "ca")
+	ca.Issue(t, tlstest.ECDSA, "orders.example").Write(t, certs, "server")
+	path := filepath.Join(dir, "identity.json")
+	if err := os.WriteFile(path, []byte(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	serveCheck(t, path, "### TLS client identity")
+	cfg, _, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := cfg.Servers[0].Routers[0].VirtualHosts[0].Routers[0].Match.Headers; len(h) != 1 || h[0].Name != "x-mosn-peer-uri" {
+		t.Errorf("the example's first route does not match on x-mosn-peer-uri: %+v", h)
+	}
+	for _, l := range cfg.Servers[0].Listeners {
+		if !strings.HasPrefix(l.Address, "127.0.0.1:") {
+			t.Errorf("listener %q: want loopback", l.Address)
+		}
+	}
+	for _, c := range cfg.ClusterManager.Clusters {
+		for _, h := range c.Hosts {
+			if !strings.HasPrefix(h.Address, "127.0.0.1:") {
+				t.Errorf("host %q: want loopback", h.Address)
+			}
+		}
+	}
+}

@@ -28,6 +28,13 @@ type StreamInfo struct {
 	AgeMs      float64   `json:"age_ms"`
 	BytesIn    int64     `json:"bytes_in"`  // request body bytes read (Bolt: the whole frame)
 	BytesOut   int64     `json:"bytes_out"` // response bytes written downstream
+	// A TLS connection's version ("TLSv1.3") and cipher suite (Go's name),
+	// and the client certificate's identity when one verified (mTLS).
+	TLSVersion  string `json:"tls_version,omitempty"`
+	TLSCipher   string `json:"tls_cipher,omitempty"`
+	PeerURI     string `json:"peer_uri,omitempty"`     // first URI SAN (a SPIFFE id)
+	PeerDNS     string `json:"peer_dns,omitempty"`     // first DNS SAN
+	PeerSubject string `json:"peer_subject,omitempty"` // subject DN
 }
 
 // StreamQuery selects streams; zero fields select everything.

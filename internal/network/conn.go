@@ -440,6 +440,25 @@ func (c *Conn) Close() error {
 	return err
 }
 
+// closeNotifier is a wrapper (TLS) that tells its peer the stream ends
+// before the socket closes (close_notify), so that the peer can tell an end
+// from a cut. It bounds its own wait for the peer.
+type closeNotifier interface{ CloseNotify() error }
+
+// CloseOwned is Close by the connection's own reader as it ends the
+// connection (the listener's cleanup after its handler): a wrapper first
+// says goodbye to the peer (TLS's close_notify). The goodbye is a write,
+// so it takes the writing side like any writer; on an event loop a wait
+// for room yields to the loop. Other goroutines call Close, which cuts.
+func (c *Conn) CloseOwned() error {
+	if cn, ok := c.nc.(closeNotifier); ok && !c.closed.Load() && !c.handedOff.Load() {
+		c.LockWrite()
+		cn.CloseNotify()
+		c.UnlockWrite()
+	}
+	return c.Close()
+}
+
 // CloseAlso ties other to c: closing c closes other too. A proxy ties its
 // upstream connection to the client's so that whoever cuts the client (a
 // drain past its deadline) ends the exchange, even while nothing reads the

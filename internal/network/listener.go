@@ -234,6 +234,7 @@ func (l *Listener) endServe(c *Conn) {
 		l.log.Error("connection handler panic", "remote", c.RemoteAddr().String(), "panic", r)
 		c.unpark()
 		c.detached = false
+		c.Close() // no goodbye: the handler may have died holding the writing side
 	}
 	if c.resume != nil || c.detached || c.ended {
 		return // parked, or left to its tasks: its loop resumes it, Finish ends it
@@ -243,7 +244,7 @@ func (l *Listener) endServe(c *Conn) {
 		c.after = nil
 		after()
 	}
-	c.Close()
+	c.CloseOwned()
 	c.FreeBuffer()
 	l.mu.Lock()
 	delete(l.conns, c)

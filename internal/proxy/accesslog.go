@@ -7,9 +7,13 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	mosntls "github.com/mosnctl/mosnctl/internal/tls"
 )
 
-// AccessLog writes one JSON object per request. Lines are buffered and
+// AccessLog writes one JSON object per request. On a TLS connection the
+// line also has the version, the cipher and the verified client
+// certificate's identity. Lines are buffered and
 // flushed every 100ms (and on Close) so logging costs no syscall per request.
 type AccessLog struct {
 	mu   sync.Mutex
@@ -37,6 +41,8 @@ type AccessEntry struct {
 	RequestID uint32
 	Service   []byte
 	Flags     string // why the proxy answered itself: no_route, no_healthy_upstream, connect_failure, timeout, upstream_error
+	// TLS is the downstream connection's TLS state; nil: plaintext.
+	TLS *mosntls.State
 }
 
 // OpenAccessLog opens path for appending ("stdout" and "stderr" are allowed).
@@ -110,6 +116,20 @@ func (l *AccessLog) Log(e *AccessEntry) {
 	}
 	if e.Flags != "" {
 		b = appendField(b, "flags", e.Flags)
+	}
+	if t := e.TLS; t != nil {
+		// Named after Envoy's access log variables (%DOWNSTREAM_TLS_VERSION%...).
+		b = appendField(b, "downstream_tls_version", t.Version)
+		b = appendField(b, "downstream_tls_cipher", t.Cipher)
+		if t.Verified() {
+			b = appendField(b, "downstream_peer_subject", t.PeerSubject)
+			if t.PeerURI != nil {
+				b = appendField(b, "downstream_peer_uri_san", t.PeerURI)
+			}
+			if t.PeerDNS != nil {
+				b = appendField(b, "downstream_peer_dns_san", t.PeerDNS)
+			}
+		}
 	}
 	b = append(b, "}\n"...)
 	l.w.Write(b)

@@ -58,7 +58,7 @@ func (p *BoltProxy) ServeBolt(d *stream.BoltDownstream, f bolt.Frame, raw []byte
 		b.service = append(b.service[:0], svc...)
 	}
 	b.bytesIn = len(raw)
-	b.c = call{f: &p.Forwarder, ds: b, start: start}
+	b.c = call{f: &p.Forwarder, ds: b, conn: d.Conn, start: start}
 	if p.Streams != nil {
 		b.c.t = p.Streams.trackRequest(&b.e, p.Listener, d.Conn, f.RequestID, b.service, b.bytesIn, start)
 	}

@@ -4,9 +4,11 @@ import (
 	"time"
 
 	"github.com/mosnctl/mosnctl/internal/filter"
+	"github.com/mosnctl/mosnctl/internal/network"
 	"github.com/mosnctl/mosnctl/internal/protocol/http1"
 	"github.com/mosnctl/mosnctl/internal/router"
 	"github.com/mosnctl/mosnctl/internal/stream"
+	mosntls "github.com/mosnctl/mosnctl/internal/tls"
 	"github.com/mosnctl/mosnctl/internal/upstream"
 )
 
@@ -47,6 +49,7 @@ type downstream interface {
 type call struct {
 	f     *Forwarder
 	ds    downstream
+	conn  *network.Conn  // the downstream connection: its TLS state answers the peer identity
 	t     *trackedStream // nil: untracked
 	route *router.Route
 	tries upstream.Tries
@@ -87,11 +90,12 @@ var (
 // Envoy's default route timeout does.
 const DefaultRouteTimeout = 15 * time.Second
 
-// run starts the request; the adapter has set f, ds, t and start (and
-// expire).
+// run starts the request; the adapter has set f, ds, conn, t and start
+// (and expire).
 func (c *call) run() {
 	c.f.begin()
-	route, ok := c.f.resolve(c.ds, c.t, &c.tries)
+	// Routed through the call: it answers the peer identity headers.
+	route, ok := c.f.resolve(c, c.t, &c.tries)
 	switch {
 	case route == nil:
 		c.answer(stream.Reply{Status: 404, Body: bodyNoRoute, Cause: stream.NoRoute}, flagNoRoute)
@@ -130,6 +134,7 @@ func (c *call) forward(v filter.Verdict, from time.Time) {
 		c.answer(stream.Reply{Status: route.Direct.Status, Body: route.Direct.Body}, "")
 		return
 	}
+	dropPeerHeaders(c.ds) // never forwarded: see HeaderPeerURI
 	editRequest(c.ds, route)
 	c.try = stream.Try{PerTry: route.Retry.PerTryTimeout, Idle: route.IdleTimeout}
 	if timeout, ok := routeTimeout(route); ok {
@@ -349,6 +354,7 @@ func (c *call) end(class int) {
 			e.Upstream = c.tries.Host.Address
 		}
 		c.ds.logEntry(&e)
+		e.TLS = c.peer()
 		c.f.AccessLog.Log(&e)
 	}
 	c.ds.done(c)
@@ -426,8 +432,27 @@ func (c *call) verdict(v filter.Verdict) stream.Reply {
 // Cluster implements filter.Request: the cluster the route chose.
 func (c *call) Cluster() string { return clusterName(c.tries.Cluster) }
 
-// The call as filter.Request reads the request through its adapter.
-func (c *call) Host() []byte                      { return c.ds.Host() }
-func (c *call) Path() []byte                      { return c.ds.Path() }
-func (c *call) Method() []byte                    { return c.ds.Method() }
-func (c *call) Header(name string) ([]byte, bool) { return c.ds.Header(name) }
+// The call as router.Request and filter.Request reads the request through
+// its adapter, except the peer identity headers: those the connection
+// answers (peerHeader).
+func (c *call) Host() []byte   { return c.ds.Host() }
+func (c *call) Path() []byte   { return c.ds.Path() }
+func (c *call) Method() []byte { return c.ds.Method() }
+
+func (c *call) Header(name string) ([]byte, bool) {
+	// Most names differ from the prefix in the first byte or the length.
+	if len(name) > len(peerHeaderPrefix) && name[0]|0x20 == 'x' {
+		if v, ok, reserved := peerHeader(c.peer(), name); reserved {
+			return v, ok
+		}
+	}
+	return c.ds.Header(name)
+}
+
+// peer is the downstream connection's TLS state, nil for plaintext.
+func (c *call) peer() *mosntls.State {
+	if c.conn == nil {
+		return nil
+	}
+	return mosntls.StateOf(c.conn)
+}

@@ -77,7 +77,7 @@ func (p *HTTP1Proxy) serve(s *stream.HTTP1ServerStream, t *trackedStream) {
 	if p.Filters.Streams() {
 		s.KeepHead()
 	}
-	h.c = call{f: &p.Forwarder, ds: h, t: t, start: s.Start}
+	h.c = call{f: &p.Forwarder, ds: h, conn: s.Conn, t: t, start: s.Start}
 	h.c.run()
 }
 

@@ -46,7 +46,7 @@ func (p *HTTP2Proxy) ServeH2(s *stream.H2ServerStream) {
 		s.Ext = h
 	}
 	*h = http2Call{H2ServerStream: s, p: p}
-	h.c = call{f: &p.Forwarder, ds: h, start: s.Start}
+	h.c = call{f: &p.Forwarder, ds: h, conn: s.Conn(), start: s.Start}
 	if t := p.Streams; t != nil {
 		h.e.listener, h.e.protocol, h.e.conn = p.Listener, "HTTP/2", s.Conn()
 		h.e.requestID.Store(s.ID())

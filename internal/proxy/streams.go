@@ -8,6 +8,7 @@ import (
 
 	"github.com/mosnctl/mosnctl/internal/network"
 	"github.com/mosnctl/mosnctl/internal/router"
+	mosntls "github.com/mosnctl/mosnctl/internal/tls"
 	"github.com/mosnctl/mosnctl/internal/upstream"
 )
 
@@ -234,6 +235,9 @@ type StreamSnapshot struct {
 	Start      time.Time
 	BytesIn    int64
 	BytesOut   int64
+	// TLS is the downstream connection's TLS state (version, cipher,
+	// verified client identity); nil: plaintext.
+	TLS *mosntls.State
 }
 
 // Snapshot appends the active streams for which keep returns true (keep may
@@ -254,7 +258,9 @@ func (t *StreamTracker) Snapshot(dst []StreamSnapshot, keep func(*StreamSnapshot
 			s := StreamSnapshot{ID: is >> stateBits, Protocol: e.protocol, Listener: e.listener,
 				RequestID: e.requestID.Load(), Service: string(e.service), State: st, Start: time.Unix(0, e.start.Load())}
 			if e.conn != nil {
-				s.Downstream = e.conn.RemoteAddr()
+				// Read off the connection, not stored per request: the
+				// state is made once, before the entry was linked.
+				s.Downstream, s.TLS = e.conn.RemoteAddr(), mosntls.StateOf(e.conn)
 			}
 			// Only what the current request has set (see trackedStream).
 			if st >= StreamConnecting {

@@ -142,6 +142,10 @@ func (s *Server) Streams(q admin.StreamQuery) []admin.StreamInfo {
 		if ss.Downstream != nil {
 			si.Downstream = ss.Downstream.String()
 		}
+		if t := ss.TLS; t != nil {
+			si.TLSVersion, si.TLSCipher = t.Version, t.Cipher
+			si.PeerURI, si.PeerDNS, si.PeerSubject = string(t.PeerURI), string(t.PeerDNS), string(t.PeerSubject)
+		}
 		out = append(out, si)
 	}
 	return out

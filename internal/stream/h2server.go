@@ -516,6 +516,6 @@ func (d *H2Downstream) end() {
 	if f != nil {
 		f.Wait()
 	}
-	d.conn.Close()
+	d.conn.CloseOwned() // TLS: close_notify first
 	d.conn.FreeBuffer()
 }

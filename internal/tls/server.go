@@ -19,6 +19,15 @@
 // and back (two registrations and a hand-off per connection) without
 // adding cores to a process whose loops already use them all.
 //
+// # What a connection tells
+//
+// After the handshake a downstream connection keeps its State (StateOf):
+// version, cipher and the verified client certificate's identity, made
+// once so that the stream list, routing (the proxy's x-mosn-peer-*
+// headers) and the access log read it per request for free. When the
+// connection's own reader ends it (network.Conn.CloseOwned), it sends
+// close_notify first (Conn.CloseNotify); a close from anywhere else cuts.
+//
 // Live TLS connections are not handed to a new process on upgrade (their
 // session keys stay here): network.Conn refuses the hand-off of a wrapped
 // connection, which drains instead.
@@ -341,21 +350,27 @@ func (h *handler) ServeConn(ctx context.Context, c *network.Conn) {
 		c.Discard(len(prefix))
 	}
 	var tc *gotls.Conn
+	var wrapper *Conn
 	c.Wrap(func(nc net.Conn) net.Conn {
 		if prefix != nil {
 			nc = &prefixConn{Conn: nc, prefix: prefix}
 		}
 		tc = gotls.Server(nc, h.l.base)
-		return &Conn{Conn: tc}
+		wrapper = &Conn{Conn: tc}
+		return wrapper
 	})
 	if err := tc.Handshake(); err != nil {
 		h.fail(c, err)
 		return
 	}
 	h.l.Stats.Handshakes.Add(1)
-	if tc.ConnectionState().DidResume {
+	cs := tc.ConnectionState()
+	if cs.DidResume {
 		h.l.Stats.Resumed.Add(1)
 	}
+	// Before anything serves the connection: readers of the state (the
+	// stream list) see it through the tracker's lock taken after this.
+	wrapper.state = newState(cs)
 	c.SetReadDeadline(time.Time{})
 	c.SetWriteDeadline(time.Time{})
 	h.next.ServeConn(ctx, c)
@@ -374,12 +389,16 @@ func (h *handler) fail(c *network.Conn, err error) {
 }
 
 // Conn is a TLS connection as network.Conn reads and writes it.
-type Conn struct{ *gotls.Conn }
+type Conn struct {
+	*gotls.Conn
+	state *State // a downstream connection's, set once its handshake is done
+}
 
 // Close closes the socket without a close_notify alert: network.Conn's
-// Close may come from any goroutine (a drain, a pool), and the alert's
-// write would touch an event loop's socket from outside the loop. HTTP/1
-// and Bolt frame their messages, so a peer tells a cut from an end.
+// Close may come from any goroutine (a drain past its deadline, a pool),
+// and the alert's write would touch an event loop's socket from outside
+// the loop. The connection's own reader says goodbye first (CloseNotify,
+// through network.Conn.CloseOwned) when it ends the connection.
 func (c *Conn) Close() error { return c.Conn.NetConn().Close() }
 
 // TryWrite writes all of b. A TLS record can't be written in part without

@@ -159,6 +159,10 @@ func busySnapshot(i int) *Snapshot {
 		if k%4 == 1 {
 			st.State = "responding"
 		}
+		if k == 27 { // over mTLS: the detail line and the filter show it
+			st.TLSVersion, st.TLSCipher = "TLSv1.3", "TLS_AES_128_GCM_SHA256"
+			st.PeerURI, st.PeerSubject = "spiffe://cluster.local/ns/default/sa/web", "CN=web"
+		}
 		if k >= 29 {
 			st.Protocol, st.Listener, st.Route, st.Cluster, st.Host, st.RequestID = "bolt", "rpc", "rpc *", "rpc-backend", "10.0.2.21:12200", uint32(k)
 			st.Service = "com.example.Echo:1.0"
@@ -207,6 +211,9 @@ func TestViewGolden(t *testing.T) {
 		}},
 		{"busy-streams-by-bytes", 80, 24, func(w, h int) Model { return keys(busyModel(w, h), "4", "s") }},
 		{"busy-streams-filtered", 80, 24, func(w, h int) Model { return keys(busyModel(w, h), "4", "/", "b", "o", "l", "t", "enter") }},
+		{"busy-streams-tls", 120, 24, func(w, h int) Model {
+			return keys(busyModel(w, h), "4", "/", "s", "p", "i", "f", "f", "e", "enter")
+		}},
 		{"busy-streams-typing-filter", 80, 24, func(w, h int) Model { return keys(busyModel(w, h), "4", "/", "1", "3", "x", "backspace") }},
 		{"busy-clusters-by-errors", 80, 24, func(w, h int) Model { return keys(busyModel(w, h), "3", "s", "s") }},
 		{"busy-help", 80, 24, func(w, h int) Model { return keys(busyModel(w, h), "?") }},

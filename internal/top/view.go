@@ -335,7 +335,8 @@ func (m *Model) tableBody(w int) []string {
 }
 
 // streamDetail is one line with what narrow columns drop first: id,
-// protocol, downstream, Bolt request id, exact start and bytes.
+// protocol, downstream, Bolt request id, exact start and bytes; and what no
+// column shows: a TLS connection's version, cipher and verified peer.
 func streamDetail(s *admin.StreamInfo) string {
 	d := fmt.Sprintf(" #%d %s %s", s.ID, s.Protocol, s.Downstream)
 	if s.RequestID != 0 {
@@ -344,11 +345,39 @@ func streamDetail(s *admin.StreamInfo) string {
 	if s.Service != "" {
 		d += " " + s.Service
 	}
+	if s.TLSVersion != "" {
+		d += " " + s.TLSVersion + " " + s.TLSCipher
+		if p := streamPeer(s); p != "" {
+			d += " peer " + p
+		}
+	}
 	d += fmt.Sprintf(" · since %s · in %d out %d", s.Start.Format("15:04:05.000"), s.BytesIn, s.BytesOut)
 	if s.Route != "" {
 		d += fmt.Sprintf(" · %s -> %s %s", s.Route, s.Cluster, s.Host)
 	}
 	return d
+}
+
+// streamTLS is the TLS column: the version ("1.3"), with "mTLS" when the
+// client's certificate verified; empty for plaintext.
+func streamTLS(s *admin.StreamInfo) string {
+	v, _ := strings.CutPrefix(s.TLSVersion, "TLSv")
+	if v != "" && streamPeer(s) != "" {
+		v += " mTLS"
+	}
+	return v
+}
+
+// streamPeer names a stream's verified client: its URI SAN (a SPIFFE id),
+// else its DNS SAN, else its subject.
+func streamPeer(s *admin.StreamInfo) string {
+	switch {
+	case s.PeerURI != "":
+		return s.PeerURI
+	case s.PeerDNS != "":
+		return s.PeerDNS
+	}
+	return s.PeerSubject
 }
 
 func (m *Model) columns(t Tab) []column {
@@ -388,6 +417,7 @@ func (m *Model) columns(t Tab) []column {
 			{title: "AGE", min: 6, max: 7, right: true, prio: 0},
 			{title: "STATE", min: 10, max: 10, prio: 1},
 			{title: "PROTO", min: 5, max: 8, prio: 10},
+			{title: "TLS", min: 3, max: 8, prio: 11},
 			{title: "LISTENER", min: 8, max: 14, prio: 7},
 			{title: "ROUTE", min: 8, max: 20, prio: 2},
 			{title: "CLUSTER", min: 8, max: 16, prio: 4},
@@ -593,7 +623,8 @@ func (m *Model) streamRows() []row {
 	var rows []row
 	for i := range ss {
 		s := &ss[i]
-		if !matches(m.activeFilter(TabStreams), s.Protocol, s.Listener, s.Downstream, s.Route, s.Cluster, s.Host, s.State, s.Service) {
+		if !matches(m.activeFilter(TabStreams), s.Protocol, s.Listener, s.Downstream, s.Route, s.Cluster, s.Host, s.State, s.Service,
+			s.TLSVersion, streamPeer(s)) {
 			continue
 		}
 		age := time.Duration(s.AgeMs * float64(time.Millisecond))
@@ -604,7 +635,7 @@ func (m *Model) streamRows() []row {
 		case age >= streamWarnAge:
 			st = rowWarn
 		}
-		rows = append(rows, row{style: st, stream: s, cells: []string{fmt.Sprint(s.ID), formatAge(age), s.State, s.Protocol,
+		rows = append(rows, row{style: st, stream: s, cells: []string{fmt.Sprint(s.ID), formatAge(age), s.State, s.Protocol, streamTLS(s),
 			s.Listener, s.Route, s.Cluster, s.Host, s.Downstream, formatBytes(float64(s.BytesIn)), formatBytes(float64(s.BytesOut))}})
 	}
 	return rows
