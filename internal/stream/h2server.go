@@ -28,6 +28,9 @@ type H2Options struct {
 	// SendTimeout bounds how long output may wait for a client that does
 	// not read; default 60s.
 	SendTimeout time.Duration
+	// ReadTimeout bounds a frame or header block from its first bytes to
+	// its last; default 30s.
+	ReadTimeout time.Duration
 	Logger      *slog.Logger
 	// LogLimit rate-limits the lines bad input logs, by reason; nil logs
 	// every one.
@@ -47,6 +50,9 @@ func (o *H2Options) withDefaults() H2Options {
 	}
 	if v.SendTimeout <= 0 {
 		v.SendTimeout = 60 * time.Second
+	}
+	if v.ReadTimeout <= 0 {
+		v.ReadTimeout = 30 * time.Second
 	}
 	return v
 }
@@ -400,6 +406,7 @@ func (d *H2Downstream) serve() {
 	c := d.conn
 	idle := d.opts.IdleTimeout
 	goingAway := false
+	var readingSince time.Time // a frame or header block begun, not complete: read_timeout bounds it
 	for {
 		d.lock()
 		active := d.eng.ActiveStreams()
@@ -414,6 +421,8 @@ func (d *H2Downstream) serve() {
 			// Nothing wakes the reader when the last stream ends: look
 			// again soon.
 			c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		} else if !readingSince.IsZero() {
+			c.SetReadDeadline(readingSince.Add(d.opts.ReadTimeout))
 		} else {
 			c.ExtendReadDeadline(time.Now().Add(idle), time.Second)
 		}
@@ -430,6 +439,9 @@ func (d *H2Downstream) serve() {
 				d.logConnError(err)
 				break
 			}
+			readingSince = d.reading(readingSince)
+		} else if err != nil && d.slowFrame(err, readingSince) {
+			break
 		} else if err != nil && (!errors.Is(err, os.ErrDeadlineExceeded) || !goingAway && !c.Draining() && active == 0) {
 			logReadError(d.log, c, err)
 			break
