@@ -128,3 +128,35 @@ func TestHTTP2ReadTimeout(t *testing.T) {
 		t.Errorf("no log line says why the connections closed")
 	}
 }
+
+// The listener's connection_idle_timeout and send_timeout apply to its
+// HTTP/2 connections (defaults 90s and 60s): a quiet connection without
+// streams closes after the idle timeout; one whose client opened its
+// windows wide and stopped reading closes after the send timeout.
+func TestHTTP2ListenerTimeouts(t *testing.T) {
+	origin := startH2cOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(w, &patternBody{n: 64 << 20})
+	}))
+	t.Run("connection_idle_timeout", func(t *testing.T) {
+		p := startProxy(t, h2ListenerConfig(`, "connection_idle_timeout": "300ms"`, origin))
+		r := dialH2Raw(t, p.addr("in"))
+		if !r.closedWithin(15 * time.Second) {
+			t.Fatal("a quiet connection is still open after 15s")
+		}
+	})
+	t.Run("send_timeout", func(t *testing.T) {
+		p := startProxy(t, h2ListenerConfig(`, "send_timeout": "300ms"`, origin))
+		c := dialRaw(t, p.addr("in"))
+		io.WriteString(c, http2.ClientPreface)
+		r := &h2Raw{c: c, fr: http2.NewFramer(c, c)}
+		r.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1<<31 - 1})
+		r.fr.WriteWindowUpdate(0, 1<<31-1-65535)
+		r.headers(1, "/big", true)
+		time.Sleep(3 * time.Second) // not reading: the proxy's writes wait
+		// Reading now drains what the socket buffers hold; a connection
+		// still open would go on sending the 64 MiB answer.
+		if !r.closedWithin(15 * time.Second) {
+			t.Fatal("a client that stopped reading is still connected")
+		}
+	})
+}
