@@ -74,6 +74,7 @@ type H2Downstream struct {
 	// inflight counts streams handed to the handler and not Done, so the
 	// connection closes only when they are.
 	inflight *network.InFlight
+	drain    h2Drain // under the lock
 }
 
 // H2ServerStream is one request stream of a downstream connection: its
@@ -240,7 +241,7 @@ func (d *H2Downstream) Writable(id uint32) {
 }
 
 // Control implements http2.Handler.
-func (d *H2Downstream) Control(*http2.Event) {}
+func (d *H2Downstream) Control(ev *http2.Event) { d.drain.control(ev) }
 
 // event runs a stream's news, from the reader, without locks.
 func (s *H2ServerStream) event(kind h2EventKind) {
@@ -407,6 +408,7 @@ func (d *H2Downstream) serve() {
 	idle := d.opts.IdleTimeout
 	goingAway := false
 	var readingSince time.Time // a frame or header block begun, not complete: read_timeout bounds it
+	var graceSince time.Time   // the graceful GOAWAY went out: streams are taken until its PING returns
 	for {
 		d.lock()
 		active := d.eng.ActiveStreams()
@@ -417,7 +419,8 @@ func (d *H2Downstream) serve() {
 		if len(c.Buffered()) == 0 {
 			c.Release()
 		}
-		if goingAway {
+		polling := goingAway || !graceSince.IsZero()
+		if polling {
 			// Nothing wakes the reader when the last stream ends: look
 			// again soon.
 			c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
@@ -430,11 +433,11 @@ func (d *H2Downstream) serve() {
 		// it (with a read deadline in the past) to send GOAWAY.
 		draining := !c.SetIdle(true)
 		var err error
-		if !draining || goingAway {
+		if !draining || polling {
 			err = c.Fill()
 		}
 		c.SetIdle(false)
-		if err == nil && (!draining || goingAway) {
+		if err == nil && (!draining || polling) {
 			if err = d.feed(); err != nil {
 				d.logConnError(err)
 				break
@@ -447,11 +450,10 @@ func (d *H2Downstream) serve() {
 			break
 		}
 		if c.Draining() && !goingAway {
-			goingAway = true
-			d.lock()
-			d.eng.GoAway(xhttp2.ErrCodeNo, nil)
-			d.flushLocked()
-			d.unlock()
+			if graceSince.IsZero() {
+				graceSince = time.Now()
+			}
+			goingAway = d.goAway(graceSince)
 		}
 	}
 	d.end()
