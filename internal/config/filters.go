@@ -50,6 +50,11 @@ func decodeProxy(f Filter, path string) (*ProxyConfig, []string, []*FieldError) 
 		if err := json.Unmarshal(p.ExtendConfig, &ext); err != nil {
 			return nil, warnings, []*FieldError{{Path: joinKey(cp, "extend_config"), Msg: "want object"}}
 		}
+		w, errs := checkExtendConfig(ext, joinKey(cp, "extend_config"))
+		if len(errs) > 0 {
+			return nil, warnings, errs
+		}
+		warnings = append(warnings, w...)
 	}
 	sub, _ := ext["sub_protocol"].(string)
 	// MOSN rewrites "X" to its sub protocol when the filter is built.

@@ -149,6 +149,7 @@ func (v *validator) listener(l *Listener, lp string, routers map[string]bool, na
 	if l.MaxConnections < 0 {
 		v.errorf(lp+".max_connections", "must not be negative")
 	}
+	v.checkHTTP2Listener(l, lp)
 	switch len(l.FilterChains) {
 	case 0:
 		v.errorf(lp+".filter_chains", "required: one filter chain with a proxy or tcp_proxy filter")

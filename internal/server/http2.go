@@ -17,6 +17,6 @@ import (
 func http2Handler(fw proxy.Forwarder, lc *config.Listener, up string, paths http1.PathRules, log *slog.Logger, limit *lograte.Limiter) network.HandlerFunc {
 	p := &proxy.HTTP2Proxy{Forwarder: fw, UpstreamHTTP1: up == config.ProtocolHTTP1}
 	opts := &stream.H2Options{IdleTimeout: lc.ConnectionIdleTimeout.Get(0), SendTimeout: lc.SendTimeout.Get(0),
-		Logger: log, LogLimit: limit, Paths: paths}
+		ReadTimeout: lc.ReadTimeout.Get(0), Logger: log, LogLimit: limit, Paths: paths}
 	return func(ctx context.Context, c *network.Conn) { p.ServeConn(ctx, c, opts) }
 }

@@ -198,6 +198,9 @@ func (s *HTTP1ServerStream) ForwardH2(pool *H2Pool, try *Try, h Hooks) Result {
 	up.relayRequest()
 	r := p.respond(up)
 	if pump != nil {
+		if r.Outcome == Retriable {
+			pump.Wait() // the body is whole: the pump is ending, the connection stays usable
+		}
 		if !pump.Done() {
 			s.Conn.NetConn().SetReadDeadline(time.Unix(1, 0)) // the pump is blocked reading the client
 			p.room.Notify()
@@ -444,8 +447,6 @@ func (p *h1Peer) Sent(n int64)                         { p.hooks.Sent(n) }
 func (p *h1Peer) RequestData(b []byte, end bool) Reply { return p.hooks.RequestData(b, end) }
 func (p *h1Peer) ResponseHead(r Response) Reply        { return p.hooks.ResponseHead(r) }
 
-// RetryAnswer: an HTTP/2 try relays every answer; retrying on a status is
-// not done over HTTP/2 yet (README says so).
-func (p *h1Peer) RetryAnswer(int) bool                  { return false }
+func (p *h1Peer) RetryAnswer(status int) bool           { return p.hooks.RetryAnswer(status) }
 func (p *h1Peer) Responding(int64)                      {} // the HTTP/1 task tells, once the head is written
 func (p *h1Peer) ResponseData(b []byte, end bool) Reply { return Reply{} }

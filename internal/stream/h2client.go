@@ -519,6 +519,9 @@ func (t *H2ClientStream) responseHead() {
 		t.perTry.Store(false)
 		t.rearm()
 	}
+	if t.retryAnswer() {
+		return
+	}
 	if stop := t.try.ResponseHead(h2Response{&t.head}); stop.Status != 0 {
 		t.cancel(Result{Outcome: Stopped, Reply: stop})
 		return

@@ -249,8 +249,8 @@ type h2Pipe struct {
 	total    int64
 }
 
-// maxHeld bounds the request body kept for a retry.
-const maxHeld = 1 << 20
+// maxHeld bounds the request body kept for a retry, as HTTP/1's.
+const maxHeld = maxHeldBody
 
 // put adds received bytes; trailers (nil: none) end the body.
 func (p *h2Pipe) put(b []byte, end bool) {

@@ -28,6 +28,9 @@ type H2Options struct {
 	// SendTimeout bounds how long output may wait for a client that does
 	// not read; default 60s.
 	SendTimeout time.Duration
+	// ReadTimeout bounds a frame or header block from its first bytes to
+	// its last; default 30s.
+	ReadTimeout time.Duration
 	Logger      *slog.Logger
 	// LogLimit rate-limits the lines bad input logs, by reason; nil logs
 	// every one.
@@ -47,6 +50,9 @@ func (o *H2Options) withDefaults() H2Options {
 	}
 	if v.SendTimeout <= 0 {
 		v.SendTimeout = 60 * time.Second
+	}
+	if v.ReadTimeout <= 0 {
+		v.ReadTimeout = 30 * time.Second
 	}
 	return v
 }
@@ -68,10 +74,16 @@ type H2Downstream struct {
 	// inflight counts streams handed to the handler and not Done, so the
 	// connection closes only when they are.
 	inflight *network.InFlight
-	// The reader's: it sent GOAWAY (the connection drains); its
-	// continuation after a park.
-	goingAway bool
-	wake      func()
+	drain    h2Drain // under the lock
+	// The reader's, kept across parks: it sent the last GOAWAY (the
+	// connection drains); since when a frame or header block is begun and
+	// not complete (read_timeout bounds it); since when the graceful GOAWAY
+	// is out (streams are taken until its PING returns); its continuation
+	// after a park.
+	goingAway    bool
+	readingSince time.Time
+	graceSince   time.Time
+	wake         func()
 }
 
 // H2ServerStream is one request stream of a downstream connection: its
@@ -245,7 +257,7 @@ func (d *H2Downstream) Writable(id uint32) {
 }
 
 // Control implements http2.Handler.
-func (d *H2Downstream) Control(*http2.Event) {}
+func (d *H2Downstream) Control(ev *http2.Event) { d.drain.control(ev) }
 
 // event runs a stream's news, from the reader, without locks.
 func (s *H2ServerStream) event(kind h2EventKind) {
@@ -435,46 +447,51 @@ func (d *H2Downstream) serve(resumed bool) {
 		if d.goingAway && active == 0 {
 			break
 		}
+		polling := d.goingAway || !d.graceSince.IsZero()
 		draining := false
 		if !resumed {
 			if len(c.Buffered()) == 0 {
 				c.Release()
 			}
-			if d.goingAway {
+			if polling {
 				// Nothing wakes the reader when the last stream ends: look
 				// again soon.
 				c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+			} else if !d.readingSince.IsZero() {
+				c.SetReadDeadline(d.readingSince.Add(d.opts.ReadTimeout))
 			} else {
 				c.ExtendReadDeadline(time.Now().Add(idle), time.Second)
 			}
 			// Between frames the reader counts as idle, so that a drain
 			// wakes it (with a read deadline in the past) to send GOAWAY.
 			draining = !c.SetIdle(true)
-			if !draining && !d.goingAway && c.ParkIdle(d.wake) {
+			if !draining && !polling && c.ParkIdle(d.wake) {
 				return
 			}
 		}
 		resumed = false
 		var err error
-		if !draining || d.goingAway {
+		if !draining || polling {
 			err = c.Fill()
 		}
 		c.SetIdle(false)
-		if err == nil && (!draining || d.goingAway) {
+		if err == nil && (!draining || polling) {
 			if err = d.feed(); err != nil {
 				d.logConnError(err)
 				break
 			}
+			d.readingSince = d.reading(d.readingSince)
+		} else if err != nil && d.slowFrame(err, d.readingSince) {
+			break
 		} else if err != nil && (!errors.Is(err, os.ErrDeadlineExceeded) || !d.goingAway && !c.Draining() && active == 0) {
 			logReadError(d.log, c, err)
 			break
 		}
 		if c.Draining() && !d.goingAway {
-			d.goingAway = true
-			d.lock()
-			d.eng.GoAway(xhttp2.ErrCodeNo, nil)
-			d.flushLocked()
-			d.unlock()
+			if d.graceSince.IsZero() {
+				d.graceSince = time.Now()
+			}
+			d.goingAway = d.goAway(d.graceSince)
 		}
 	}
 	d.end()

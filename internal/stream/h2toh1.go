@@ -171,6 +171,10 @@ func (s *H2ServerStream) roundTripHTTP1(u *h1Upstream, pool *HTTP1Pool, try *Try
 		return Result{Outcome: UpstreamFailed, Timeout: isTimeout(err), Err: err}
 	}
 	resp := &cc.Resp
+	if s.body.heldWhole() && h.RetryAnswer(resp.Status) {
+		pool.Discard(cc) // its body is not read
+		return Result{Outcome: Retriable, Status: resp.Status, Replayable: true}
+	}
 	framing := resp.Framing(s.Req.Method)
 	u.head.fromHTTP1Response(resp)
 	if stop := h.ResponseHead(h2Response{&u.head}); stop.Status != 0 {
@@ -296,6 +300,9 @@ func (s *H2ServerStream) pumpHTTP1(u *h1Upstream, up *network.Conn, chunked bool
 		p.consumed = p.off
 		if last {
 			p.done = true
+		}
+		if p.hold && len(p.buf) > maxHeld {
+			p.hold = false // held no longer: the request is not sent again
 		}
 		if !p.hold && p.off == len(p.buf) {
 			p.dropped = p.dropped || p.off > 0
