@@ -43,6 +43,14 @@
 // both). The kernel's share (socket, epoll item, a few KiB per connection)
 // is not in the process's RSS.
 //
+// An idle downstream HTTP/2 connection parks too, with or without streams
+// in flight (their answers come from the upstream readers): what stays is
+// its engine (HPACK tables, settings, the stream map) and its reader's
+// state, about 3.7 KB of live heap and 6 KB of RSS per connection (make
+// idle-bench, h2c, 3 000 connections; 20 KB of heap and an 8 KB stack
+// before it parked). A pooled upstream HTTP/2 connection's reader parks as
+// well (Conn.ParkRead).
+//
 // In the goroutine model the connection's goroutine blocks in Fill: its
 // stack (8 KiB and more, as the handler's deepest call grew it) and the
 // read buffer Fill took before blocking (16 KiB of heap, of which only the

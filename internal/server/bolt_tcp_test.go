@@ -306,7 +306,10 @@ func TestBoltClientNotReadingDoesNotStallOthers(t *testing.T) {
 		}
 		defer c.Close()
 		for i := range 5 {
-			resp, err := c.Call(ctx, &boltrpc.Request{Service: "com.example.EchoService:1.0", Method: "echo", Content: []byte("hi"), Timeout: 2 * time.Second})
+			// A stalled call would never end; 10 s leaves room for a loaded
+			// host, where the race detector moves the stuck client's 16 MiB
+			// through the shared upstream connection slowly.
+			resp, err := c.Call(ctx, &boltrpc.Request{Service: "com.example.EchoService:1.0", Method: "echo", Content: []byte("hi"), Timeout: 10 * time.Second})
 			if err != nil || resp.Status != bolt.StatusSuccess {
 				t.Fatalf("client %d call %d beside a client that does not read: %+v %v", k, i, resp, err)
 			}

@@ -172,15 +172,21 @@ func dialH2Idle(t *testing.T, addr string) *h2IdleConn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	h := &h2IdleConn{c: c, fr: http2.NewFramer(c, c), next: 1}
-	h.enc = hpack.NewEncoder(&h.hbuf)
-	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.fr.WriteSettings(); err != nil {
+	h, err := newH2Idle(c)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// newH2Idle starts an h2c client connection on c: the preface and SETTINGS.
+func newH2Idle(c net.Conn) (*h2IdleConn, error) {
+	h := &h2IdleConn{c: c, fr: http2.NewFramer(c, c), next: 1}
+	h.enc = hpack.NewEncoder(&h.hbuf)
+	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
+		return nil, err
+	}
+	return h, h.fr.WriteSettings()
 }
 
 // request sends GET /idle and reads frames until its response ends.

@@ -29,7 +29,7 @@ var (
 	idleConns = flag.Int("idle-conns", 0, "TestIdleFootprint: idle connections per run (0 skips it)")
 	idleBin   = flag.String("idle-bin", "", "TestIdleFootprint: the mosnctl binary to measure (default: built from this tree)")
 	idleModel = flag.String("idle-models", "netpoll,goroutine", "TestIdleFootprint: IO models to measure")
-	idleProto = flag.String("idle-protocols", "http1,bolt", "TestIdleFootprint: protocols to measure: http1, bolt, tcp (a tcp_proxy pair carrying one HTTP/1 exchange; its origin side needs N more descriptors here)")
+	idleProto = flag.String("idle-protocols", "http1,bolt,http2", "TestIdleFootprint: protocols to measure: http1, bolt, http2 (h2c, forwarded to HTTP/1), tcp (a tcp_proxy pair carrying one HTTP/1 exchange; its origin side needs N more descriptors here)")
 )
 
 func TestIdleFootprint(t *testing.T) {
@@ -129,7 +129,9 @@ func measureIdle(t *testing.T, bin, model, proto, origin, boltUp string, n int) 
       {"name": "bolt", "address": "127.0.0.1:0", "io_model": %[1]q, "max_connections": %[4]d,
        "filter_chains": [{"filters": [{"type": "proxy", "config": {"downstream_protocol": "bolt", "router_config_name": "rpc"}}]}]},
       {"name": "tcp", "address": "127.0.0.1:0", "io_model": %[1]q, "max_connections": %[4]d,
-       "filter_chains": [{"filters": [{"type": "tcp_proxy", "config": {"cluster": "web"}}]}]}
+       "filter_chains": [{"filters": [{"type": "tcp_proxy", "config": {"cluster": "web"}}]}]},
+      {"name": "http2", "address": "127.0.0.1:0", "io_model": %[1]q, "max_connections": %[4]d,
+       "filter_chains": [{"filters": [{"type": "proxy", "config": {"downstream_protocol": "Http2", "upstream_protocol": "Http1", "router_config_name": "web"}}]}]}
     ]
   }],
   "cluster_manager": {"clusters": [
@@ -156,12 +158,12 @@ func measureIdle(t *testing.T, bin, model, proto, origin, boltUp string, n int) 
 	}()
 	addrs := map[string]string{}
 	sc := bufio.NewScanner(stderr)
-	for len(addrs) < 3 && sc.Scan() {
+	for len(addrs) < 4 && sc.Scan() {
 		if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
 			addrs[m[1]] = m[2]
 		}
 	}
-	if len(addrs) < 3 {
+	if len(addrs) < 4 {
 		t.Fatalf("%s: the proxy did not report its listeners", model)
 	}
 	go func() { // keep its log flowing; show warnings
@@ -173,6 +175,20 @@ func measureIdle(t *testing.T, bin, model, proto, origin, boltUp string, n int) 
 	}()
 	addr := addrs[proto]
 	buf := make([]byte, 16<<10)
+	// An HTTP/2 connection keeps its client state (stream ids, HPACK).
+	h2s := make([]*h2IdleConn, n)
+	request := func(c net.Conn, h2 **h2IdleConn, buf []byte) error {
+		if proto != "http2" {
+			return idleRequest(c, proto, buf)
+		}
+		if *h2 == nil {
+			var err error
+			if *h2, err = newH2Idle(c); err != nil {
+				return err
+			}
+		}
+		return (*h2).request()
+	}
 	// Warm up: pools, worker tasks, buffers; then the baseline.
 	var warm []net.Conn
 	for range 64 {
@@ -180,7 +196,8 @@ func measureIdle(t *testing.T, bin, model, proto, origin, boltUp string, n int) 
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := idleRequest(c, proto, buf); err != nil {
+		var h2 *h2IdleConn
+		if err := request(c, &h2, buf); err != nil {
 			t.Fatalf("%s %s warm-up: %v", model, proto, err)
 		}
 		warm = append(warm, c)
@@ -211,7 +228,7 @@ func measureIdle(t *testing.T, bin, model, proto, origin, boltUp string, n int) 
 				}
 				c, err := net.Dial("tcp", addr)
 				if err == nil {
-					err = idleRequest(c, proto, buf)
+					err = request(c, &h2s[i], buf)
 				}
 				if err != nil {
 					failed.Add(1)
@@ -245,7 +262,7 @@ func measureIdle(t *testing.T, bin, model, proto, origin, boltUp string, n int) 
 	r.heap = liveHeap(t, admin)
 	// Every connection still works.
 	for i := 0; i < n; i += max(1, n/100) {
-		if err := idleRequest(conns[i], proto, buf); err != nil {
+		if err := request(conns[i], &h2s[i], buf); err != nil {
 			t.Fatalf("%s %s: idle connection %d: %v", model, proto, i, err)
 		}
 	}
