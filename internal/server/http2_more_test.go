@@ -46,6 +46,25 @@ func TestHTTP2Curl(t *testing.T) {
 	}
 }
 
+// h2load (nghttp2) drives many multiplexed streams on several h2c
+// connections through the proxy to two h2c origins; every request succeeds.
+func TestHTTP2H2load(t *testing.T) {
+	h2load, err := exec.LookPath("h2load")
+	if err != nil {
+		t.Skip("h2load not installed (Debian: nghttp2-client)")
+	}
+	hello := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello\n") })
+	p := startProxy(t, h2ProxyConfig("Http2", "Http2", "", startH2cOrigin(t, hello), startH2cOrigin(t, hello)))
+	out, err := exec.Command(h2load, "-n", "3000", "-c", "6", "-m", "20", "-t", "1", p.url("in", "/h2load")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("h2load: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "3000 total, 3000 started, 3000 done, 3000 succeeded, 0 failed, 0 errored") ||
+		!strings.Contains(string(out), "status codes: 3000 2xx") {
+		t.Fatalf("h2load did not see 3000 successful requests:\n%s", out)
+	}
+}
+
 // An Auto listener serves HTTP/1, h2c and Bolt clients on one port at once.
 func TestAutoHTTP1HTTP2Bolt(t *testing.T) {
 	web := startH2cOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.Proto) }))
