@@ -5,7 +5,7 @@ COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS  := -s -w -X github.com/mosnctl/mosnctl/internal/buildinfo.Version=$(VERSION) -X github.com/mosnctl/mosnctl/internal/buildinfo.Commit=$(COMMIT)
 FUZZTIME ?= 30s
 
-.PHONY: build boring test bench idle-bench fuzz lint peers tlsbench tlsbench-smoke release-check release-snapshot clean
+.PHONY: build boring test bench idle-bench fuzz lint peers tls-peers tlsbench tlsbench-smoke release-check release-snapshot clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/mosnctl .
@@ -20,7 +20,7 @@ test:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/protocol/... ./internal/router ./internal/upstream ./internal/proxy ./internal/stream ./internal/server
 
-# Idle connections: RSS growth per idle HTTP/1 and Bolt keep-alive connection
+# Idle connections: RSS growth per idle HTTP/1, Bolt and HTTP/2 keep-alive connection
 # in both IO models (IDLE_CONNS connections to a child `mosnctl serve`, each
 # after one request), then 5000 connections opened at once in each model.
 # Needs RLIMIT_NOFILE above IDLE_CONNS + 512 and 15 256 (ulimit -n).
@@ -52,6 +52,11 @@ tlsbench: build boring
 # What CI runs: one suite, every engine, 1 s a cell.
 tlsbench-smoke: build boring
 	bin/mosnctl tlsbench --suite ECDHE-ECDSA-AES256-GCM-SHA384 --curve X25519 --duration 1s
+
+# TLS termination against nginx: keep-alive requests/s and full handshakes/s,
+# with the server CPU per operation (needs nginx, wrk, openssl; quiet host).
+tls-peers: build
+	scripts/tls-peers.sh --rounds 5
 
 release-check:
 	goreleaser check
