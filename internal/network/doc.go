@@ -28,7 +28,7 @@
 //	listener tracking                 ~20   both      an entry of Listener.conns (map[*Conn]struct{}), for drain
 //	stream.http1Conn                   48   both      HTTP/1 keep-alive state, plus its resume func (16) when parked
 //	proxy.http1ConnHandler            176   both      the stream tracker's entry (/api/v1/streams), plus its AfterServe func (16)
-//	stream.BoltDownstream             208   both      Bolt connection state; its answer queue is let go while idle
+//	stream.BoltDownstream             224   both      Bolt connection state; its answer queue is let go while idle
 //	network.InFlight                   48   both      Bolt requests in flight, plus the resume func (16) when parked
 //
 // Nothing else: the read buffer (16 KiB) is back in its pool; the HTTP/1

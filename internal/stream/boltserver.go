@@ -83,6 +83,10 @@ type BoltDownstream struct {
 	spare   []byte        // the flusher's last buffer, for reuse
 	flusher *network.Task // the flusher while one runs
 	err     error         // the connection failed; answers are dropped
+	// gathered: on an event loop, the answers of the loop's pass wait in
+	// queue for gatherFn (writeGathered, bound once), run after the pass.
+	gathered bool
+	gatherFn func()
 	// inflight counts requests sent upstream and not yet answered, so the
 	// connection closes only when they are done (drain) and upstream
 	// readers never write to a conn the listener reused.
@@ -126,12 +130,25 @@ func (d *BoltDownstream) WriteError(id uint32, codec byte, status uint16) error 
 }
 
 // send writes b if nothing is queued and the socket takes it, and queues
-// what is left; the write lock is held.
+// what is left; the write lock is held. On an event loop a small answer
+// waits for the end of the loop's pass (network.Conn.AfterPass): the
+// answers that one upstream read brings for this client leave in one
+// write instead of one each.
 func (d *BoltDownstream) send(b []byte) error {
 	if d.err != nil {
 		return d.err
 	}
-	if d.flusher == nil {
+	if d.flusher == nil && !d.gathered && len(d.queue) == 0 {
+		if len(b) <= maxGathered {
+			if d.gatherFn == nil {
+				d.gatherFn = d.writeGathered
+			}
+			if d.Conn.AfterPass(d.gatherFn) {
+				d.gathered = true
+				d.queue = append(d.queue, b...)
+				return nil
+			}
+		}
 		n, err := d.Conn.TryWrite(b)
 		if err != nil {
 			d.fail(err)
@@ -147,10 +164,38 @@ func (d *BoltDownstream) send(b []byte) error {
 		return errSlowClient
 	}
 	d.queue = append(d.queue, b...)
-	if d.flusher == nil {
-		d.flusher = d.Conn.Go(d.flush)
+	if d.flusher == nil && (!d.gathered || len(d.queue) > maxGathered) {
+		d.writeQueue()
 	}
 	return nil
+}
+
+// maxGathered bounds the answers kept for the end of a pass: more are
+// written at once.
+const maxGathered = 64 << 10
+
+// writeQueue writes what the queue holds as far as the socket takes it and
+// leaves the rest to a flusher; the write lock is held and no flusher runs.
+func (d *BoltDownstream) writeQueue() {
+	n, err := d.Conn.TryWrite(d.queue)
+	if err != nil {
+		d.fail(err)
+		return
+	}
+	d.queue = d.queue[:copy(d.queue, d.queue[n:])]
+	if len(d.queue) > 0 {
+		d.flusher = d.Conn.Go(d.flush)
+	}
+}
+
+// writeGathered writes the answers gathered during a pass.
+func (d *BoltDownstream) writeGathered() {
+	d.Conn.LockWrite()
+	d.gathered = false
+	if d.err == nil && d.flusher == nil && len(d.queue) > 0 {
+		d.writeQueue()
+	}
+	d.Conn.UnlockWrite()
 }
 
 // fail drops what is queued and closes the connection: the reader sees it
@@ -195,6 +240,9 @@ func (d *BoltDownstream) flush() {
 func (d *BoltDownstream) settle() (failed bool) {
 	d.inflight.Wait()
 	d.Conn.LockWrite()
+	if d.gathered && d.err == nil && d.flusher == nil && len(d.queue) > 0 {
+		d.writeQueue() // now: the socket may close before the pass ends
+	}
 	f := d.flusher
 	d.Conn.UnlockWrite()
 	if f != nil {
