@@ -298,6 +298,10 @@ type HandlerOptions struct {
 	HandshakeTimeout time.Duration // 0: DefaultHandshakeTimeout
 	Log              *slog.Logger
 	LogLimit         *lograte.Limiter // nil: every failure is logged
+	// NextProto serves a connection whose handshake picked one of its
+	// ALPN ids (an Auto listener's "h2") instead of the handler given;
+	// any other connection, plaintext ones included, goes to that one.
+	NextProto map[string]network.Handler
 }
 
 // Handler terminates TLS on each connection, then serves the decrypted
@@ -358,6 +362,10 @@ func (h *handler) ServeConn(ctx context.Context, c *network.Conn) {
 	}
 	c.SetReadDeadline(time.Time{})
 	c.SetWriteDeadline(time.Time{})
+	if next, ok := h.opts.NextProto[tc.ConnectionState().NegotiatedProtocol]; ok {
+		next.ServeConn(ctx, c)
+		return
+	}
 	h.next.ServeConn(ctx, c)
 }
 
@@ -448,11 +456,12 @@ const (
 	ReasonNoClientCert                 // a client certificate is required and none came
 	ReasonBadCertificate               // a certificate failed verification
 	ReasonNoCommonCipher               // no cipher suite, curve or signature scheme in common
+	ReasonALPN                         // no application protocol (ALPN) in common
 	ReasonOther
 	numReasons
 )
 
-var reasonNames = [numReasons]string{"timeout", "closed", "not_tls", "version", "no_client_cert", "bad_certificate", "no_common_cipher", "other"}
+var reasonNames = [numReasons]string{"timeout", "closed", "not_tls", "version", "no_client_cert", "bad_certificate", "no_common_cipher", "alpn", "other"}
 
 func (r Reason) String() string { return reasonNames[r] }
 
@@ -482,6 +491,8 @@ func Classify(err error) Reason {
 		return ReasonNotTLS
 	case strings.Contains(msg, "protocol version") || strings.Contains(msg, "unsupported versions"):
 		return ReasonVersion
+	case errors.Is(err, errNoH2), strings.Contains(msg, "application protocol"):
+		return ReasonALPN
 	case strings.Contains(msg, "didn't provide a certificate"), strings.Contains(msg, "certificate required"):
 		return ReasonNoClientCert
 	case errors.As(err, &cve), strings.Contains(msg, "bad certificate"), strings.Contains(msg, "unknown certificate authority"),
