@@ -12,7 +12,7 @@ import (
 
 // tlsPair is a network.Conn with TLS over loopback and the client's end,
 // which discards what it reads.
-func tlsPair(b *testing.B) (*network.Conn, net.Conn) {
+func tlsPair(b testing.TB) (*network.Conn, net.Conn) {
 	ca := tlstest.NewCA(b, "bench CA")
 	cert := ca.Issue(b, tlstest.ECDSA, "127.0.0.1").TLS(b)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

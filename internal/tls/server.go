@@ -382,7 +382,25 @@ func (h *handler) fail(c *network.Conn, err error) {
 }
 
 // Conn is a TLS connection as network.Conn reads and writes it.
-type Conn struct{ *gotls.Conn }
+type Conn struct {
+	*gotls.Conn
+	// filled: the last Read filled the space given, so the record it
+	// came from may hold more (ReadAhead).
+	filled bool
+}
+
+// Read reads decrypted bytes: what is left of the current record, up to
+// len(b).
+func (c *Conn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.filled = n > 0 && n == len(b)
+	return n, err
+}
+
+// ReadAhead reports whether the last Read may have left bytes of its
+// record behind: network.Conn then keeps its read buffer for them rather
+// than waiting for them a byte at a time.
+func (c *Conn) ReadAhead() bool { return c.filled }
 
 // Close closes the socket without a close_notify alert: network.Conn's
 // Close may come from any goroutine (a drain, a pool), and the alert's

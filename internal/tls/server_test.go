@@ -49,3 +49,30 @@ func TestPick(t *testing.T) {
 		t.Errorf("mismatched key: %v", err)
 	}
 }
+
+// A reader that consumes every byte and releases its buffer between
+// reads (the HTTP/2 readers) gets each TLS record in two reads at most
+// (the one-byte wait, then the rest), not a byte at a time.
+func TestConnReadsRecordsWhole(t *testing.T) {
+	c, client := tlsPair(t)
+	defer client.Close()
+	const size = 64 << 10
+	go client.Write(make([]byte, size))
+	fills, total := 0, 0
+	for total < size {
+		if len(c.Buffered()) == 0 {
+			c.Release()
+		}
+		if err := c.Fill(); err != nil {
+			t.Fatal(err)
+		}
+		fills++
+		total += len(c.Buffered())
+		c.Discard(len(c.Buffered()))
+	}
+	// Records carry 1 KiB or more (Go starts small, then 16 KiB).
+	if fills > 2*size/1024 {
+		t.Errorf("%d reads for %d bytes: a byte at a time", fills, size)
+	}
+	t.Logf("%d reads for %d bytes", fills, size)
+}
