@@ -464,3 +464,49 @@ func TestTLSGRPC(t *testing.T) {
 		waitFor(t, "the log line", func() bool { return strings.Contains(p.log.String(), "reason=bad_certificate") })
 	})
 }
+
+// An Http2 listener with the inspector serves h2 over TLS (ALPN) and h2c
+// in plaintext on one port, at once.
+func TestTLSHTTP2Inspector(t *testing.T) {
+	f := newTLSFixture(t)
+	cert, key := f.issue(t, "srv", tlstest.ECDSA, "127.0.0.1")
+	origin := startH2cOrigin(t, protoEcho())
+	cfg := h2TLSConfig("Http2", "Http2", `"tls_context": `+tlsContext(cert, key, "")+",", "", origin)
+	cfg = strings.Replace(cfg, `"address": "127.0.0.1:0",`, `"address": "127.0.0.1:0", "inspector": true,`, 1)
+	p := startProxy(t, cfg)
+	addr := p.addr("in")
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for _, cl := range []struct {
+		url string
+		c   *http.Client
+	}{{"https://" + addr, h2TLSClient(f.ca.Pool())}, {"http://" + addr, h2cClient()}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 20 {
+				path := fmt.Sprintf("/%d", i)
+				resp, err := cl.c.Get(cl.url + path)
+				if err != nil {
+					errs <- err
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(body) != "HTTP/2.0 "+path+" 0" {
+					errs <- fmt.Errorf("%s%s: %d %q", cl.url, path, resp.StatusCode, body)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	st := &p.tlsListener(t, "in").Stats
+	if st.Handshakes.Load() != 1 || st.Plaintext.Load() != 1 {
+		t.Errorf("handshakes %d, plaintext connections %d: want one of each", st.Handshakes.Load(), st.Plaintext.Load())
+	}
+}
