@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -508,5 +509,58 @@ func TestTLSHTTP2Inspector(t *testing.T) {
 	st := &p.tlsListener(t, "in").Stats
 	if st.Handshakes.Load() != 1 || st.Plaintext.Load() != 1 {
 		t.Errorf("handshakes %d, plaintext connections %d: want one of each", st.Handshakes.Load(), st.Plaintext.Load())
+	}
+}
+
+// An h2 client over TLS that stops reading its socket holds up only
+// itself: another client's stream, on the same upstream connection, is
+// answered meanwhile (a TLS record can't be written in part, so the proxy
+// writes to that client only what its socket takes and leaves the rest to
+// the connection's flusher).
+func TestTLSHTTP2SlowReader(t *testing.T) {
+	f := newTLSFixture(t)
+	cert, key := f.issue(t, "srv", tlstest.ECDSA, "127.0.0.1")
+	origin := startH2cOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/big" {
+			io.WriteString(w, "small")
+			return
+		}
+		buf := make([]byte, 1<<20)
+		for range 256 {
+			if _, err := w.Write(buf); err != nil {
+				return
+			}
+		}
+	}))
+	p := startProxy(t, h2TLSConfig("Http2", "Http2", `"tls_context": `+tlsContext(cert, key, "")+",", "", origin))
+	addr := p.addr("in")
+	// The stalled client: a window as large as HTTP/2 allows, one request,
+	// and not a byte read after that.
+	raw, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: f.ca.Pool(), NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	io.WriteString(raw, http2.ClientPreface)
+	fr := http2.NewFramer(raw, nil)
+	fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1<<31 - 1})
+	fr.WriteWindowUpdate(0, 1<<31-1-65535)
+	var hb bytes.Buffer
+	enc := hpack.NewEncoder(&hb)
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "a"}, {":path", "/big"}} {
+		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb.Bytes(), EndStream: true, EndHeaders: true})
+	// Wait until the proxy has had more for that client than its socket
+	// takes (about 2 MiB here while nothing is read).
+	up := p.pools.ClusterCounters("origin")
+	waitFor(t, "the big response to fill the stalled client's socket", func() bool { return up.BytesIn.Load() > 8<<20 })
+	// Clients on both event loops (netpoll) or the one pool (goroutines).
+	client := h2TLSClient(f.ca.Pool())
+	for i := range 4 {
+		client.Transport.(*http2.Transport).CloseIdleConnections()
+		if status, body := getWith(t, client, fmt.Sprintf("https://%s/small/%d", addr, i)); status != 200 || body != "small" {
+			t.Fatalf("another client while one does not read: %d %q", status, body)
+		}
 	}
 }

@@ -12,7 +12,12 @@ import (
 
 // tlsPair is a network.Conn with TLS over loopback and the client's end,
 // which discards what it reads.
-func tlsPair(b testing.TB) (*network.Conn, net.Conn) {
+func tlsPair(b testing.TB) (*network.Conn, net.Conn) { return tlsPairReading(b, true) }
+
+// tlsPairNoRead is tlsPair with a client that reads nothing.
+func tlsPairNoRead(b testing.TB) (*network.Conn, net.Conn) { return tlsPairReading(b, false) }
+
+func tlsPairReading(b testing.TB, read bool) (*network.Conn, net.Conn) {
 	ca := tlstest.NewCA(b, "bench CA")
 	cert := ca.Issue(b, tlstest.ECDSA, "127.0.0.1").TLS(b)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -28,7 +33,9 @@ func tlsPair(b testing.TB) (*network.Conn, net.Conn) {
 			return
 		}
 		done <- c
-		io.Copy(io.Discard, c)
+		if read {
+			io.Copy(io.Discard, c)
+		}
 	}()
 	nc, err := ln.Accept()
 	if err != nil {
@@ -38,7 +45,7 @@ func tlsPair(b testing.TB) (*network.Conn, net.Conn) {
 	var tc *gotls.Conn
 	c.Wrap(func(nc net.Conn) net.Conn {
 		tc = gotls.Server(nc, &gotls.Config{Certificates: []gotls.Certificate{cert}})
-		return &Conn{Conn: tc}
+		return NewConn(tc, c)
 	})
 	if err := tc.Handshake(); err != nil {
 		b.Fatal(err)

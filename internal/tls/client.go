@@ -147,7 +147,7 @@ func (c *Client) handshake(ctx context.Context, conn *network.Conn, log *slog.Lo
 	var tc *gotls.Conn
 	conn.Wrap(func(nc net.Conn) net.Conn {
 		tc = gotls.Client(nc, cfg)
-		return &Conn{Conn: tc}
+		return NewConn(tc, conn)
 	})
 	err := tc.Handshake()
 	if err == nil && h2 {

@@ -1,7 +1,10 @@
 package tls
 
 import (
+	"errors"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/mosnctl/mosnctl/internal/config"
 	"github.com/mosnctl/mosnctl/internal/tls/tlstest"
@@ -75,4 +78,38 @@ func TestConnReadsRecordsWhole(t *testing.T) {
 		t.Errorf("%d reads for %d bytes: a byte at a time", fills, size)
 	}
 	t.Logf("%d reads for %d bytes", fills, size)
+}
+
+// TryWrite on a peer that stopped reading writes nothing once the socket
+// is full, rather than waiting: the caller's flusher takes the bytes. A
+// plain Write then waits for room (here until its deadline).
+func TestTryWriteDoesNotWait(t *testing.T) {
+	c, client := tlsPairNoRead(t)
+	defer client.Close()
+	c.SetWriteDeadline(time.Now().Add(10 * time.Second)) // a wait fails the test instead of hanging it
+	chunk := make([]byte, 16<<10)
+	written := 0
+	for {
+		c.LockWrite()
+		n, err := c.TryWrite(chunk)
+		c.UnlockWrite()
+		if err != nil {
+			t.Fatalf("TryWrite after %d bytes: %v (it waited)", written, err)
+		}
+		if n == 0 {
+			break
+		}
+		if n != len(chunk) {
+			t.Fatalf("TryWrite wrote %d of %d: a TLS record in part", n, len(chunk))
+		}
+		written += n
+		if written > 256<<20 {
+			t.Fatal("256 MiB taken by a peer that reads nothing")
+		}
+	}
+	t.Logf("%d bytes taken before the socket filled", written)
+	c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, err := c.Write(make([]byte, 8<<20)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("a blocking write to a full socket: %v, want it to wait until the deadline", err)
+	}
 }
