@@ -323,3 +323,34 @@ func TestConnWrappedReadsRecordsWhole(t *testing.T) {
 		t.Error("a wrapped connection whose record was read whole still holds its buffer")
 	}
 }
+
+// SendRoom answers from the kernel's count: less room once bytes wait in
+// the socket for a peer that does not read, and no allocation to ask.
+func TestConnSendRoom(t *testing.T) {
+	_, c, _ := pair(t)
+	empty, ok := c.SendRoom()
+	if !ok {
+		t.Skip("the socket can't be asked here")
+	}
+	if empty <= 0 {
+		t.Fatalf("room of an empty socket: %d", empty)
+	}
+	// The peer reads nothing: once its receive buffer is full, bytes
+	// wait in ours until it takes no more.
+	chunk := make([]byte, 64<<10)
+	for total := 0; ; total += len(chunk) {
+		n, err := c.TryWrite(chunk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n < len(chunk) || total > 256<<20 {
+			break
+		}
+	}
+	if room, _ := c.SendRoom(); room >= empty {
+		t.Errorf("room %d with the socket full, %d empty: want less", room, empty)
+	}
+	if n := testing.AllocsPerRun(100, func() { c.SendRoom() }); n != 0 {
+		t.Errorf("SendRoom allocates %.0f times", n)
+	}
+}

@@ -106,3 +106,26 @@ func BenchmarkTLSHandshakeECDSA(b *testing.B) {
 		c.Close()
 	}
 }
+
+// TryWrite, the write of a connection that must not wait for one peer
+// (HTTP/2 frames, Bolt answers), asks the socket for room about once per
+// its send buffer's worth of bytes and allocates nothing.
+func BenchmarkTLSTryWrite(b *testing.B) {
+	c, client := tlsPair(b)
+	defer client.Close()
+	defer c.Close()
+	frame := make([]byte, 1024)
+	b.SetBytes(int64(len(frame)))
+	b.ReportAllocs()
+	for b.Loop() {
+		c.LockWrite()
+		n, err := c.TryWrite(frame)
+		c.UnlockWrite()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n < len(frame) { // no room: what a flusher would do
+			c.Write(frame[n:])
+		}
+	}
+}
