@@ -102,7 +102,7 @@ func TestTLSHTTP2Listener(t *testing.T) {
 			t.Errorf("%d B: trailer %q", size, got)
 		}
 	}
-	if status, body := getWith(t, client, "https://"+addr+"/direct"); status != 200 || body != "direct\n" {
+	if status, body := get(t, client, "https://"+addr+"/direct"); status != 200 || body != "direct\n" {
 		t.Errorf("direct response: %d %q", status, body)
 	}
 
@@ -122,17 +122,6 @@ func TestTLSHTTP2Listener(t *testing.T) {
 	if err != nil || string(out) != "HTTP/2.0 /curl 0\n2 200" {
 		t.Errorf("curl --http2: %v\n%s", err, out)
 	}
-}
-
-func getWith(t *testing.T, c *http.Client, url string) (int, string) {
-	t.Helper()
-	resp, err := c.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
 }
 
 // An Auto TLS listener with the inspector serves, at once on one port: an
@@ -559,7 +548,7 @@ func TestTLSHTTP2SlowReader(t *testing.T) {
 	client := h2TLSClient(f.ca.Pool())
 	for i := range 4 {
 		client.Transport.(*http2.Transport).CloseIdleConnections()
-		if status, body := getWith(t, client, fmt.Sprintf("https://%s/small/%d", addr, i)); status != 200 || body != "small" {
+		if status, body := get(t, client, fmt.Sprintf("https://%s/small/%d", addr, i)); status != 200 || body != "small" {
 			t.Fatalf("another client while one does not read: %d %q", status, body)
 		}
 	}
