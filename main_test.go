@@ -382,3 +382,51 @@ func TestREADMETLSIdentityExample(t *testing.T) {
 		}
 	}
 }
+
+// The README's HTTP/2-over-TLS example passes `serve --check` with the
+// certificate files it names (made here), keeps to loopback and takes
+// HTTP/2 over TLS both ways.
+func TestREADMEHTTP2TLSExample(t *testing.T) {
+	block := readmeBlock(t, "\n#### HTTP/2 over TLS\n")
+	dir := t.TempDir()
+	certs := filepath.Join(dir, "certs")
+	if err := os.Mkdir(certs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ca := tlstest.NewCA(t, "readme CA")
+	ca.WriteCA(t, certs, "ca")
+	ca.Issue(t, tlstest.ECDSA, "127.0.0.1").Write(t, certs, "mesh")
+	ca.Issue(t, tlstest.ECDSA, "client").Write(t, certs, "client")
+	path := filepath.Join(dir, "h2tls.json")
+	if err := os.WriteFile(path, []byte(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir) // the example's certs/ paths are relative, as in MOSN
+	serveCheck(t, path, "#### HTTP/2 over TLS")
+	cfg, _, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range cfg.Servers {
+		for _, l := range s.Listeners {
+			if !strings.HasPrefix(l.Address, "127.0.0.1:") || len(l.FilterChains[0].ServerTLS()) == 0 {
+				t.Errorf("listener %s %q: want TLS on loopback", l.Name, l.Address)
+			}
+		}
+	}
+	for _, c := range cfg.ClusterManager.Clusters {
+		if !c.TLSContext.Enabled() {
+			t.Errorf("cluster %s: want a tls_context", c.Name)
+		}
+		for _, h := range c.Hosts {
+			if !strings.HasPrefix(h.Address, "127.0.0.1:") {
+				t.Errorf("host %q: want loopback", h.Address)
+			}
+		}
+	}
+	for _, want := range []string{`"downstream_protocol": "Http2", "upstream_protocol": "Http2"`, `"downstream_protocol": "Auto"`} {
+		if !strings.Contains(block, want) {
+			t.Errorf("the example lacks %s", want)
+		}
+	}
+}

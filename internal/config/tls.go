@@ -380,8 +380,25 @@ func (v *validator) tlsManager(raw json.RawMessage, path string) {
 	}
 }
 
+// ServedALPN is what a listener whose proxy serves downstream protocol
+// advertises with ALPN when its tls_context gives no alpn: the ids of the
+// protocols it serves, HTTP/2 first where it serves both (an Auto listener
+// serves HTTP/2 when ALPN picked h2 and detects the protocol otherwise).
+// Protocols without an ALPN id (Bolt) get none.
+func ServedALPN(downstream string) []string {
+	switch downstream {
+	case ProtocolHTTP1:
+		return []string{"http/1.1"}
+	case ProtocolHTTP2:
+		return []string{"h2"}
+	case ProtocolAuto:
+		return []string{"h2", "http/1.1"}
+	}
+	return []string{}
+}
+
 // chainALPN is what a filter chain may advertise with ALPN: the protocols
-// its terminal filter serves today (HTTP/2 is not served yet).
+// its terminal filter serves (nil: any, for tcp_proxy).
 func chainALPN(fc *FilterChain) []string {
 	for _, f := range fc.Filters {
 		switch f.Type {
@@ -392,34 +409,67 @@ func chainALPN(fc *FilterChain) []string {
 				DownstreamProtocol string `json:"downstream_protocol"`
 			}
 			json.Unmarshal(f.Config, &p)
-			if p.DownstreamProtocol == ProtocolHTTP1 || p.DownstreamProtocol == ProtocolAuto {
-				return []string{"http/1.1"}
-			}
+			return ServedALPN(p.DownstreamProtocol)
 		}
 	}
 	return []string{}
 }
 
-// clusterTLSUsers refuses TLS on a cluster that an HTTP/2 proxy forwards
-// to: the HTTP/1 and Bolt pools and tcp_proxy originate TLS, the HTTP/2
-// pools not yet, and their dial would otherwise go out in plaintext where
-// the config asks for TLS.
+// clusterALPN is what a cluster's tls_context may offer with ALPN.
+var clusterALPN = []string{"h2", "http/1.1"}
+
+// upstreamHTTP reports which HTTP pools a proxy with these protocols
+// forwards to: the upstream protocol, which defaults to the downstream
+// one; an Auto listener without one forwards HTTP/2 connections as HTTP/2
+// and HTTP/1 ones as HTTP/1.
+func upstreamHTTP(down, up string) (http1, http2 bool) {
+	if up == "" || up == ProtocolAuto || up == ProtocolX {
+		up = down
+	}
+	switch up {
+	case ProtocolHTTP1:
+		return true, false
+	case ProtocolHTTP2:
+		return false, true
+	case ProtocolAuto:
+		return true, true
+	}
+	return false, false
+}
+
+// clusterTLSUsers checks a TLS cluster's alpn against the HTTP proxies
+// that forward to it. Without alpn each pool offers its own protocol (h2
+// for HTTP/2, nothing for HTTP/1, as MOSN does); an alpn list is offered
+// as given, so it must hold h2 for an HTTP/2 upstream (which requires the
+// host to pick h2) and must not hold h2 for an HTTP/1 upstream (the host
+// could pick it and get HTTP/1 bytes).
 func (v *validator) clusterTLSUsers() {
-	tlsCluster := map[string]int{}
+	alpnCluster := map[string]int{}
 	for i := range v.c.ClusterManager.Clusters {
-		if cl := &v.c.ClusterManager.Clusters[i]; cl.TLSContext.Enabled() {
-			tlsCluster[cl.Name] = i
+		if cl := &v.c.ClusterManager.Clusters[i]; cl.TLSContext.Enabled() && len(cl.TLSContext.ALPNProtocols()) > 0 {
+			alpnCluster[cl.Name] = i
 		}
 	}
-	if len(tlsCluster) == 0 {
+	if len(alpnCluster) == 0 {
 		return
 	}
-	refuse := func(cluster, user string) {
-		if i, ok := tlsCluster[cluster]; ok {
-			v.errorf(fmt.Sprintf("cluster_manager.clusters[%d].tls_context", i),
-				"TLS to upstream hosts does not work for HTTP/2 proxies yet, and %s forwards to cluster %q", user, cluster)
-			delete(tlsCluster, cluster)
+	check := func(cluster, listener string, http1, http2 bool) {
+		i, ok := alpnCluster[cluster]
+		if !ok {
+			return
 		}
+		cl := &v.c.ClusterManager.Clusters[i]
+		path := fmt.Sprintf("cluster_manager.clusters[%d].tls_context.alpn", i)
+		has := contains(cl.TLSContext.ALPNProtocols(), "h2")
+		switch {
+		case http2 && !has:
+			v.errorf(path, "%q lacks h2, and listener %q forwards HTTP/2 to cluster %q (leave alpn empty to offer h2)", cl.TLSContext.ALPN, listener, cluster)
+		case http1 && has:
+			v.errorf(path, "%q offers h2, and listener %q forwards HTTP/1 to cluster %q: a host picking h2 would get HTTP/1 (leave alpn empty, or use a cluster per protocol)", cl.TLSContext.ALPN, listener, cluster)
+		default:
+			return
+		}
+		delete(alpnCluster, cluster) // one error per cluster
 	}
 	for si := range v.c.Servers {
 		s := &v.c.Servers[si]
@@ -431,7 +481,8 @@ func (v *validator) clusterTLSUsers() {
 					if f.Type != FilterProxy || json.Unmarshal(f.Config, &p) != nil {
 						continue
 					}
-					if p.DownstreamProtocol != ProtocolHTTP2 && p.UpstreamProtocol != ProtocolHTTP2 {
+					http1, http2 := upstreamHTTP(p.DownstreamProtocol, p.UpstreamProtocol)
+					if !http1 && !http2 {
 						continue
 					}
 					for ri := range s.Routers {
@@ -443,10 +494,9 @@ func (v *validator) clusterTLSUsers() {
 								if r.Route == nil {
 									continue
 								}
-								user := fmt.Sprintf("%s listener %q", p.DownstreamProtocol, l.Name)
-								refuse(r.Route.ClusterName, user)
+								check(r.Route.ClusterName, l.Name, http1, http2)
 								for _, wc := range r.Route.WeightedClusters {
-									refuse(wc.Cluster.Name, user)
+									check(wc.Cluster.Name, l.Name, http1, http2)
 								}
 							}
 						}

@@ -104,7 +104,22 @@ func TestTLSConfig(t *testing.T) {
 		{name: "cluster verify client", cluster: `"tls_context": {"status": true, "verify_client": true},`, err: cp + ".verify_client: applies to listeners only"},
 		{name: "cluster half pair", cluster: `"tls_context": {"status": true, "cert_chain": ` + q(cert) + `},`, err: cp + ".private_key: required with cert_chain"},
 		{name: "cluster tls for bolt", proto: "bolt", cluster: `"tls_context": {"status": true},`},
-		{name: "cluster h2", cluster: `"tls_context": {"status": true, "alpn": "h2"},`, err: cp + `.alpn: protocol "h2" is not served here yet`},
+		{name: "cluster h2 for http1", cluster: `"tls_context": {"status": true, "alpn": "h2"},`,
+			err: cp + `.alpn: "h2" offers h2, and listener "l" forwards HTTP/1 to cluster "c"`},
+		{name: "cluster unknown alpn", cluster: `"tls_context": {"status": true, "alpn": "spdy/3"},`,
+			err: cp + `.alpn: protocol "spdy/3" is not served here yet (supported: h2, http/1.1)`},
+		{name: "h2 listener", chain: ctx(""), proto: "Http2"},
+		{name: "h2 listener alpn h2", chain: ctx(`, "alpn": "h2"`), proto: "Http2"},
+		{name: "auto listener alpn both", chain: ctx(`, "alpn": "h2,http/1.1"`), proto: "Auto"},
+		{name: "http1 alpn on h2 listener", chain: ctx(`, "alpn": "http/1.1"`), proto: "Http2",
+			err: lp + `.alpn: protocol "http/1.1" is not served here yet (supported: h2)`},
+		{name: "cluster tls for h2", proto: "Http2", cluster: `"tls_context": {"status": true, "ca_cert": ` + q(caPath) + `},`},
+		{name: "cluster alpn h2 for h2", proto: "Http2", cluster: `"tls_context": {"status": true, "alpn": "h2"},`},
+		{name: "cluster tls for auto", proto: "Auto", cluster: `"tls_context": {"status": true},`},
+		{name: "cluster alpn without h2 for h2", proto: "Http2", cluster: `"tls_context": {"status": true, "alpn": "http/1.1"},`,
+			err: cp + `.alpn: "http/1.1" lacks h2, and listener "l" forwards HTTP/2 to cluster "c" (leave alpn empty to offer h2)`},
+		{name: "cluster alpn for auto", proto: "Auto", cluster: `"tls_context": {"status": true, "alpn": "h2"},`,
+			err: cp + `.alpn: "h2" offers h2, and listener "l" forwards HTTP/1 to cluster "c"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -425,7 +425,7 @@ func (v *validator) clusterManager() {
 				suggestName(cl.LbType, append(append([]string(nil), supportedLBTypes...), mosnOnlyLBTypes...)), supported)
 		}
 		if cl.TLSContext.Enabled() {
-			v.tlsContext(cl.TLSContext, cp+".tls_context", tlsCluster, []string{"http/1.1"})
+			v.tlsContext(cl.TLSContext, cp+".tls_context", tlsCluster, clusterALPN)
 		}
 		v.add(checkResilience(cl, cp)...)
 		if cl.MaxConnections < 0 {

@@ -145,6 +145,19 @@ func (c *Conn) Wrap(wrap func(net.Conn) net.Conn) {
 // netConner is a wrapper that exposes the socket under it.
 type netConner interface{ NetConn() net.Conn }
 
+// readAheader is a wrapper that may hold bytes it read ahead of what its
+// last Read returned (TLS: the rest of a record, when that Read filled the
+// space it was given).
+type readAheader interface{ ReadAhead() bool }
+
+// wrapperHolds reports whether a wrapper may hold bytes read ahead: then
+// Release keeps the buffer, so that the next Fill takes them in one read
+// rather than a byte at a time by the one-byte wait.
+func (c *Conn) wrapperHolds() bool {
+	ra, ok := c.nc.(readAheader)
+	return ok && ra.ReadAhead()
+}
+
 // wrapped reports whether Wrap put a layer (TLS) over the socket: its
 // state (a TLS session) can't be handed to another process, and it may
 // hold bytes it read ahead. (A type assertion rather than a field keeps
@@ -246,7 +259,7 @@ func (c *Conn) getBuffer() {
 // Release returns the read buffer to the pool when nothing is buffered, so an
 // idle connection holds no buffer. Call it before blocking for a new message.
 func (c *Conn) Release() {
-	if c.bb != nil && c.r == c.w {
+	if c.bb != nil && c.r == c.w && !c.wrapperHolds() {
 		c.putBuffer()
 	}
 }

@@ -75,7 +75,9 @@
 // record that no readiness event would announce. It keeps its task (a
 // coroutine stack) and tls.Conn's state and buffers while it waits, but no
 // read buffer: Fill waits for a message's first byte with one byte of the
-// connection's own. An idle TLS connection (HTTP/1, ECDSA P-256, TLS 1.3)
+// connection's own. While the wrapper may hold the rest of what it read
+// (ReadAhead), Release keeps the buffer, so the rest comes in one read and
+// a reader that consumes every byte does not go a byte at a time. An idle TLS connection (HTTP/1, ECDSA P-256, TLS 1.3)
 // grew the RSS by about 26 KB in either model (5 000 connections; 40 KB
 // while Fill's buffer waited inside crypto/tls).
 package network

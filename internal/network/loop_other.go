@@ -73,6 +73,9 @@ type rawIO struct{}
 // writevOnLoop declines: there are no loop sockets.
 func (c *Conn) writevOnLoop([][]byte) (int64, error, bool) { return 0, nil, false }
 
+// SendRoom can't tell: only Linux has the socket query it needs.
+func (c *Conn) SendRoom() (int, bool) { return 0, false }
+
 // peekIdle finds nothing: only Linux has the raw peek it needs.
 func (c *Conn) peekIdle() error { return nil }
 

@@ -288,6 +288,7 @@ type rawIO struct {
 	ok bool
 	w  rawWriter
 	p  rawPeeker
+	q  rawQueue
 }
 
 var errNoRawIO = errors.New("network: socket has no raw access")
@@ -301,8 +302,8 @@ func (r *rawIO) init(nc net.Conn) error {
 	if err != nil {
 		return err
 	}
-	r.w, r.p = rawWriter{rc: rc}, rawPeeker{rc: rc}
-	r.w.fn, r.p.fn = r.w.write, r.p.peek
+	r.w, r.p, r.q = rawWriter{rc: rc}, rawPeeker{rc: rc}, rawQueue{rc: rc}
+	r.w.fn, r.p.fn, r.q.fn = r.w.write, r.p.peek, r.q.ask
 	r.ok = true
 	return nil
 }
@@ -736,6 +737,64 @@ func (c *Conn) peekIdle() error {
 		}
 	}
 	return g.raw.p.check()
+}
+
+// SendRoom tells how many more bytes the socket under c (under its
+// wrapper too) takes now without waiting, as the kernel counts: half its
+// send buffer (the other half is the kernel's own overhead) less what is
+// queued there, unsent or unacknowledged. ok is false when the socket
+// can't be asked. A wrapper that can't write in part (TLS) asks before it
+// starts a record, so that a writer that must not wait for one peer
+// doesn't.
+func (c *Conn) SendRoom() (int, bool) {
+	if fc := c.ls; fc != nil {
+		if fc.closing.Load() {
+			return 0, false
+		}
+		return sendRoomFD(int(fc.fd))
+	}
+	g := c.goIO()
+	if !g.raw.ok {
+		nc := c.nc
+		if u, ok := nc.(netConner); ok {
+			nc = u.NetConn()
+		}
+		if err := g.raw.init(nc); err != nil {
+			return 0, false
+		}
+	}
+	return g.raw.q.room()
+}
+
+// rawQueue asks a netpoller socket for its send room; its callback is a
+// method value made once per connection.
+type rawQueue struct {
+	rc   syscall.RawConn
+	fn   func(fd uintptr)
+	n    int
+	okay bool
+}
+
+func (q *rawQueue) room() (int, bool) {
+	q.okay = false
+	if err := q.rc.Control(q.fn); err != nil {
+		return 0, false
+	}
+	return q.n, q.okay
+}
+
+func (q *rawQueue) ask(fd uintptr) { q.n, q.okay = sendRoomFD(int(fd)) }
+
+func sendRoomFD(fd int) (int, bool) {
+	size, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_SNDBUF)
+	if err != nil {
+		return 0, false
+	}
+	var queued int32
+	if _, _, e := syscall.RawSyscall(syscall.SYS_IOCTL, uintptr(fd), syscall.TIOCOUTQ, uintptr(unsafe.Pointer(&queued))); e != 0 {
+		return 0, false
+	}
+	return max(size/2-int(queued), 0), true
 }
 
 // rawPeeker peeks at a netpoller socket without waiting. Its callback is a

@@ -269,3 +269,88 @@ func TestSendTimeout(t *testing.T) {
 		t.Fatalf("write to a peer that reads slowly: %v", err)
 	}
 }
+
+// recordConn reads its socket a whole record at a time and hands the
+// record out as asked, as a TLS layer does.
+type recordConn struct {
+	net.Conn
+	size   int
+	record []byte
+}
+
+func (r *recordConn) NetConn() net.Conn { return r.Conn }
+func (r *recordConn) ReadAhead() bool   { return len(r.record) > 0 }
+
+func (r *recordConn) Read(b []byte) (int, error) {
+	if len(r.record) == 0 {
+		buf := make([]byte, r.size)
+		if _, err := io.ReadFull(r.Conn, buf); err != nil {
+			return 0, err
+		}
+		r.record = buf
+	}
+	n := copy(b, r.record)
+	r.record = r.record[n:]
+	return n, nil
+}
+
+// A reader that consumes everything and releases its buffer between
+// reads (as the HTTP/2 readers do) gets a wrapped connection's record in
+// two reads (its first byte, then the rest), not a byte at a time; once
+// the record is taken, the buffer goes back to the pool.
+func TestConnWrappedReadsRecordsWhole(t *testing.T) {
+	client, c, _ := pair(t)
+	const record, records = 4 << 10, 16
+	c.Wrap(func(nc net.Conn) net.Conn { return &recordConn{Conn: nc, size: record} })
+	go client.Write(bytes.Repeat([]byte("x"), record*records))
+	fills, total := 0, 0
+	for total < record*records {
+		if len(c.Buffered()) == 0 {
+			c.Release()
+		}
+		if err := c.Fill(); err != nil {
+			t.Fatal(err)
+		}
+		fills++
+		total += len(c.Buffered())
+		c.Discard(len(c.Buffered()))
+	}
+	if fills > 2*records {
+		t.Errorf("%d fills for %d records, want at most 2 each", fills, records)
+	}
+	c.Release()
+	if c.Buffered() != nil || c.bb != nil {
+		t.Error("a wrapped connection whose record was read whole still holds its buffer")
+	}
+}
+
+// SendRoom answers from the kernel's count: less room once bytes wait in
+// the socket for a peer that does not read, and no allocation to ask.
+func TestConnSendRoom(t *testing.T) {
+	_, c, _ := pair(t)
+	empty, ok := c.SendRoom()
+	if !ok {
+		t.Skip("the socket can't be asked here")
+	}
+	if empty <= 0 {
+		t.Fatalf("room of an empty socket: %d", empty)
+	}
+	// The peer reads nothing: once its receive buffer is full, bytes
+	// wait in ours until it takes no more.
+	chunk := make([]byte, 64<<10)
+	for total := 0; ; total += len(chunk) {
+		n, err := c.TryWrite(chunk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n < len(chunk) || total > 256<<20 {
+			break
+		}
+	}
+	if room, _ := c.SendRoom(); room >= empty {
+		t.Errorf("room %d with the socket full, %d empty: want less", room, empty)
+	}
+	if n := testing.AllocsPerRun(100, func() { c.SendRoom() }); n != 0 {
+		t.Errorf("SendRoom allocates %.0f times", n)
+	}
+}

@@ -28,6 +28,7 @@ func (p *Pools) HTTP2(loop *network.Loop, c *upstream.Cluster, h *upstream.Host)
 		// The cluster's per-connection fields apply to streams here.
 		MaxStreamsPerConn: c.MaxRequestPerConn,
 		IdleTimeout:       c.IdleTimeout,
+		Handshake:         c.TLS.H2HandshakeFunc(h.TLSDisable, p.Log), // nil: h2c
 	})
 	v, loaded := hosts.LoadOrStore(h, pool)
 	if loaded {

@@ -372,9 +372,9 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 		return nil, fmt.Errorf("%s.type: network filter %q is not supported yet", fpath, f.Type)
 	}
 	if fc := &lc.FilterChains[0]; len(fc.ServerTLS()) > 0 {
-		var alpn []string
-		if rl.protocol == config.ProtocolHTTP1 || rl.protocol == config.ProtocolAuto {
-			alpn = []string{"http/1.1"} // h2 once the data path serves it
+		var alpn []string // tcp_proxy: none
+		if f.Type == config.FilterProxy {
+			alpn = config.ServedALPN(rl.protocol)
 		}
 		st, err := mosntls.BuildServer(fc, path+".filter_chains[0]", alpn)
 		if err != nil {
@@ -385,7 +385,13 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 			rl.tls = old.tls // its session ticket keys live on
 		}
 		rl.tlsState = st
-		handler = rl.tls.Handler(handler, mosntls.HandlerOptions{Inspector: lc.Inspector, Log: log, LogLimit: logLimit})
+		opts := mosntls.HandlerOptions{Inspector: lc.Inspector, Log: log, LogLimit: logLimit}
+		if rl.protocol == config.ProtocolAuto {
+			// ALPN settles what detection would: h2 is HTTP/2; the rest
+			// (http/1.1, none, plaintext) is detected as before.
+			opts.NextProto = map[string]network.Handler{"h2": rl.byProtocol[protocol.HTTP2]}
+		}
+		handler = rl.tls.Handler(handler, opts)
 	}
 	rl.handler = handler
 	return rl, nil

@@ -152,7 +152,7 @@ func TestTLSListenerSNI(t *testing.T) {
 			t.Errorf("sni %q: version %x, want TLS 1.3", tt.sni, st.Version)
 		}
 		if st.NegotiatedProtocol != "http/1.1" {
-			t.Errorf("sni %q: ALPN %q, want http/1.1 (no h2 yet)", tt.sni, st.NegotiatedProtocol)
+			t.Errorf("sni %q: ALPN %q, want http/1.1 (an Http1 listener)", tt.sni, st.NegotiatedProtocol)
 		}
 	}
 	// TLS 1.1 is refused during the handshake.

@@ -72,6 +72,11 @@ type H2ClientStream struct {
 // dialH2 connects to addr and starts the connection's reader.
 func dialH2(ctx context.Context, l *network.Loop, addr string, opts *H2PoolOptions) (*H2ClientConn, error) {
 	c, err := network.DialFrom(ctx, l, addr, opts.ConnectTimeout, opts.Counters, network.DefaultReadBufferSize)
+	if err == nil && opts.Handshake != nil {
+		if err = opts.Handshake(ctx, c); err != nil {
+			c.Close()
+		}
+	}
 	limit, log := opts.Limit, opts.Log
 	if err != nil {
 		limit.Release()
@@ -662,6 +667,9 @@ type H2PoolOptions struct {
 	// IdleTimeout closes a connection that carried no stream for that long
 	// (the cluster's idle_timeout); 0: never.
 	IdleTimeout time.Duration
+	// Handshake, when set, runs on each new connection before the preface
+	// (TLS, which must pick h2 by ALPN); its failure is the dial's.
+	Handshake func(context.Context, *network.Conn) error
 }
 
 // H2Pool keeps the multiplexed connections to one upstream host, for the

@@ -12,7 +12,12 @@ import (
 
 // tlsPair is a network.Conn with TLS over loopback and the client's end,
 // which discards what it reads.
-func tlsPair(b *testing.B) (*network.Conn, net.Conn) {
+func tlsPair(b testing.TB) (*network.Conn, net.Conn) { return tlsPairReading(b, true) }
+
+// tlsPairNoRead is tlsPair with a client that reads nothing.
+func tlsPairNoRead(b testing.TB) (*network.Conn, net.Conn) { return tlsPairReading(b, false) }
+
+func tlsPairReading(b testing.TB, read bool) (*network.Conn, net.Conn) {
 	ca := tlstest.NewCA(b, "bench CA")
 	cert := ca.Issue(b, tlstest.ECDSA, "127.0.0.1").TLS(b)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -28,7 +33,9 @@ func tlsPair(b *testing.B) (*network.Conn, net.Conn) {
 			return
 		}
 		done <- c
-		io.Copy(io.Discard, c)
+		if read {
+			io.Copy(io.Discard, c)
+		}
 	}()
 	nc, err := ln.Accept()
 	if err != nil {
@@ -38,7 +45,7 @@ func tlsPair(b *testing.B) (*network.Conn, net.Conn) {
 	var tc *gotls.Conn
 	c.Wrap(func(nc net.Conn) net.Conn {
 		tc = gotls.Server(nc, &gotls.Config{Certificates: []gotls.Certificate{cert}})
-		return &Conn{Conn: tc}
+		return NewConn(tc, c)
 	})
 	if err := tc.Handshake(); err != nil {
 		b.Fatal(err)
@@ -97,5 +104,28 @@ func BenchmarkTLSHandshakeECDSA(b *testing.B) {
 			b.Fatal(err)
 		}
 		c.Close()
+	}
+}
+
+// TryWrite, the write of a connection that must not wait for one peer
+// (HTTP/2 frames, Bolt answers), asks the socket for room about once per
+// its send buffer's worth of bytes and allocates nothing.
+func BenchmarkTLSTryWrite(b *testing.B) {
+	c, client := tlsPair(b)
+	defer client.Close()
+	defer c.Close()
+	frame := make([]byte, 1024)
+	b.SetBytes(int64(len(frame)))
+	b.ReportAllocs()
+	for b.Loop() {
+		c.LockWrite()
+		n, err := c.TryWrite(frame)
+		c.UnlockWrite()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n < len(frame) { // no room: what a flusher would do
+			c.Write(frame[n:])
+		}
 	}
 }

@@ -3,9 +3,11 @@ package tls
 import (
 	"context"
 	gotls "crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -25,9 +27,11 @@ type Client struct {
 }
 
 type clientState struct {
-	ctx    config.TLSContext
-	path   string
-	cfg    *gotls.Config
+	ctx  config.TLSContext
+	path string
+	cfg  *gotls.Config
+	// cfgH2 is cfg for HTTP/2 pools: it offers h2 when alpn is empty.
+	cfgH2  *gotls.Config
 	certs  []CertInfo
 	digest [32]byte
 }
@@ -75,6 +79,11 @@ func (c *Client) build(t *config.TLSContext, path string) (*clientState, error) 
 	// handshake); new certificates start a new cache, as a resumed session
 	// would carry the old client certificate.
 	cfg.ClientSessionCache = gotls.NewLRUClientSessionCache(256)
+	st.cfgH2 = cfg
+	if len(cfg.NextProtos) == 0 {
+		st.cfgH2 = cfg.Clone() // the session cache stays shared
+		st.cfgH2.NextProtos = []string{"h2"}
+	}
 	st.digest = digest([]config.TLSContext{*t})
 	return st, nil
 }
@@ -108,12 +117,21 @@ func (c *Client) Certs() []CertInfo { return c.cur.Load().certs }
 // untrusted or mismatched certificate included) is an error: the caller
 // treats it as a failed connect.
 func (c *Client) Handshake(ctx context.Context, conn *network.Conn) error {
-	return c.handshake(ctx, conn, c.log)
+	return c.handshake(ctx, conn, c.log, false)
 }
 
-func (c *Client) handshake(ctx context.Context, conn *network.Conn, log *slog.Logger) error {
+// errNoH2 fails an HTTP/2 pool's handshake with a host that did not pick
+// h2 by ALPN: HTTP/2 over TLS is only spoken where ALPN agreed on it.
+var errNoH2 = errors.New("the host did not pick h2 by ALPN")
+
+// handshake is Handshake; h2 offers h2 (unless alpn says otherwise) and
+// requires the host to pick it.
+func (c *Client) handshake(ctx context.Context, conn *network.Conn, log *slog.Logger, h2 bool) error {
 	st := c.cur.Load()
 	cfg := st.cfg
+	if h2 {
+		cfg = st.cfgH2
+	}
 	if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
 		if host, _, err := net.SplitHostPort(conn.RemoteAddr().String()); err == nil {
 			cfg = cfg.Clone()
@@ -129,9 +147,18 @@ func (c *Client) handshake(ctx context.Context, conn *network.Conn, log *slog.Lo
 	var tc *gotls.Conn
 	conn.Wrap(func(nc net.Conn) net.Conn {
 		tc = gotls.Client(nc, cfg)
-		return &Conn{Conn: tc}
+		return NewConn(tc, conn)
 	})
-	if err := tc.Handshake(); err != nil {
+	err := tc.Handshake()
+	if err == nil && h2 {
+		if p := tc.ConnectionState().NegotiatedProtocol; p != "h2" {
+			if p == "" {
+				p = "none"
+			}
+			err = fmt.Errorf("%w (offered %s, picked %s)", errNoH2, strings.Join(cfg.NextProtos, ","), p)
+		}
+	}
+	if err != nil {
 		reason := Classify(err)
 		c.Stats.Failures[reason].Add(1)
 		if ok, suppressed := c.limit.Allow(reason.String()); ok {
@@ -160,5 +187,19 @@ func (c *Client) HandshakeFunc(tlsDisable bool, log *slog.Logger) func(context.C
 		log = c.log
 	}
 	log = log.With("cluster", c.Cluster)
-	return func(ctx context.Context, conn *network.Conn) error { return c.handshake(ctx, conn, log) }
+	return func(ctx context.Context, conn *network.Conn) error { return c.handshake(ctx, conn, log, false) }
+}
+
+// H2HandshakeFunc is HandshakeFunc for an HTTP/2 pool: the handshake
+// offers ALPN h2 when the cluster's alpn is empty (else alpn as given) and
+// fails, as a failed connect, unless the host picks h2.
+func (c *Client) H2HandshakeFunc(tlsDisable bool, log *slog.Logger) func(context.Context, *network.Conn) error {
+	if c == nil || tlsDisable {
+		return nil
+	}
+	if log == nil {
+		log = c.log
+	}
+	log = log.With("cluster", c.Cluster)
+	return func(ctx context.Context, conn *network.Conn) error { return c.handshake(ctx, conn, log, true) }
 }

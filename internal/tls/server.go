@@ -28,6 +28,13 @@
 // connection's own reader ends it (network.Conn.CloseOwned), it sends
 // close_notify first (Conn.CloseNotify); a close from anywhere else cuts.
 //
+// Writes that must not wait for one peer (TryWrite: an HTTP/2 connection
+// relaying many clients' streams, Bolt answers) can't stop in the middle of
+// a record as a cleartext write stops anywhere: they ask the socket for
+// room (network.Conn.SendRoom, kept as a lower-bound budget so that most
+// writes ask nothing) and write nothing when a record might not fit; the
+// caller's flusher writes it, waiting.
+//
 // Live TLS connections are not handed to a new process on upgrade (their
 // session keys stay here): network.Conn refuses the hand-off of a wrapped
 // connection, which drains instead.
@@ -45,6 +52,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"strings"
@@ -307,6 +315,10 @@ type HandlerOptions struct {
 	HandshakeTimeout time.Duration // 0: DefaultHandshakeTimeout
 	Log              *slog.Logger
 	LogLimit         *lograte.Limiter // nil: every failure is logged
+	// NextProto serves a connection whose handshake picked one of its
+	// ALPN ids (an Auto listener's "h2") instead of the handler given;
+	// any other connection, plaintext ones included, goes to that one.
+	NextProto map[string]network.Handler
 }
 
 // Handler terminates TLS on each connection, then serves the decrypted
@@ -356,7 +368,7 @@ func (h *handler) ServeConn(ctx context.Context, c *network.Conn) {
 			nc = &prefixConn{Conn: nc, prefix: prefix}
 		}
 		tc = gotls.Server(nc, h.l.base)
-		wrapper = &Conn{Conn: tc}
+		wrapper = NewConn(tc, c)
 		return wrapper
 	})
 	if err := tc.Handshake(); err != nil {
@@ -373,6 +385,10 @@ func (h *handler) ServeConn(ctx context.Context, c *network.Conn) {
 	wrapper.state = newState(cs)
 	c.SetReadDeadline(time.Time{})
 	c.SetWriteDeadline(time.Time{})
+	if next, ok := h.opts.NextProto[tc.ConnectionState().NegotiatedProtocol]; ok {
+		next.ServeConn(ctx, c)
+		return
+	}
 	h.next.ServeConn(ctx, c)
 }
 
@@ -392,7 +408,34 @@ func (h *handler) fail(c *network.Conn, err error) {
 type Conn struct {
 	*gotls.Conn
 	state *State // a downstream connection's, set once its handshake is done
+	// filled: the last Read filled the space given, so the record it
+	// came from may hold more (ReadAhead).
+	filled bool
+	// room asks the socket how much it takes now (network.Conn.SendRoom;
+	// nil: don't ask). budget is what is left of its last answer after
+	// the writes since: a lower bound, as the peer only frees room.
+	room   func() (int, bool)
+	budget atomic.Int64
 }
+
+// NewConn makes tc the wrapper of c's socket (in c.Wrap): writes that must
+// not wait ask c's socket for room.
+func NewConn(tc *gotls.Conn, c *network.Conn) *Conn {
+	return &Conn{Conn: tc, room: c.SendRoom}
+}
+
+// Read reads decrypted bytes: what is left of the current record, up to
+// len(b).
+func (c *Conn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.filled = n > 0 && n == len(b)
+	return n, err
+}
+
+// ReadAhead reports whether the last Read may have left bytes of its
+// record behind: network.Conn then keeps its read buffer for them rather
+// than waiting for them a byte at a time.
+func (c *Conn) ReadAhead() bool { return c.filled }
 
 // Close closes the socket without a close_notify alert: network.Conn's
 // Close may come from any goroutine (a drain past its deadline, a pool),
@@ -401,10 +444,37 @@ type Conn struct {
 // through network.Conn.CloseOwned) when it ends the connection.
 func (c *Conn) Close() error { return c.Conn.NetConn().Close() }
 
-// TryWrite writes all of b. A TLS record can't be written in part without
-// waiting, so a writer that must not wait for one peer (Bolt answers) waits
-// for this one; on an event loop the wait yields to the loop.
-func (c *Conn) TryWrite(b []byte) (int, error) { return c.Conn.Write(b) }
+// TryWrite writes all of b when the socket has room for its records now,
+// else nothing: a TLS record can't be written in part without waiting, and
+// a writer that must not wait for one peer (an HTTP/2 connection relaying
+// many clients' streams, Bolt answers) hands b to its flusher instead.
+// Where the socket can't be asked it writes b, waiting if need be (on an
+// event loop the wait yields to the loop).
+func (c *Conn) TryWrite(b []byte) (int, error) {
+	if need := int64(sealedSize(len(b))); c.room != nil && c.budget.Load() < need {
+		room, ok := c.room()
+		if !ok {
+			room = math.MaxInt32 // can't tell: write, as before
+		}
+		c.budget.Store(int64(room))
+		if int64(room) < need {
+			return 0, nil
+		}
+	}
+	return c.Write(b)
+}
+
+// Write encrypts and writes b, waiting for room if need be.
+func (c *Conn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.budget.Add(-int64(sealedSize(n)))
+	return n, err
+}
+
+// sealedSize bounds what n bytes take on the wire as records: each record
+// adds a header, a tag (and in TLS 1.2 a nonce), and records may be as
+// small as about 1 KB (crypto/tls starts a connection with small ones).
+func sealedSize(n int) int { return n + n/32 + 64 }
 
 // maxRecordPayload is TLS's largest record payload: a gathered write is
 // cut into records of this size at most, not one record per piece.
@@ -420,7 +490,7 @@ func (c *Conn) Writev(pieces [][]byte) (int64, error) {
 	if len(pieces) == 1 || total > 4*maxRecordPayload {
 		var n int64
 		for _, p := range pieces {
-			m, err := c.Conn.Write(p)
+			m, err := c.Write(p)
 			n += int64(m)
 			if err != nil {
 				return n, err
@@ -432,7 +502,7 @@ func (c *Conn) Writev(pieces [][]byte) (int64, error) {
 	for _, p := range pieces {
 		bb.B = append(bb.B, p...)
 	}
-	n, err := c.Conn.Write(bb.B)
+	n, err := c.Write(bb.B)
 	bytebufferpool.Put(bb)
 	return int64(n), err
 }
@@ -441,6 +511,15 @@ func (c *Conn) Writev(pieces [][]byte) (int64, error) {
 type prefixConn struct {
 	net.Conn
 	prefix []byte
+}
+
+// SyscallConn is the socket's, for network.Conn's look under the wrapper
+// (SendRoom).
+func (p *prefixConn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := p.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errors.ErrUnsupported
 }
 
 func (p *prefixConn) Read(b []byte) (int, error) {
@@ -467,11 +546,12 @@ const (
 	ReasonNoClientCert                 // a client certificate is required and none came
 	ReasonBadCertificate               // a certificate failed verification
 	ReasonNoCommonCipher               // no cipher suite, curve or signature scheme in common
+	ReasonALPN                         // no application protocol (ALPN) in common
 	ReasonOther
 	numReasons
 )
 
-var reasonNames = [numReasons]string{"timeout", "closed", "not_tls", "version", "no_client_cert", "bad_certificate", "no_common_cipher", "other"}
+var reasonNames = [numReasons]string{"timeout", "closed", "not_tls", "version", "no_client_cert", "bad_certificate", "no_common_cipher", "alpn", "other"}
 
 func (r Reason) String() string { return reasonNames[r] }
 
@@ -501,6 +581,8 @@ func Classify(err error) Reason {
 		return ReasonNotTLS
 	case strings.Contains(msg, "protocol version") || strings.Contains(msg, "unsupported versions"):
 		return ReasonVersion
+	case errors.Is(err, errNoH2), strings.Contains(msg, "application protocol"):
+		return ReasonALPN
 	case strings.Contains(msg, "didn't provide a certificate"), strings.Contains(msg, "certificate required"):
 		return ReasonNoClientCert
 	case errors.As(err, &cve), strings.Contains(msg, "bad certificate"), strings.Contains(msg, "unknown certificate authority"),

@@ -1,7 +1,10 @@
 package tls
 
 import (
+	"errors"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/mosnctl/mosnctl/internal/config"
 	"github.com/mosnctl/mosnctl/internal/tls/tlstest"
@@ -47,5 +50,66 @@ func TestPick(t *testing.T) {
 	fc.TLSContextSet[4].PrivateKey = fc.TLSContextSet[0].PrivateKey
 	if _, err := BuildServer(fc, "fc", nil); err == nil || err.Error() != "fc.tls_context_set[4].private_key: private key does not match public key" {
 		t.Errorf("mismatched key: %v", err)
+	}
+}
+
+// A reader that consumes every byte and releases its buffer between
+// reads (the HTTP/2 readers) gets each TLS record in two reads at most
+// (the one-byte wait, then the rest), not a byte at a time.
+func TestConnReadsRecordsWhole(t *testing.T) {
+	c, client := tlsPair(t)
+	defer client.Close()
+	const size = 64 << 10
+	go client.Write(make([]byte, size))
+	fills, total := 0, 0
+	for total < size {
+		if len(c.Buffered()) == 0 {
+			c.Release()
+		}
+		if err := c.Fill(); err != nil {
+			t.Fatal(err)
+		}
+		fills++
+		total += len(c.Buffered())
+		c.Discard(len(c.Buffered()))
+	}
+	// Records carry 1 KiB or more (Go starts small, then 16 KiB).
+	if fills > 2*size/1024 {
+		t.Errorf("%d reads for %d bytes: a byte at a time", fills, size)
+	}
+	t.Logf("%d reads for %d bytes", fills, size)
+}
+
+// TryWrite on a peer that stopped reading writes nothing once the socket
+// is full, rather than waiting: the caller's flusher takes the bytes. A
+// plain Write then waits for room (here until its deadline).
+func TestTryWriteDoesNotWait(t *testing.T) {
+	c, client := tlsPairNoRead(t)
+	defer client.Close()
+	c.SetWriteDeadline(time.Now().Add(10 * time.Second)) // a wait fails the test instead of hanging it
+	chunk := make([]byte, 16<<10)
+	written := 0
+	for {
+		c.LockWrite()
+		n, err := c.TryWrite(chunk)
+		c.UnlockWrite()
+		if err != nil {
+			t.Fatalf("TryWrite after %d bytes: %v (it waited)", written, err)
+		}
+		if n == 0 {
+			break
+		}
+		if n != len(chunk) {
+			t.Fatalf("TryWrite wrote %d of %d: a TLS record in part", n, len(chunk))
+		}
+		written += n
+		if written > 256<<20 {
+			t.Fatal("256 MiB taken by a peer that reads nothing")
+		}
+	}
+	t.Logf("%d bytes taken before the socket filled", written)
+	c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, err := c.Write(make([]byte, 8<<20)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("a blocking write to a full socket: %v, want it to wait until the deadline", err)
 	}
 }
