@@ -46,3 +46,49 @@ func (s *Signal) Wait() {
 	}
 	s.set = false
 }
+
+// Latch lets any number of tasks of a loop (or goroutines) wait for one
+// event, such as a connection being dialled that they all want to use.
+// Open must come from a task of the loop, as Wait does.
+type Latch struct {
+	loop  *Loop
+	open  bool
+	slots []**Task // where each waiting task parked
+	ch    chan struct{}
+}
+
+// NewLatch makes a Latch for tasks of l, or for goroutines when l is nil.
+func NewLatch(l *Loop) *Latch {
+	if l != nil {
+		return &Latch{loop: l}
+	}
+	return &Latch{ch: make(chan struct{})}
+}
+
+// Open wakes every waiter; later Waits return at once. Call it once.
+func (x *Latch) Open() {
+	if x.loop == nil {
+		close(x.ch)
+		return
+	}
+	x.open = true
+	for _, slot := range x.slots {
+		x.loop.wake(slot)
+	}
+	x.slots = nil
+}
+
+// Wait waits until the latch is open.
+func (x *Latch) Wait() {
+	if x.loop == nil {
+		<-x.ch
+		return
+	}
+	for !x.open {
+		slot := new(*Task)
+		x.slots = append(x.slots, slot)
+		if err := x.loop.park(slot); err != nil {
+			panic(err)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -551,5 +552,42 @@ func TestTLSHTTP2SlowReader(t *testing.T) {
 		if status, body := get(t, client, fmt.Sprintf("https://%s/small/%d", addr, i)); status != 200 || body != "small" {
 			t.Fatalf("another client while one does not read: %d %q", status, body)
 		}
+	}
+}
+
+// Many requests that need a connection to a TLS HTTP/2 host at once share
+// one dial per pool (one pool per event loop): the TLS handshake takes a
+// while, and each waiting request used to dial its own connection.
+func TestTLSClusterHTTP2FirstDialShared(t *testing.T) {
+	f := newTLSFixture(t)
+	originCert := f.ca.Issue(t, tlstest.ECDSA, "origin.internal", "127.0.0.1").TLS(t)
+	clientCert, clientKey := f.issue(t, "client", tlstest.ECDSA, "mesh-client")
+	origin, conns := startTLSH2Origin(t, originCert, f.ca.Pool())
+	cluster := fmt.Sprintf(`"tls_context": {"status": true, "server_name": "origin.internal", "ca_cert": %q, "cert_chain": %q, "private_key": %q},`,
+		f.caPath, clientCert, clientKey)
+	p := startProxy(t, h2TLSConfig("Http1", "Http2", "", cluster, origin))
+	var wg sync.WaitGroup
+	errs := make(chan string, 40)
+	start := make(chan struct{})
+	for range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := newClient() // a connection each: the requests reach the proxy at once
+			<-start
+			status, body := get(t, c, p.url("in", "/x"))
+			if status != 200 || body != "HTTP/2.0 over TLS, client mesh-client" {
+				errs <- fmt.Sprintf("%d %q", status, body)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if n, most := conns.Load(), int64(runtime.GOMAXPROCS(0)); n > most {
+		t.Errorf("origin saw %d connections for 40 requests at once, want at most one per event loop (%d)", n, most)
 	}
 }

@@ -681,9 +681,10 @@ type H2Pool struct {
 	addr string
 	opts H2PoolOptions
 
-	mu     sync.Mutex
-	conns  []*H2ClientConn
-	closed bool
+	mu      sync.Mutex
+	conns   []*H2ClientConn
+	dialing *h2Dial // the connection being dialled, if any
+	closed  bool
 }
 
 // NewH2Pool makes a pool for the host at addr.
@@ -694,9 +695,12 @@ func NewH2Pool(addr string, opts H2PoolOptions) *H2Pool {
 	return &H2Pool{addr: addr, opts: opts}
 }
 
-// open starts t's stream on a connection of the pool.
+// open starts t's stream on a connection of the pool. One connection is
+// dialled at a time: streams that find no room while it is dialled wait
+// for it (and share its failure) instead of dialling one each.
 func (p *H2Pool) open(t *H2ClientStream, fields []http2.Field, end bool) error {
-	for tried := 0; ; tried++ {
+	dialled := false
+	for {
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
@@ -722,25 +726,56 @@ func (p *H2Pool) open(t *H2ClientStream, fields []http2.Field, end bool) error {
 				return err
 			}
 		}
-		if tried > 0 {
-			return ErrOverflow
-		}
-		if !p.opts.Limit.Acquire() {
-			return ErrOverflow
-		}
-		cc, err := dialH2(context.Background(), p.opts.Loop, p.addr, &p.opts)
-		if err != nil {
-			return err
+		if dialled {
+			return ErrOverflow // its own new connection took no stream
 		}
 		p.mu.Lock()
-		if p.closed {
+		if d := p.dialing; d != nil {
 			p.mu.Unlock()
-			cc.Close()
-			return ErrPoolClosed
+			d.done.Wait()
+			if d.err != nil {
+				return d.err
+			}
+			continue
 		}
-		p.conns = append(p.conns, cc)
+		d := &h2Dial{done: network.NewLatch(p.opts.Loop)}
+		p.dialing = d
 		p.mu.Unlock()
+		dialled = true
+		d.err = p.dial()
+		p.mu.Lock()
+		p.dialing = nil
+		p.mu.Unlock()
+		d.done.Open()
+		if d.err != nil {
+			return d.err
+		}
 	}
+}
+
+// h2Dial is a connection being dialled, which streams wait for.
+type h2Dial struct {
+	done *network.Latch
+	err  error // set before done opens
+}
+
+// dial adds a new connection to the pool.
+func (p *H2Pool) dial() error {
+	if !p.opts.Limit.Acquire() {
+		return ErrOverflow
+	}
+	cc, err := dialH2(context.Background(), p.opts.Loop, p.addr, &p.opts)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		cc.Close()
+		return ErrPoolClosed
+	}
+	p.conns = append(p.conns, cc)
+	return nil
 }
 
 // Conns reports how many connections the pool holds (live or not yet
