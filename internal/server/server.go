@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"runtime"
@@ -77,7 +78,7 @@ type Server struct {
 	streams  *proxy.StreamTracker // nil when tracking is off
 	lns      []*runningListener
 	admin    *admin.Server
-	logs     []*proxy.AccessLog
+	logs     []io.Closer // access logs, closed when the server stops
 	started  time.Time
 	ready    atomic.Bool
 	draining atomic.Bool
@@ -110,10 +111,7 @@ type runningListener struct {
 	slot     *atomic.Pointer[runningListener] // the listener's current build
 	routes   *routeRef                        // the route table its proxies read
 	table    *router.Table                    // what routes gets when this build goes live
-	// accessLog is shared with the builds before when its path stays;
-	// openedLog says this build opened it.
-	accessLog *proxy.AccessLog
-	openedLog bool
+	logs listenerLogs // access logs
 	// tls terminates TLS (nil: plaintext); it outlives reloads, and
 	// activate gives it tlsState, this build's certificates.
 	tls      *mosntls.Listener
@@ -242,9 +240,7 @@ func (s *Server) activate(rl *runningListener) {
 	}
 	rl.routes.p.Store(rl.table)
 	rl.slot.Store(rl)
-	if rl.openedLog {
-		s.logs = append(s.logs, rl.accessLog)
-	}
+	s.logs = append(s.logs, rl.logs.opened...)
 }
 
 func (s *Server) buildListener(lc *config.Listener, path string, tables map[string]*router.Table, clusters *upstream.Manager, netpollDefault bool, old *runningListener) (*runningListener, error) {
@@ -277,16 +273,11 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 	log := s.log.With("listener", lc.Name)
 	// Lines bad input logs: at most one per reason a second per listener.
 	logLimit := lograte.New(time.Second)
-	if old != nil && old.cfg.AccessLog == lc.AccessLog {
-		rl.accessLog = old.accessLog
-	} else if lc.AccessLog != "" {
-		al, err := proxy.OpenAccessLog(lc.AccessLog)
-		if err != nil {
-			return nil, fmt.Errorf("%s.access_log: %w", path, err)
-		}
-		rl.accessLog, rl.openedLog = al, true
+	var err error
+	if rl.logs, err = openListenerLogs(lc, path, old); err != nil {
+		return nil, err
 	}
-	accessLog := rl.accessLog
+	accessLog := rl.logs.logger()
 	filters, err := filter.Build(lc.StreamFilters, path)
 	if err != nil {
 		return nil, err
