@@ -49,7 +49,7 @@ func appendFormatLine(b []byte, pieces []config.LogPiece, e *AccessEntry) []byte
 		case config.LogText:
 			b = append(b, p.Text...)
 		case config.LogStartTime:
-			b = e.Start.AppendFormat(b, "2006/01/02 15:04:05.000")
+			b = appendStartTime(b, e.Start)
 		case config.LogDuration, config.LogRequestFinishedDuration:
 			b = appendDuration(b, e.Duration)
 		case config.LogBytesSent:
@@ -147,6 +147,32 @@ func appendAddr(b []byte, a net.Addr) []byte {
 		return append(b, '-')
 	}
 	return append(b, a.String()...)
+}
+
+// appendStartTime appends t in local time as MOSN logs it, 2006/01/02
+// 15:04:05.000; by hand: a layout is parsed on every AppendFormat.
+func appendStartTime(b []byte, t time.Time) []byte {
+	y, mo, d := t.Date()
+	h, mi, s := t.Clock()
+	b = append(appendDigits(b, y, 4), '/')
+	b = append(appendDigits(b, int(mo), 2), '/')
+	b = append(appendDigits(b, d, 2), ' ')
+	b = append(appendDigits(b, h, 2), ':')
+	b = append(appendDigits(b, mi, 2), ':')
+	b = append(appendDigits(b, s, 2), '.')
+	return appendDigits(b, t.Nanosecond()/1e6, 3)
+}
+
+// appendDigits appends v (not negative) zero-padded to n digits.
+func appendDigits(b []byte, v, n int) []byte {
+	var buf [20]byte
+	i := len(buf)
+	for ; v > 0 || n > 0; n-- {
+		i--
+		buf[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(b, buf[i:]...)
 }
 
 // appendDuration appends d as d.String() prints it (MOSN logs durations
