@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync/atomic"
 
 	"github.com/mosnctl/mosnctl/internal/config"
 	"github.com/mosnctl/mosnctl/internal/proxy"
@@ -84,4 +85,18 @@ func (l *listenerLogs) closeOpened() {
 		c.Close()
 	}
 	l.opened = nil
+}
+
+// logRef is the access log a listener's proxies write to: a reload swaps
+// it under open connections, as it swaps their routes, so a keep-alive
+// connection's next request goes to the new logs.
+type logRef struct{ p atomic.Pointer[loggerBox] }
+
+type loggerBox struct{ l proxy.AccessLogger } // nil: none
+
+// Log implements proxy.AccessLogger.
+func (r *logRef) Log(e *proxy.AccessEntry) {
+	if b := r.p.Load(); b != nil && b.l != nil {
+		b.l.Log(e)
+	}
 }

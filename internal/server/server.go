@@ -111,7 +111,8 @@ type runningListener struct {
 	slot     *atomic.Pointer[runningListener] // the listener's current build
 	routes   *routeRef                        // the route table its proxies read
 	table    *router.Table                    // what routes gets when this build goes live
-	logs listenerLogs // access logs
+	logs     listenerLogs                     // access logs
+	logRef   *logRef                          // the access logs its proxies write to
 	// tls terminates TLS (nil: plaintext); it outlives reloads, and
 	// activate gives it tlsState, this build's certificates.
 	tls      *mosntls.Listener
@@ -239,6 +240,7 @@ func (s *Server) activate(rl *runningListener) {
 		rl.tls.Use(rl.tlsState)
 	}
 	rl.routes.p.Store(rl.table)
+	rl.logRef.p.Store(&loggerBox{rl.logs.logger()})
 	rl.slot.Store(rl)
 	s.logs = append(s.logs, rl.logs.opened...)
 }
@@ -249,9 +251,9 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 	}
 	f := lc.FilterChains[0].Filters[0]
 	fpath := path + ".filter_chains[0].filters[0]"
-	rl := &runningListener{cfg: *lc, filter: f.Type, slot: new(atomic.Pointer[runningListener]), routes: new(routeRef)}
+	rl := &runningListener{cfg: *lc, filter: f.Type, slot: new(atomic.Pointer[runningListener]), routes: new(routeRef), logRef: new(logRef)}
 	if old != nil {
-		rl.slot, rl.routes = old.slot, old.routes
+		rl.slot, rl.routes, rl.logRef = old.slot, old.routes, old.logRef
 	}
 	rl.ioModel = "goroutine"
 	if lc.IOModel == "netpoll" || (lc.IOModel == "" && netpollDefault) {
@@ -277,7 +279,10 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 	if rl.logs, err = openListenerLogs(lc, path, old); err != nil {
 		return nil, err
 	}
-	accessLog := rl.logs.logger()
+	var accessLog proxy.AccessLogger // nil: the proxies skip what only a log needs
+	if rl.logs.logger() != nil {
+		accessLog = rl.logRef
+	}
 	filters, err := filter.Build(lc.StreamFilters, path)
 	if err != nil {
 		return nil, err
