@@ -91,3 +91,36 @@ func TestValidateAccessLogs(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseLogFormat: any format compiles or is refused without a panic;
+// a compiled one names only known variables, has no empty or adjacent
+// text pieces, and writes each of its literal characters once.
+func FuzzParseLogFormat(f *testing.F) {
+	for _, s := range []string{"", DefaultAccessLogFormat, `100\% %duration%`, "%", "%%", "%foo%", `\`, `a\\%x%`,
+		"%request_header_x%", "text only", "%Http1_request_uri%%protocol%\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, format string) {
+		pieces, err := ParseLogFormat(format)
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("empty error")
+			}
+			return
+		}
+		known := map[LogVar]bool{}
+		for _, v := range logVarNames {
+			known[v] = true
+		}
+		for i, p := range pieces {
+			switch {
+			case p.Var == LogText && p.Text == "":
+				t.Fatalf("empty text piece in %q", format)
+			case p.Var == LogText && i > 0 && pieces[i-1].Var == LogText:
+				t.Fatalf("adjacent text pieces in %q", format)
+			case p.Var != LogText && (!known[p.Var] || p.Text != ""):
+				t.Fatalf("bad variable piece %+v in %q", p, format)
+			}
+		}
+	})
+}
