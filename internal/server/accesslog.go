@@ -100,3 +100,13 @@ func (r *logRef) Log(e *proxy.AccessEntry) {
 		b.l.Log(e)
 	}
 }
+
+// closeLogsOnError closes the logs the builds opened when *err is set: a
+// config refused half-built leaves no file open.
+func closeLogsOnError(err *error, builds *[]*runningListener) {
+	if *err != nil {
+		for _, rl := range *builds {
+			rl.logs.closeOpened()
+		}
+	}
+}

@@ -303,6 +303,21 @@ func TestMOSNAccessLogReload(t *testing.T) {
 		!strings.Contains(err.Error(), "servers[0].listeners[0].access_logs[0].log_path") {
 		t.Errorf("reload with a log in a missing directory: %v", err)
 	}
+	// Nor does one refused by a later listener: what the first opened is
+	// closed again.
+	c := filepath.Join(dir, "c.log")
+	bad := fmt.Sprintf(`{"name": "in2", "address": "127.0.0.1:0", "access_logs": [{"log_path": %q}],
+      "filter_chains": [{"filters": [{"type": "proxy", "config": {"downstream_protocol": "Http1", "router_config_name": "r"}}]}]}`,
+		filepath.Join(dir, "no", "c.log"))
+	second := cfgJSON(c, "c")
+	i := strings.Index(second, "}]}]}]") + len("}]}]}") // the end of listener "in"
+	second = second[:i] + ", " + bad + second[i:]
+	if err := p.Reload(parseForTest(t, second)); err == nil || !strings.Contains(err.Error(), "listeners[1].access_logs[0].log_path") {
+		t.Errorf("reload with a second listener's log in a missing directory: %v", err)
+	}
+	if isOpen(t, c) {
+		t.Error("a refused reload left a log it opened open")
+	}
 	if err := p.Reload(parseForTest(t, cfgJSON(b, "b %upstream_cluster% %Http1_request_uri%"))); err != nil {
 		t.Fatal(err)
 	}
@@ -313,4 +328,18 @@ func TestMOSNAccessLogReload(t *testing.T) {
 	if got := readLogLines(t, a, 2); !slices.Equal(got, []string{"a 200 /1", "a 200 /2"}) {
 		t.Errorf("a.log after the reload: %q", got)
 	}
+}
+
+// isOpen reports whether this process has path open (Linux: /proc).
+func isOpen(t *testing.T, path string) bool {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	for _, fd := range fds {
+		if target, _ := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); target == path {
+			return true
+		}
+	}
+	return false
 }

@@ -182,8 +182,9 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 // buildListeners builds every listener of cfg without opening anything
 // but access logs. A listener that old (the running ones, on reload) has by
 // name takes over its socket, slot, route ref and counters.
-func (s *Server) buildListeners(cfg *config.Config, clusters *upstream.Manager, old map[string]*runningListener) ([]*runningListener, error) {
+func (s *Server) buildListeners(cfg *config.Config, clusters *upstream.Manager, old map[string]*runningListener) (_ []*runningListener, err error) {
 	var lns []*runningListener
+	defer closeLogsOnError(&err, &lns)
 	for si := range cfg.Servers {
 		srv := &cfg.Servers[si]
 		tables := map[string]*router.Table{}
@@ -245,7 +246,7 @@ func (s *Server) activate(rl *runningListener) {
 	s.logs = append(s.logs, rl.logs.opened...)
 }
 
-func (s *Server) buildListener(lc *config.Listener, path string, tables map[string]*router.Table, clusters *upstream.Manager, netpollDefault bool, old *runningListener) (*runningListener, error) {
+func (s *Server) buildListener(lc *config.Listener, path string, tables map[string]*router.Table, clusters *upstream.Manager, netpollDefault bool, old *runningListener) (_ *runningListener, err error) {
 	if len(lc.FilterChains) == 0 || len(lc.FilterChains[0].Filters) == 0 {
 		return nil, fmt.Errorf("%s.filter_chains: a listener needs one filter chain with a network filter", path)
 	}
@@ -275,10 +276,10 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 	log := s.log.With("listener", lc.Name)
 	// Lines bad input logs: at most one per reason a second per listener.
 	logLimit := lograte.New(time.Second)
-	var err error
 	if rl.logs, err = openListenerLogs(lc, path, old); err != nil {
 		return nil, err
 	}
+	defer closeLogsOnError(&err, &[]*runningListener{rl})
 	var accessLog proxy.AccessLogger // nil: the proxies skip what only a log needs
 	if rl.logs.logger() != nil {
 		accessLog = rl.logRef
