@@ -149,8 +149,18 @@ func logVar(name string) (LogVar, error) {
 	return 0, fmt.Errorf("unknown variable %%%s%% (supported: %s)", name, strings.Join(LogVariables(), ", "))
 }
 
-// accessLogs checks a listener's MOSN access logs.
+// accessLogs checks a listener's access logs: MOSN's, and mosnctl's JSON
+// one. Only proxy listeners log requests.
 func (v *validator) accessLogs(l *Listener, lp string) {
+	if len(l.FilterChains) > 0 && len(l.FilterChains[0].Filters) > 0 && l.FilterChains[0].Filters[0].Type == FilterTCPProxy {
+		if l.AccessLog != "" {
+			v.errorf(lp+".access_log", "a tcp_proxy listener has no access log yet (only proxy listeners log requests)")
+		}
+		if len(l.AccessLogs) > 0 {
+			v.errorf(lp+".access_logs", "a tcp_proxy listener has no access log yet (only proxy listeners log requests)")
+		}
+		return
+	}
 	for i, a := range l.AccessLogs {
 		p := fmt.Sprintf("%s.access_logs[%d]", lp, i)
 		if a.Path == "" {

@@ -75,12 +75,20 @@ func TestValidateAccessLogs(t *testing.T) {
 			l0 + ".access_logs[0].log_format: variable %upstream_local_address% is not recorded by mosnctl"},
 		{"no path", []any{obj("log_format", "%duration%")},
 			l0 + ".access_logs[0].log_path: required: a file path, stdout or stderr"},
+		{"tcp_proxy", []any{obj("log_path", "stdout")}, "tcp"},
 		{"misspelt key", []any{obj("log_path", "stdout", "log_fromat", "%duration%")},
 			l0 + `.access_logs[0].log_fromat: unknown field (did you mean "log_format"?)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			data := applyEdits(t, loadBase(t), []edit{{l0 + ".access_logs", tt.logs}})
+			edits := []edit{{l0 + ".access_logs", tt.logs}}
+			if tt.want == "tcp" {
+				edits = append(edits, edit{l0 + ".filter_chains[0].filters[0]", obj("type", "tcp_proxy", "config", obj("cluster", "c1"))},
+					edit{l0 + ".access_log", "stdout"})
+				tt.want = l0 + ".access_log: a tcp_proxy listener has no access log yet (only proxy listeners log requests)\n" +
+					l0 + ".access_logs: a tcp_proxy listener has no access log yet"
+			}
+			data := applyEdits(t, loadBase(t), edits)
 			_, _, err := Parse(data, "json")
 			switch {
 			case tt.want == "" && err != nil:
