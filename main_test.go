@@ -155,6 +155,19 @@ func TestREADMEResilienceExample(t *testing.T) {
 	}
 }
 
+// The README's access log example passes `serve --check`, keeps to
+// loopback addresses and has a formatted and a default-format MOSN log.
+func TestREADMEAccessLogsExample(t *testing.T) {
+	cfg := readmeExample(t, "\n### Access logs")
+	l := cfg.Servers[0].Listeners[0]
+	if !strings.HasPrefix(l.Address, "127.0.0.1:") || !strings.HasPrefix(cfg.ClusterManager.Clusters[0].Hosts[0].Address, "127.0.0.1:") {
+		t.Errorf("want loopback addresses: %+v", cfg)
+	}
+	if len(l.AccessLogs) != 2 || l.AccessLogs[0].Format == "" || l.AccessLogs[1].Format != "" {
+		t.Errorf("access_logs %+v: want one with a format and one in the default format", l.AccessLogs)
+	}
+}
+
 // The README's HTTP/2 example passes `serve --check`, keeps to loopback
 // addresses and uses Http2 both ways and converted.
 func TestREADMEHTTP2Example(t *testing.T) {

@@ -141,6 +141,7 @@ func (v *validator) listener(l *Listener, lp string, routers map[string]bool, na
 		}
 	}
 	v.logLevel(l.LogLevel, lp+".log_level")
+	v.accessLogs(l, lp)
 	switch l.IOModel {
 	case "", "goroutine", "netpoll":
 	default:

@@ -8,20 +8,32 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mosnctl/mosnctl/internal/network"
 	mosntls "github.com/mosnctl/mosnctl/internal/tls"
 )
 
+// AccessLogger writes one line per request; the forwarding loop calls it
+// once a request ended.
+type AccessLogger interface {
+	Log(e *AccessEntry)
+}
+
+// AccessLogs is every access log of a listener, each given every entry.
+type AccessLogs []AccessLogger
+
+// Log implements AccessLogger.
+func (ls AccessLogs) Log(e *AccessEntry) {
+	for _, l := range ls {
+		l.Log(e)
+	}
+}
+
 // AccessLog writes one JSON object per request. On a TLS connection the
 // line also has the version, the cipher and the verified client
-// certificate's identity. Lines are buffered and
-// flushed every 100ms (and on Close) so logging costs no syscall per request.
+// certificate's identity.
 type AccessLog struct {
-	mu   sync.Mutex
-	w    *bufio.Writer
-	f    io.Closer
-	line []byte
-	stop chan struct{}
-	done chan struct{}
+	out  *logFile
+	line []byte // guarded by out.mu
 }
 
 // AccessEntry is what one line records.
@@ -43,10 +55,35 @@ type AccessEntry struct {
 	Flags     string // why the proxy answered itself: no_route, no_healthy_upstream, connect_failure, timeout, upstream_error
 	// TLS is the downstream connection's TLS state; nil: plaintext.
 	TLS *mosntls.State
+	// Conn is the downstream connection (its local address); nil: unknown.
+	Conn *network.Conn
 }
 
 // OpenAccessLog opens path for appending ("stdout" and "stderr" are allowed).
 func OpenAccessLog(path string) (*AccessLog, error) {
+	out, err := openLogFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return &AccessLog{out: out}, nil
+}
+
+// Close flushes and closes the log.
+func (l *AccessLog) Close() error { return l.out.close() }
+
+// logFile is where an access log's lines go: buffered, and flushed every
+// 100ms (and on close) so logging costs no syscall per request. Lines are
+// written whole: the buffer is flushed before a line it cannot take, so
+// logs sharing a file (O_APPEND) do not cut into each other's lines.
+type logFile struct {
+	mu   sync.Mutex
+	w    *bufio.Writer
+	f    io.Closer
+	stop chan struct{}
+	done chan struct{}
+}
+
+func openLogFile(path string) (*logFile, error) {
 	var out io.Writer
 	var closer io.Closer
 	switch path {
@@ -61,12 +98,16 @@ func OpenAccessLog(path string) (*AccessLog, error) {
 		}
 		out, closer = f, f
 	}
-	l := &AccessLog{w: bufio.NewWriterSize(out, 64<<10), f: closer, stop: make(chan struct{}), done: make(chan struct{})}
+	l := newLogFile(out, closer)
 	go l.flusher()
 	return l, nil
 }
 
-func (l *AccessLog) flusher() {
+func newLogFile(out io.Writer, closer io.Closer) *logFile {
+	return &logFile{w: bufio.NewWriterSize(out, 64<<10), f: closer, stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+func (l *logFile) flusher() {
 	defer close(l.done)
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
@@ -82,9 +123,31 @@ func (l *AccessLog) flusher() {
 	}
 }
 
+// write buffers one line; l.mu is held.
+func (l *logFile) write(line []byte) {
+	if len(line) > l.w.Available() && l.w.Buffered() > 0 {
+		l.w.Flush()
+	}
+	l.w.Write(line)
+}
+
+func (l *logFile) close() error {
+	close(l.stop)
+	<-l.done
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	err := l.w.Flush()
+	if l.f != nil {
+		if cerr := l.f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
 // Log appends one entry.
 func (l *AccessLog) Log(e *AccessEntry) {
-	l.mu.Lock()
+	l.out.mu.Lock()
 	b := l.line[:0]
 	b = append(b, `{"start_time":"`...)
 	b = e.Start.UTC().AppendFormat(b, time.RFC3339Nano)
@@ -132,9 +195,9 @@ func (l *AccessLog) Log(e *AccessEntry) {
 		}
 	}
 	b = append(b, "}\n"...)
-	l.w.Write(b)
+	l.out.write(b)
 	l.line = b
-	l.mu.Unlock()
+	l.out.mu.Unlock()
 }
 
 // appendField appends ,"key":"value" with JSON string escaping; generic so
@@ -156,19 +219,4 @@ func appendField[T string | []byte](b []byte, key string, v T) []byte {
 		}
 	}
 	return append(b, '"')
-}
-
-// Close flushes and closes the log.
-func (l *AccessLog) Close() error {
-	close(l.stop)
-	<-l.done
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	err := l.w.Flush()
-	if l.f != nil {
-		if cerr := l.f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	return err
 }

@@ -33,6 +33,7 @@ type boltCall struct {
 	codec   byte
 	oneway  bool
 	bytesIn int
+	written int    // bytes of the answer
 	perTry  bool   // the pending try waits on its per-try timeout
 	service []byte // copied only when the access log or tracker is on
 	resp    stream.BoltResponse
@@ -127,6 +128,7 @@ func (b *boltCall) answer(out []byte, r stream.Result, v filter.Verdict) {
 		r = stream.Result{Outcome: stream.Stopped, Reply: stream.Reply{Status: v.Status, Body: v.Body}}
 	} else {
 		b.d.WriteResponse(out, b.id)
+		b.written = len(out)
 		b.d.End()
 	}
 	b.c.ended(r)
@@ -145,6 +147,7 @@ func (b *boltCall) BoltFailed(status uint16) {
 func (b *boltCall) reply(r stream.Reply) int {
 	if !b.oneway {
 		b.d.WriteError(b.id, b.codec, stream.BoltStatus(r))
+		b.written = bolt.ResponseHeaderLen // an empty response
 		b.d.End()
 	}
 	return r.Status
@@ -169,7 +172,7 @@ func (b *boltCall) after(d time.Duration, fn func()) {
 
 func (b *boltCall) logEntry(e *AccessEntry) {
 	e.Protocol, e.Remote = "bolt", b.d.Conn.RemoteAddr().String()
-	e.BytesIn, e.RequestID, e.Service = int64(b.bytesIn), b.id, b.service
+	e.BytesIn, e.BytesOut, e.RequestID, e.Service = int64(b.bytesIn), int64(b.written), b.id, b.service
 }
 
 // done unlinks the tracker entry and pools the call.

@@ -346,7 +346,7 @@ func (c *call) end(class int) {
 	d := time.Since(c.start)
 	c.f.count(class, d)
 	if c.f.AccessLog != nil {
-		e := AccessEntry{Start: c.start, Duration: d, Status: class, Flags: c.flag, Listener: c.f.Listener}
+		e := AccessEntry{Start: c.start, Duration: d, Status: class, Flags: c.flag, Listener: c.f.Listener, Conn: c.conn}
 		if c.tries.Cluster != nil {
 			e.Cluster = c.tries.Cluster.Name
 		}

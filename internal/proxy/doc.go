@@ -19,7 +19,8 @@
 //     brought back by the upstream connection's reader.
 //   - pools.go: upstream connection pools per host (and per event loop),
 //     capped per host by the cluster's max_connections.
-//   - streams.go, accesslog.go: the list of streams in flight, access log.
+//   - streams.go, accesslog.go, accesslog_format.go: the list of streams in
+//     flight, the access logs (mosnctl's JSON lines, MOSN's formats).
 //
 // Host choice, tries and the cluster and host counters are upstream.Tries:
 // every proxy, tcp_proxy included, picks hosts and counts only through it.

@@ -22,7 +22,7 @@ type Forwarder struct {
 	Clusters  Clusters
 	Pools     *Pools
 	Stats     *metrics.RequestStats
-	AccessLog *AccessLog // nil: off
+	AccessLog AccessLogger // nil: off
 	Log       *slog.Logger
 	Streams   *StreamTracker // nil: streams are not listed
 	// Filters run on every request once its route is known; the zero

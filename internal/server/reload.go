@@ -71,9 +71,7 @@ func (s *Server) reload(cfg *config.Config) (err error) {
 	defer func() {
 		if err != nil {
 			for _, rl := range lns {
-				if rl.openedLog {
-					rl.accessLog.Close()
-				}
+				rl.logs.closeOpened()
 			}
 			for _, rl := range opened {
 				rl.ln.Close()

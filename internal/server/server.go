@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"runtime"
@@ -77,7 +78,7 @@ type Server struct {
 	streams  *proxy.StreamTracker // nil when tracking is off
 	lns      []*runningListener
 	admin    *admin.Server
-	logs     []*proxy.AccessLog
+	logs     []io.Closer // access logs, closed when the server stops
 	started  time.Time
 	ready    atomic.Bool
 	draining atomic.Bool
@@ -110,10 +111,8 @@ type runningListener struct {
 	slot     *atomic.Pointer[runningListener] // the listener's current build
 	routes   *routeRef                        // the route table its proxies read
 	table    *router.Table                    // what routes gets when this build goes live
-	// accessLog is shared with the builds before when its path stays;
-	// openedLog says this build opened it.
-	accessLog *proxy.AccessLog
-	openedLog bool
+	logs     listenerLogs                     // access logs
+	logRef   *logRef                          // the access logs its proxies write to
 	// tls terminates TLS (nil: plaintext); it outlives reloads, and
 	// activate gives it tlsState, this build's certificates.
 	tls      *mosntls.Listener
@@ -183,8 +182,9 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 // buildListeners builds every listener of cfg without opening anything
 // but access logs. A listener that old (the running ones, on reload) has by
 // name takes over its socket, slot, route ref and counters.
-func (s *Server) buildListeners(cfg *config.Config, clusters *upstream.Manager, old map[string]*runningListener) ([]*runningListener, error) {
+func (s *Server) buildListeners(cfg *config.Config, clusters *upstream.Manager, old map[string]*runningListener) (_ []*runningListener, err error) {
 	var lns []*runningListener
+	defer closeLogsOnError(&err, &lns)
 	for si := range cfg.Servers {
 		srv := &cfg.Servers[si]
 		tables := map[string]*router.Table{}
@@ -241,21 +241,20 @@ func (s *Server) activate(rl *runningListener) {
 		rl.tls.Use(rl.tlsState)
 	}
 	rl.routes.p.Store(rl.table)
+	rl.logRef.p.Store(&loggerBox{rl.logs.logger()})
 	rl.slot.Store(rl)
-	if rl.openedLog {
-		s.logs = append(s.logs, rl.accessLog)
-	}
+	s.logs = append(s.logs, rl.logs.opened...)
 }
 
-func (s *Server) buildListener(lc *config.Listener, path string, tables map[string]*router.Table, clusters *upstream.Manager, netpollDefault bool, old *runningListener) (*runningListener, error) {
+func (s *Server) buildListener(lc *config.Listener, path string, tables map[string]*router.Table, clusters *upstream.Manager, netpollDefault bool, old *runningListener) (_ *runningListener, err error) {
 	if len(lc.FilterChains) == 0 || len(lc.FilterChains[0].Filters) == 0 {
 		return nil, fmt.Errorf("%s.filter_chains: a listener needs one filter chain with a network filter", path)
 	}
 	f := lc.FilterChains[0].Filters[0]
 	fpath := path + ".filter_chains[0].filters[0]"
-	rl := &runningListener{cfg: *lc, filter: f.Type, slot: new(atomic.Pointer[runningListener]), routes: new(routeRef)}
+	rl := &runningListener{cfg: *lc, filter: f.Type, slot: new(atomic.Pointer[runningListener]), routes: new(routeRef), logRef: new(logRef)}
 	if old != nil {
-		rl.slot, rl.routes = old.slot, old.routes
+		rl.slot, rl.routes, rl.logRef = old.slot, old.routes, old.logRef
 	}
 	rl.ioModel = "goroutine"
 	if lc.IOModel == "netpoll" || (lc.IOModel == "" && netpollDefault) {
@@ -277,16 +276,14 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 	log := s.log.With("listener", lc.Name)
 	// Lines bad input logs: at most one per reason a second per listener.
 	logLimit := lograte.New(time.Second)
-	if old != nil && old.cfg.AccessLog == lc.AccessLog {
-		rl.accessLog = old.accessLog
-	} else if lc.AccessLog != "" {
-		al, err := proxy.OpenAccessLog(lc.AccessLog)
-		if err != nil {
-			return nil, fmt.Errorf("%s.access_log: %w", path, err)
-		}
-		rl.accessLog, rl.openedLog = al, true
+	if rl.logs, err = openListenerLogs(lc, path, old); err != nil {
+		return nil, err
 	}
-	accessLog := rl.accessLog
+	defer closeLogsOnError(&err, &[]*runningListener{rl})
+	var accessLog proxy.AccessLogger // nil: the proxies skip what only a log needs
+	if rl.logs.logger() != nil {
+		accessLog = rl.logRef
+	}
 	filters, err := filter.Build(lc.StreamFilters, path)
 	if err != nil {
 		return nil, err

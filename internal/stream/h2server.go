@@ -403,6 +403,7 @@ func (s *H2ServerStream) Reply(r Reply) int {
 		d.unlock()
 		return r.Status
 	}
+	s.bytesOut.Add(int64(len(r.Body))) // for the access log, which the caller writes next
 	s.reply.put(r.Body, true)
 	s.replying.Store(true)
 	s.relayReply()
