@@ -50,3 +50,7 @@ func (f *InFlight) Wait() {
 		}
 	}
 }
+
+// Pending is how many requests are counted and not answered, on an event
+// loop; in the goroutine model it is not kept and reads 0.
+func (f *InFlight) Pending() int { return f.n }

@@ -130,16 +130,18 @@ func (d *BoltDownstream) WriteError(id uint32, codec byte, status uint16) error 
 }
 
 // send writes b if nothing is queued and the socket takes it, and queues
-// what is left; the write lock is held. On an event loop a small answer
-// waits for the end of the loop's pass (network.Conn.AfterPass): the
-// answers that one upstream read brings for this client leave in one
-// write instead of one each.
+// what is left; the write lock is held. On an event loop a small answer,
+// with more answers due, waits for the end of the loop's pass
+// (network.Conn.AfterPass): the answers that one upstream read brings for
+// this client leave in one write instead of one each.
 func (d *BoltDownstream) send(b []byte) error {
 	if d.err != nil {
 		return d.err
 	}
 	if d.flusher == nil && !d.gathered && len(d.queue) == 0 {
-		if len(b) <= maxGathered {
+		// Gathering pays when more answers are due: the last one goes now
+		// (and an idle connection's queue stays let go).
+		if len(b) <= maxGathered && d.inflight.Pending() > 1 {
 			if d.gatherFn == nil {
 				d.gatherFn = d.writeGathered
 			}
