@@ -63,19 +63,22 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descReloads, counter, float64(ok), "ok")
 	ch <- prometheus.MustNewConstMetric(descReloads, counter, float64(failed), "refused")
 	for _, rl := range c.s.listeners() {
-		n, p := rl.cfg.Name, rl.protocol
+		n := rl.cfg.Name
 		ctr := &rl.ln.Counters
 		ch <- prometheus.MustNewConstMetric(descConnActive, gauge, float64(ctr.ConnsActive.Load()), n)
 		ch <- prometheus.MustNewConstMetric(descConnTotal, counter, float64(ctr.ConnsTotal.Load()), n)
 		ch <- prometheus.MustNewConstMetric(descConnRefused, counter, float64(ctr.ConnsRefused.Load()), n)
 		ch <- prometheus.MustNewConstMetric(descBytesIn, counter, float64(ctr.BytesIn.Load()), n)
 		ch <- prometheus.MustNewConstMetric(descBytesOut, counter, float64(ctr.BytesOut.Load()), n)
-		ch <- prometheus.MustNewConstMetric(descReqActive, gauge, float64(rl.stats.Active.Load()), n, p)
-		for i := range rl.stats.ByClass {
-			ch <- prometheus.MustNewConstMetric(descReqTotal, counter, float64(rl.stats.ByClass[i].Load()), n, p, metrics.ClassLabel(i))
+		for _, st := range rl.stats {
+			p := st.Protocol
+			ch <- prometheus.MustNewConstMetric(descReqActive, gauge, float64(st.Active.Load()), n, p)
+			for i := range st.ByClass {
+				ch <- prometheus.MustNewConstMetric(descReqTotal, counter, float64(st.ByClass[i].Load()), n, p, metrics.ClassLabel(i))
+			}
+			buckets, count, sum := st.Duration.Snapshot()
+			ch <- prometheus.MustNewConstHistogram(descDuration, count, sum, buckets, n, p)
 		}
-		buckets, count, sum := rl.stats.Duration.Snapshot()
-		ch <- prometheus.MustNewConstHistogram(descDuration, count, sum, buckets, n, p)
 		if rl.tls != nil {
 			st := &rl.tls.Stats
 			ch <- prometheus.MustNewConstMetric(descTLSHandshakes, counter, float64(st.Handshakes.Load()), n)

@@ -139,6 +139,19 @@ func TestAutoHTTP1HTTP2Bolt(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+	// The listener's requests are counted by the protocol each came in.
+	resp, err := http.Get("http://" + p.AdminAddr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, proto := range []string{"Http1", "Http2", "bolt"} {
+		want := fmt.Sprintf(`mosn_downstream_requests_total{listener="in",protocol=%q,response_class="2xx"} 10`, proto)
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 }
 
 // Routing on headers, weighted clusters, the route's header edits both

@@ -106,7 +106,9 @@ type runningListener struct {
 	filter   string
 	ioModel  string // "goroutine" or "netpoll"
 	ln       *network.Listener
-	stats    *metrics.RequestStats
+	// stats: the request counters, one per protocol served (an Auto
+	// listener counts HTTP/1, HTTP/2 and Bolt apart).
+	stats []*metrics.RequestStats
 	handler  network.Handler
 	slot     *atomic.Pointer[runningListener] // the listener's current build
 	routes   *routeRef                        // the route table its proxies read
@@ -311,21 +313,37 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 			return nil, fmt.Errorf("%s.config.upstream_protocol: converting %s to %s is not supported yet", fpath, down, up)
 		}
 		rl.protocol = down
-		rl.stats = s.statsFor(old, lc.Name, down)
+		protos := []string{down}
+		if down == config.ProtocolAuto {
+			protos = []string{config.ProtocolHTTP1, config.ProtocolHTTP2, config.ProtocolBolt}
+		}
+		for _, p := range protos {
+			rl.stats = append(rl.stats, s.statsFor(old, lc.Name, p))
+		}
 		fw := proxy.Forwarder{Listener: lc.Name, Routes: rl.routes, Clusters: &s.clusters, Pools: s.pools,
-			Stats: rl.stats, AccessLog: accessLog, Log: log, Streams: s.streams, Filters: filters, LogLimit: logLimit}
-		h1 := &proxy.HTTP1Proxy{Forwarder: fw, UpstreamHTTP2: up == config.ProtocolHTTP2}
+			Stats: rl.stats[0], AccessLog: accessLog, Log: log, Streams: s.streams, Filters: filters, LogLimit: logLimit}
+		// forwarder is fw counting in the stats of protocol p.
+		forwarder := func(p string) proxy.Forwarder {
+			f := fw
+			for _, st := range rl.stats {
+				if st.Protocol == p {
+					f.Stats = st
+				}
+			}
+			return f
+		}
+		h1 := &proxy.HTTP1Proxy{Forwarder: forwarder(config.ProtocolHTTP1), UpstreamHTTP2: up == config.ProtocolHTTP2}
 		normalize, merge := pc.PathRules()
 		h1opts := &stream.HTTP1Options{Limits: http1.Limits{}, IdleTimeout: lc.ConnectionIdleTimeout.Get(0),
 			ReadTimeout: lc.ReadTimeout.Get(0), WriteTimeout: lc.WriteTimeout.Get(0),
 			SendTimeout: lc.SendTimeout.Get(0), Paths: http1.PathRules{Normalize: normalize, MergeSlashes: merge},
 			Logger: log, LogLimit: logLimit}
-		bp := &proxy.BoltProxy{Forwarder: fw}
+		bp := &proxy.BoltProxy{Forwarder: forwarder(config.ProtocolBolt)}
 		bopts := &stream.BoltOptions{IdleTimeout: lc.ConnectionIdleTimeout.Get(0), ReadTimeout: lc.ReadTimeout.Get(0),
 			SendTimeout: lc.SendTimeout.Get(0), Logger: log, LogLimit: logLimit}
 		serveHTTP1 := func(ctx context.Context, c *network.Conn) { h1.ServeConn(ctx, c, h1opts) }
 		serveBolt := func(ctx context.Context, c *network.Conn) { stream.ServeBolt(ctx, c, bp, bopts) }
-		serveHTTP2 := http2Handler(fw, lc, up, http1.PathRules{Normalize: normalize, MergeSlashes: merge}, log, logLimit)
+		serveHTTP2 := http2Handler(forwarder(config.ProtocolHTTP2), lc, up, http1.PathRules{Normalize: normalize, MergeSlashes: merge}, log, logLimit)
 		rl.byProtocol = map[string]network.HandlerFunc{protocol.HTTP1: serveHTTP1, protocol.Bolt: serveBolt, protocol.HTTP2: serveHTTP2}
 		switch down {
 		case config.ProtocolHTTP1:
@@ -362,7 +380,7 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 			return nil, fmt.Errorf("%s.config.cluster: unknown cluster %q", fpath, name)
 		}
 		rl.protocol = "tcp"
-		rl.stats = s.statsFor(old, lc.Name, "tcp")
+		rl.stats = []*metrics.RequestStats{s.statsFor(old, lc.Name, "tcp")}
 		handler = &tcpproxy.Proxy{Cluster: cluster, IdleTimeout: tc.IdleTimeout.Get(0),
 			MaxConnectAttempts: int(tc.MaxConnectAttempts), Counters: s.pools.ClusterCounters(cluster.Name), Log: log}
 	default:
@@ -394,11 +412,15 @@ func (s *Server) buildListener(lc *config.Listener, path string, tables map[stri
 	return rl, nil
 }
 
-// statsFor keeps a listener's request counters across a reload unless its
-// protocol (a label of theirs) changed.
+// statsFor keeps a listener's request counters of a protocol (a label of
+// theirs) across a reload.
 func (s *Server) statsFor(old *runningListener, name, protocol string) *metrics.RequestStats {
-	if old != nil && old.stats != nil && old.stats.Protocol == protocol {
-		return old.stats
+	if old != nil {
+		for _, st := range old.stats {
+			if st.Protocol == protocol {
+				return st
+			}
+		}
 	}
 	return &metrics.RequestStats{Listener: name, Protocol: protocol}
 }

@@ -36,24 +36,30 @@ func (s *Server) Listeners() []admin.ListenerInfo {
 			Name: rl.cfg.Name, Address: rl.ln.Addr().String(), Protocol: rl.protocol, Filter: rl.filter, IOModel: rl.ioModel,
 			ConnectionsActive: rl.ln.Counters.ConnsActive.Load(), ConnectionsTotal: rl.ln.Counters.ConnsTotal.Load(),
 			BytesIn: rl.ln.Counters.BytesIn.Load(), BytesOut: rl.ln.Counters.BytesOut.Load(),
-			RequestsActive: rl.stats.Active.Load(), RequestsTotal: rl.stats.Total(),
-			RequestsByClass: byClass(rl.stats),
-			LatencyP50Ms:    rl.stats.Duration.Quantile(0.5) * 1000,
-			LatencyP99Ms:    rl.stats.Duration.Quantile(0.99) * 1000,
+			RequestsByClass: map[string]uint64{},
 		}
+		var d metrics.Histogram
+		li.RequestsActive, li.RequestsTotal = addStats(rl.stats, li.RequestsByClass, &d)
+		li.LatencyP50Ms, li.LatencyP99Ms = d.Quantile(0.5)*1000, d.Quantile(0.99)*1000
 		out = append(out, li)
 	}
 	return out
 }
 
-func byClass(st *metrics.RequestStats) map[string]uint64 {
-	m := make(map[string]uint64, 6)
-	for i := range st.ByClass {
-		if v := st.ByClass[i].Load(); v > 0 {
-			m[metrics.ClassLabel(i)] = v
+// addStats adds the counters of stats (a listener's, one per protocol) to
+// byClass and d, and returns the requests active and finished.
+func addStats(stats []*metrics.RequestStats, byClass map[string]uint64, d *metrics.Histogram) (active int64, total uint64) {
+	for _, st := range stats {
+		active += st.Active.Load()
+		total += st.Total()
+		for i := range st.ByClass {
+			if v := st.ByClass[i].Load(); v > 0 {
+				byClass[metrics.ClassLabel(i)] += v
+			}
 		}
+		d.Merge(&st.Duration)
 	}
-	return m
+	return active, total
 }
 
 // Clusters describes clusters and hosts with their counters.
@@ -95,12 +101,9 @@ func (s *Server) Stats() admin.Stats {
 		st.ConnectionsTotal += rl.ln.Counters.ConnsTotal.Load()
 		st.BytesIn += rl.ln.Counters.BytesIn.Load()
 		st.BytesOut += rl.ln.Counters.BytesOut.Load()
-		st.RequestsActive += rl.stats.Active.Load()
-		st.RequestsTotal += rl.stats.Total()
-		for k, v := range byClass(rl.stats) {
-			st.RequestsByClass[k] += v
-		}
-		merged.Merge(&rl.stats.Duration)
+		active, total := addStats(rl.stats, st.RequestsByClass, &merged)
+		st.RequestsActive += active
+		st.RequestsTotal += total
 	}
 	for _, c := range s.clusters.load().Clusters() {
 		st.UpstreamRequests += c.Requests.Load()
