@@ -108,13 +108,13 @@ type runningListener struct {
 	ln       *network.Listener
 	// stats: the request counters, one per protocol served (an Auto
 	// listener counts HTTP/1, HTTP/2 and Bolt apart).
-	stats []*metrics.RequestStats
-	handler  network.Handler
-	slot     *atomic.Pointer[runningListener] // the listener's current build
-	routes   *routeRef                        // the route table its proxies read
-	table    *router.Table                    // what routes gets when this build goes live
-	logs     listenerLogs                     // access logs
-	logRef   *logRef                          // the access logs its proxies write to
+	stats   []*metrics.RequestStats
+	handler network.Handler
+	slot    *atomic.Pointer[runningListener] // the listener's current build
+	routes  *routeRef                        // the route table its proxies read
+	table   *router.Table                    // what routes gets when this build goes live
+	logs    listenerLogs                     // access logs
+	logRef  *logRef                          // the access logs its proxies write to
 	// tls terminates TLS (nil: plaintext); it outlives reloads, and
 	// activate gives it tlsState, this build's certificates.
 	tls      *mosntls.Listener
