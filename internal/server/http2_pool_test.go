@@ -1,14 +1,19 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 
 	"github.com/mosnctl/mosnctl/internal/stream"
 )
@@ -105,5 +110,52 @@ func TestHTTP2PooledStreamsEndEveryWay(t *testing.T) {
 	}
 	if n := stream.RefUnderflows() - before; n != 0 {
 		t.Fatalf("%d streams released more often than referenced", n)
+	}
+}
+
+// A client that opens the largest flow-control windows and then reads
+// nothing must not make the proxy hold its whole response: past what a
+// connection may queue for its peer (1 MiB) the DATA waits in the stream's
+// pipe, within the window the proxy gives the origin, so the origin stops
+// too. Other clients on the same upstream connection go on.
+func TestHTTP2LargeWindowNonReaderBounded(t *testing.T) {
+	var written atomic.Int64
+	chunk := make([]byte, 64<<10)
+	origin := startH2cOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/big" {
+			io.WriteString(w, "small")
+			return
+		}
+		for range 1024 { // 64 MiB
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+			written.Add(int64(len(chunk)))
+		}
+	}))
+	p := startProxy(t, h2ProxyConfig("Http2", "Http2", `, "timeout": "0s"`, origin))
+	c := dialStuck(t, p.addr("in"))
+	fr := http2.NewFramer(c, c)
+	io.WriteString(c, http2.ClientPreface)
+	fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1<<31 - 1})
+	fr.WriteWindowUpdate(0, 1<<31-1-65535)
+	var hbuf bytes.Buffer
+	enc := hpack.NewEncoder(&hbuf)
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "big"}, {":path", "/big"}} {
+		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hbuf.Bytes(), EndStream: true, EndHeaders: true})
+	// Whatever the origin writes now is held by the proxy or the sockets.
+	waitFor(t, "the origin writing", func() bool { return written.Load() > 0 })
+	time.Sleep(time.Second)
+	if n := written.Load(); n > 16<<20 {
+		t.Fatalf("the origin wrote %d MiB for a client that reads nothing: the proxy holds it", n>>20)
+	} else {
+		t.Logf("the origin wrote %d KiB of 64 MiB for a client that reads nothing", n>>10)
+	}
+	// The upstream connection still serves others.
+	status, body := get(t, h2cClient(), p.url("in", "/small"))
+	if status != 200 || body != "small" {
+		t.Fatalf("another client: %d %q", status, body)
 	}
 }

@@ -542,9 +542,19 @@ func TestTLSHTTP2SlowReader(t *testing.T) {
 	}
 	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb.Bytes(), EndStream: true, EndHeaders: true})
 	// Wait until the proxy has had more for that client than its socket
-	// takes (about 2 MiB here while nothing is read).
+	// takes and stopped pulling (it queues at most 1 MiB for a peer that
+	// does not read, then the stream waits within its window).
 	up := p.pools.ClusterCounters("origin")
-	waitFor(t, "the big response to fill the stalled client's socket", func() bool { return up.BytesIn.Load() > 8<<20 })
+	var last uint64
+	waitFor(t, "the big response to fill the stalled client's socket and stall", func() bool {
+		n := up.BytesIn.Load()
+		stalled := n > 1<<20 && n == last
+		last = n
+		if !stalled {
+			time.Sleep(100 * time.Millisecond)
+		}
+		return stalled
+	})
 	// Clients on both event loops (netpoll) or the one pool (goroutines).
 	client := h2TLSClient(f.ca.Pool())
 	for i := range 4 {

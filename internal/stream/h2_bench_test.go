@@ -154,7 +154,7 @@ type dataRelay struct {
 func (r *dataRelay) Headers(uint32, *h2.Headers, bool) {}
 func (r *dataRelay) Data(id uint32, p []byte, end bool) {
 	r.pipe.put(p, end)
-	n, _, _, err := r.pipe.relay(r.cli, r.upID, nil, true)
+	n, _, _, err := r.pipe.relay(r.cli, maxPendingOutput, r.upID, nil, true)
 	if err != nil {
 		panic(err)
 	}

@@ -92,6 +92,11 @@ func dialH2(ctx context.Context, l *network.Loop, addr string, opts *H2PoolOptio
 	cc.flushLocked() // the preface and our SETTINGS
 	cc.unlock()
 	cc.wake = func() { cc.read(true) }
+	cc.onRoom = func() {
+		for id, t := range cc.streams {
+			cc.queue(h2EvWritable, id, t)
+		}
+	}
 	c.Go(func() { cc.read(false) })
 	return cc, nil
 }
@@ -500,7 +505,7 @@ func (t *H2ClientStream) relayRequest() {
 		return
 	}
 	cc.lock()
-	n, _, stop, err := t.peer.requestBody().relay(cc.eng, t.id, t.try, true)
+	n, _, stop, err := t.peer.requestBody().relay(cc.eng, cc.room(), t.id, t.try, true)
 	cc.flushLocked()
 	ev := cc.takeEvents()
 	cc.unlock()
@@ -639,7 +644,7 @@ func (s *H2ServerStream) responseHead(t *H2ClientStream, end bool) bool {
 func (s *H2ServerStream) responseBody(t *H2ClientStream) (int, bool, Reply, error) {
 	d := s.d
 	d.lock()
-	n, complete, stop, err := t.body.relay(d.eng, s.id, t.try, false)
+	n, complete, stop, err := t.body.relay(d.eng, d.room(), s.id, t.try, false)
 	if complete {
 		d.forget(s.id)
 	}

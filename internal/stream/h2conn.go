@@ -70,6 +70,40 @@ type h2Conn struct {
 	// of the loop's pass.
 	flushQueued bool
 	flushFn     func()
+	// flushing: bytes the flusher is writing, out of the engine's output;
+	// starved: DATA waited for room (room), onRoom tells the streams
+	// (queues a Writable event each) once what is held is written.
+	flushing int
+	starved  bool
+	onRoom   func()
+}
+
+// maxPendingOutput bounds the bytes a connection holds for a peer that
+// does not read them: past it DATA waits in the sending pipe, within the
+// receiver's flow-control window, so a client that opens a large window
+// and stops reading costs this much memory, not its window.
+const maxPendingOutput = 1 << 20
+
+// room is how many DATA bytes may be queued now; the lock is held. With
+// none the connection is starved until what it holds is written.
+func (c *h2Conn) room() int {
+	n := maxPendingOutput - len(c.eng.Output()) - c.flushing
+	if n <= 0 {
+		c.starved = true
+		return 0
+	}
+	return n
+}
+
+// roomBack tells the streams of a starved connection that its output is
+// written (their Writable events); the lock is held.
+func (c *h2Conn) roomBack() {
+	if c.starved && c.flusher == nil && len(c.eng.Output()) == 0 {
+		c.starved = false
+		if c.onRoom != nil {
+			c.onRoom()
+		}
+	}
 }
 
 // init binds the connection's socket, engine and log.
@@ -101,7 +135,11 @@ func (c *h2Conn) flushAfterPass() {
 	c.lock()
 	c.flushQueued = false
 	c.writeLocked()
+	ev := c.takeEvents() // roomBack's
 	c.unlock()
+	if len(ev) > 0 {
+		c.dispatch(ev)
+	}
 }
 
 // writeLocked sends the engine's output now: as much as the socket takes,
@@ -128,7 +166,9 @@ func (c *h2Conn) writeLocked() {
 	}
 	if len(c.eng.Output()) > 0 {
 		c.flusher = c.conn.Go(c.flush)
+		return
 	}
+	c.roomBack()
 }
 
 // failWrite marks the connection dead and closes it: its reader sees that
@@ -150,14 +190,21 @@ func (c *h2Conn) flush() {
 			if cap(c.fbuf) > 256<<10 {
 				c.fbuf = nil
 			}
+			c.roomBack()
+			ev := c.takeEvents()
 			c.unlock()
+			if len(ev) > 0 {
+				c.dispatch(ev)
+			}
 			return
 		}
 		buf := append(c.fbuf[:0], out...)
 		c.eng.Advance(len(out))
+		c.flushing = len(buf)
 		c.unlock()
 		_, err := c.conn.Write(buf)
 		c.lock()
+		c.flushing = 0
 		c.fbuf = buf[:0]
 		if err != nil && c.werr == nil {
 			c.log.Debug("http2: write failed, closing connection", "remote", c.conn.RemoteAddr().String(), "err", err)
@@ -296,28 +343,30 @@ func (p *h2Pipe) replayable() bool {
 }
 
 // relay sends what the pipe holds on stream id of dst, as far as dst's
-// windows allow, and the trailers or END_STREAM after the last byte; h
+// windows and room (h2Conn.room: what dst may still queue) allow, and the
+// trailers or END_STREAM after the last byte; h
 // (nil: none) sees each chunk sent, as the request's (request) or the
 // response's body. It returns the bytes newly sent, to report consumed to
 // the receiver, and whether the body is complete; a Reply with a status
 // means a filter stopped the exchange. dst's lock is held.
-func (p *h2Pipe) relay(e *http2.Conn, id uint32, h Hooks, request bool) (consume int, complete bool, stop Reply, err error) {
+func (p *h2Pipe) relay(e *http2.Conn, room int, id uint32, h Hooks, request bool) (consume int, complete bool, stop Reply, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.done {
 		return 0, true, Reply{}, nil
 	}
-	data := p.buf[p.off:]
-	endData := p.end && p.trailers == nil
-	if len(data) == 0 && !p.end {
+	all := p.buf[p.off:]
+	data := all[:min(len(all), max(room, 0))]
+	if len(data) == 0 && (len(all) > 0 || !p.end) {
 		return 0, false, Reply{}, nil
 	}
+	endData := p.end && p.trailers == nil && len(data) == len(all)
 	n, err := e.WriteData(id, data, endData)
 	if err != nil {
 		return 0, false, Reply{}, err
 	}
 	p.off += n
-	last := n == len(data) && p.end
+	last := n == len(all) && p.end
 	if h != nil && (n > 0 || last) {
 		if request {
 			stop = h.RequestData(data[:n], last)

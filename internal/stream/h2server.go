@@ -123,6 +123,11 @@ func ServeH2(ctx context.Context, c *network.Conn, h H2Handler, opts *H2Options)
 	d.init(c, http2.NewServerConn(d.opts.Config, d), d.opts.Logger)
 	c.SetSendTimeout(d.opts.SendTimeout)
 	d.wake = func() { d.serve(true) }
+	d.onRoom = func() {
+		for id, s := range d.streams {
+			d.queue(h2EvWritable, id, s)
+		}
+	}
 	d.lock()
 	d.flushLocked() // our SETTINGS
 	d.unlock()
@@ -420,7 +425,7 @@ var (
 func (s *H2ServerStream) relayReply() {
 	d := s.d
 	d.lock()
-	_, complete, _, err := s.reply.relay(d.eng, s.id, nil, false)
+	_, complete, _, err := s.reply.relay(d.eng, d.room(), s.id, nil, false)
 	if complete || err != nil {
 		d.forget(s.id)
 		s.replying.Store(false)

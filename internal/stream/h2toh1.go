@@ -242,7 +242,7 @@ func (s *H2ServerStream) relayHTTP1(u *h1Upstream, h Hooks) (complete bool, r Re
 	d := s.d
 	for {
 		d.lock()
-		n, complete, stop, err := u.resp.relay(d.eng, s.id, h, false)
+		n, complete, stop, err := u.resp.relay(d.eng, d.room(), s.id, h, false)
 		if complete {
 			d.forget(s.id)
 		}
