@@ -366,15 +366,7 @@ func TestUpgradeUnderLoad(t *testing.T) {
 	time.Sleep(time.Second)
 	before := l.ok.Load()
 
-	out, errOut, code := runUpgrade(t, nil, "--pid", fmt.Sprint(old.pid), "-o", "json", "--timeout", "20s")
-	if code != 0 {
-		t.Fatalf("upgrade exit %d: %s\n%s", code, errOut, out)
-	}
-	var res Result
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		t.Fatalf("upgrade output %q: %v", out, err)
-	}
-	t.Cleanup(func() { stopProcess(t, res.NewPID) })
+	res := upgradeJSON(t, old.pid)
 	afterUpgrade := l.ok.Load()
 	time.Sleep(3 * time.Second) // load goes on, now on the new process
 	stop()
@@ -747,4 +739,20 @@ func TestNewKilledDuringHandover(t *testing.T) {
 	if err := <-old.exited; err != nil {
 		t.Errorf("old process exit: %v", err)
 	}
+}
+
+// upgradeJSON runs `mosnctl upgrade --pid pid -o json`, fails t unless it
+// succeeds, and returns its result; the new process is stopped when t ends.
+func upgradeJSON(t *testing.T, pid int) Result {
+	t.Helper()
+	out, errOut, code := runUpgrade(t, nil, "--pid", fmt.Sprint(pid), "-o", "json", "--timeout", "20s")
+	if code != 0 {
+		t.Fatalf("upgrade exit %d: %s\n%s", code, errOut, out)
+	}
+	var res Result
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("upgrade output %q: %v", out, err)
+	}
+	t.Cleanup(func() { stopProcess(t, res.NewPID) })
+	return res
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -292,15 +291,7 @@ func TestUpgradeHTTP2InFlight(t *testing.T) {
 
 	checked := make(chan struct{})
 	go func() { watch.check(t); close(checked) }()
-	out, errOut, code := runUpgrade(t, nil, "--pid", fmt.Sprint(old.pid), "-o", "json", "--timeout", "20s")
-	if code != 0 {
-		t.Fatalf("upgrade exit %d: %s\n%s", code, errOut, out)
-	}
-	var res Result
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		t.Fatalf("upgrade output %q: %v", out, err)
-	}
-	t.Cleanup(func() { stopProcess(t, res.NewPID) })
+	res := upgradeJSON(t, old.pid)
 	afterUpgrade := l.ok.Load()
 	time.Sleep(3 * time.Second) // load goes on, now on the new process
 	stop()

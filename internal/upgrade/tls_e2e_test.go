@@ -3,7 +3,6 @@ package upgrade
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -79,15 +78,7 @@ func TestUpgradeTLSListener(t *testing.T) {
 		}()
 	}
 	time.Sleep(500 * time.Millisecond)
-	out, errOut, code := runUpgrade(t, nil, "--pid", fmt.Sprint(old.pid), "-o", "json", "--timeout", "20s")
-	if code != 0 {
-		t.Fatalf("upgrade exit %d: %s\n%s", code, errOut, out)
-	}
-	var res Result
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		t.Fatalf("upgrade output %q: %v", out, err)
-	}
-	t.Cleanup(func() { stopProcess(t, res.NewPID) })
+	res := upgradeJSON(t, old.pid)
 	afterUpgrade := ok.Load()
 	time.Sleep(2 * time.Second)
 	stop()
