@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"golang.org/x/net/http2"
 
 	"github.com/mosnctl/mosnctl/internal/cli"
 	"github.com/mosnctl/mosnctl/internal/server"
@@ -68,7 +70,7 @@ func TestServeTakesConfigFromXDS(t *testing.T) {
 	cp := xdstest.StartControlPlane(t)
 	const nodeID = "sidecar~127.0.0.1~app.default~default.svc.cluster.local"
 	cp.Push(nodeID, "1",
-		[]types.Resource{xdstest.HTTPListener(t, "in", "127.0.0.1", 0, "web")},
+		[]types.Resource{xdstest.HTTPListener(t, "in", "127.0.0.1", 0, "web"), xdstest.H2Listener(t, "h2", "127.0.0.1", 0, "web")},
 		[]types.Resource{xdstest.RouteConfig("web", xdstest.PrefixRoute("/", "app"))},
 		[]types.Resource{xdstest.EDSCluster("app")},
 		[]types.Resource{xdstest.Assignment("app", xdstest.LbEndpoint(host, uint32(p)))})
@@ -103,6 +105,28 @@ func TestServeTakesConfigFromXDS(t *testing.T) {
 	resp.Body.Close()
 	if string(b) != "origin" {
 		t.Fatalf("got %q", b)
+	}
+	// A listener with the HTTP2 codec takes h2c and converts to the
+	// HTTP/1.1 cluster.
+	for srv.ListenerAddr("h2") == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("the pushed HTTP/2 listener never started:\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	h2c := &http.Client{Transport: &http2.Transport{AllowHTTP: true,
+		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		}}}
+	resp, err = h2c.Get("http://" + srv.ListenerAddr("h2").String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "origin" || resp.Proto != "HTTP/2.0" {
+		t.Fatalf("h2c through the HTTP2 codec listener: %q over %s", b, resp.Proto)
 	}
 	if reqs := cp.Requests(); reqs[0].GetNode().GetCluster() != "app" {
 		t.Errorf("node cluster %q, want the flag's", reqs[0].GetNode().GetCluster())

@@ -188,15 +188,20 @@ func translateHCM(h *hcmv3.HttpConnectionManager, path string, out *Listener) (*
 	if err := onlyFields(h, path, "stat_prefix", "codec_type", "rds", "route_config", "http_filters", "normalize_path", "merge_slashes"); err != nil {
 		return nil, err
 	}
+	// Clusters speak HTTP/1.1 (pushed ones carry no HTTP/2 options), so an
+	// HTTP2 codec's streams are converted on the way up.
+	down := config.ProtocolHTTP1
 	switch h.GetCodecType() {
 	case hcmv3.HttpConnectionManager_AUTO, hcmv3.HttpConnectionManager_HTTP1:
+	case hcmv3.HttpConnectionManager_HTTP2:
+		down = config.ProtocolHTTP2
 	default:
-		return nil, errAt(join(path, "codec_type"), "codec %s is not supported yet (AUTO or HTTP1: HTTP/1.1)", h.GetCodecType())
+		return nil, errAt(join(path, "codec_type"), "codec %s is not supported yet (AUTO or HTTP1: HTTP/1.1; HTTP2)", h.GetCodecType())
 	}
 	if err := httpFilters(h.GetHttpFilters(), join(path, "http_filters")); err != nil {
 		return nil, err
 	}
-	p := &config.ProxyConfig{DownstreamProtocol: config.ProtocolHTTP1, UpstreamProtocol: config.ProtocolHTTP1}
+	p := &config.ProxyConfig{DownstreamProtocol: down, UpstreamProtocol: config.ProtocolHTTP1}
 	if v := h.GetNormalizePath(); v != nil {
 		b := v.GetValue()
 		p.NormalizePath = &b

@@ -250,10 +250,10 @@ func TestTranslateRefuses(t *testing.T) {
 			`listener "l": use_original_dst: not supported`},
 		{"unknown network filter", func() error { _, err := TranslateListener(unknownFilter); return err },
 			`filter_chains[0].filters[0].typed_config: network filter type.googleapis.com/envoy.config.route.v3.Route`},
-		{"http2 codec", func() error {
-			_, err := TranslateListener(hcmWith(func(h *hcmv3.HttpConnectionManager) { h.CodecType = hcmv3.HttpConnectionManager_HTTP2 }))
+		{"http3 codec", func() error {
+			_, err := TranslateListener(hcmWith(func(h *hcmv3.HttpConnectionManager) { h.CodecType = hcmv3.HttpConnectionManager_HTTP3 }))
 			return err
-		}, `codec_type: codec HTTP2 is not supported yet`},
+		}, `codec_type: codec HTTP3 is not supported yet`},
 		{"other http filter", func() error {
 			_, err := TranslateListener(hcmWith(func(h *hcmv3.HttpConnectionManager) {
 				h.HttpFilters = append([]*hcmv3.HttpFilter{{Name: "envoy.filters.http.cors"}}, h.HttpFilters...)

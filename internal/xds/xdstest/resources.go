@@ -46,8 +46,19 @@ func RouterFilter(t testing.TB) *hcmv3.HttpFilter {
 
 // HTTPListener is a listener whose connection manager reads RDS route.
 func HTTPListener(t testing.TB, name, addr string, port uint32, route string) *listenerv3.Listener {
+	return httpListener(t, name, addr, port, route, hcmv3.HttpConnectionManager_AUTO)
+}
+
+// H2Listener is HTTPListener with the HTTP2 codec (h2c with prior
+// knowledge, no TLS).
+func H2Listener(t testing.TB, name, addr string, port uint32, route string) *listenerv3.Listener {
+	return httpListener(t, name, addr, port, route, hcmv3.HttpConnectionManager_HTTP2)
+}
+
+func httpListener(t testing.TB, name, addr string, port uint32, route string, codec hcmv3.HttpConnectionManager_CodecType) *listenerv3.Listener {
 	hcm := &hcmv3.HttpConnectionManager{
 		StatPrefix: name,
+		CodecType:  codec,
 		RouteSpecifier: &hcmv3.HttpConnectionManager_Rds{Rds: &hcmv3.Rds{
 			ConfigSource: ADSConfigSource(), RouteConfigName: route}},
 		HttpFilters: []*hcmv3.HttpFilter{RouterFilter(t)},
