@@ -312,10 +312,13 @@ func serveCheck(t *testing.T, path, heading string) {
 	}
 }
 
-// The README's TLS example passes `serve --check` with the certificate
-// files it names (made here).
-func TestREADMETLSExample(t *testing.T) {
-	block := readmeBlock(t, "\n### TLS\n")
+// tlsExample checks the README's TLS example after heading: the
+// certificate files it names (certs/ relative, as in MOSN) are issued by a
+// CA made here (certs/ca.pem) through issue, then `serve --check` must
+// pass. It returns the block and the loaded config.
+func tlsExample(t *testing.T, heading string, issue func(ca *tlstest.CA, certs string)) (string, *config.Config) {
+	t.Helper()
+	block := readmeBlock(t, heading)
 	dir := t.TempDir()
 	certs := filepath.Join(dir, "certs")
 	if err := os.Mkdir(certs, 0o755); err != nil {
@@ -323,43 +326,38 @@ func TestREADMETLSExample(t *testing.T) {
 	}
 	ca := tlstest.NewCA(t, "readme CA")
 	ca.WriteCA(t, certs, "ca")
-	ca.Issue(t, tlstest.ECDSA, "example.com", "*.example.com").Write(t, certs, "example.com")
-	ca.Issue(t, tlstest.RSA, "internal.example.com").Write(t, certs, "internal")
-	ca.Issue(t, tlstest.ECDSA, "client").Write(t, certs, "client")
+	issue(ca, certs)
 	path := filepath.Join(dir, "tls.json")
 	if err := os.WriteFile(path, []byte(block), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Chdir(dir) // the example's certs/ paths are relative, as in MOSN
-	serveCheck(t, path, "### TLS")
-	if strings.Contains(block, "0.0.0.0") {
-		t.Error("the TLS example listens beyond loopback")
-	}
-}
-
-// The README's TLS client identity example passes `serve --check` with the
-// certificate files it names (made here), keeps to loopback and routes on
-// the peer identity header.
-func TestREADMETLSIdentityExample(t *testing.T) {
-	block := readmeBlock(t, "\n### TLS client identity\n")
-	dir := t.TempDir()
-	certs := filepath.Join(dir, "certs")
-	if err := os.Mkdir(certs, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	ca := tlstest.NewCA(t, "readme CA")
-	ca.WriteCA(t, certs, "ca")
-	ca.Issue(t, tlstest.ECDSA, "orders.example").Write(t, certs, "server")
-	path := filepath.Join(dir, "identity.json")
-	if err := os.WriteFile(path, []byte(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	t.Chdir(dir)
-	serveCheck(t, path, "### TLS client identity")
+	serveCheck(t, path, heading)
 	cfg, _, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return block, cfg
+}
+
+// The README's TLS example passes `serve --check` with the certificate
+// files it names and keeps to loopback.
+func TestREADMETLSExample(t *testing.T) {
+	_, cfg := tlsExample(t, "\n### TLS\n", func(ca *tlstest.CA, certs string) {
+		ca.Issue(t, tlstest.ECDSA, "example.com", "*.example.com").Write(t, certs, "example.com")
+		ca.Issue(t, tlstest.RSA, "internal.example.com").Write(t, certs, "internal")
+		ca.Issue(t, tlstest.ECDSA, "client").Write(t, certs, "client")
+	})
+	wantLoopback(t, cfg)
+}
+
+// The README's TLS client identity example passes `serve --check` with the
+// certificate files it names, keeps to loopback and routes on the peer
+// identity header.
+func TestREADMETLSIdentityExample(t *testing.T) {
+	_, cfg := tlsExample(t, "\n### TLS client identity\n", func(ca *tlstest.CA, certs string) {
+		ca.Issue(t, tlstest.ECDSA, "orders.example").Write(t, certs, "server")
+	})
 	if h := cfg.Servers[0].Routers[0].VirtualHosts[0].Routers[0].Match.Headers; len(h) != 1 || h[0].Name != "x-mosn-peer-uri" {
 		t.Errorf("the example's first route does not match on x-mosn-peer-uri: %+v", h)
 	}
@@ -367,29 +365,13 @@ func TestREADMETLSIdentityExample(t *testing.T) {
 }
 
 // The README's HTTP/2-over-TLS example passes `serve --check` with the
-// certificate files it names (made here), keeps to loopback and takes
-// HTTP/2 over TLS both ways.
+// certificate files it names, keeps to loopback and takes HTTP/2 over TLS
+// both ways.
 func TestREADMEHTTP2TLSExample(t *testing.T) {
-	block := readmeBlock(t, "\n#### HTTP/2 over TLS\n")
-	dir := t.TempDir()
-	certs := filepath.Join(dir, "certs")
-	if err := os.Mkdir(certs, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	ca := tlstest.NewCA(t, "readme CA")
-	ca.WriteCA(t, certs, "ca")
-	ca.Issue(t, tlstest.ECDSA, "127.0.0.1").Write(t, certs, "mesh")
-	ca.Issue(t, tlstest.ECDSA, "client").Write(t, certs, "client")
-	path := filepath.Join(dir, "h2tls.json")
-	if err := os.WriteFile(path, []byte(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Chdir(dir) // the example's certs/ paths are relative, as in MOSN
-	serveCheck(t, path, "#### HTTP/2 over TLS")
-	cfg, _, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	block, cfg := tlsExample(t, "\n#### HTTP/2 over TLS\n", func(ca *tlstest.CA, certs string) {
+		ca.Issue(t, tlstest.ECDSA, "127.0.0.1").Write(t, certs, "mesh")
+		ca.Issue(t, tlstest.ECDSA, "client").Write(t, certs, "client")
+	})
 	wantLoopback(t, cfg)
 	for _, s := range cfg.Servers {
 		for _, l := range s.Listeners {
