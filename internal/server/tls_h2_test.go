@@ -425,11 +425,7 @@ func TestTLSGRPC(t *testing.T) {
 	calls := func(t *testing.T, tc testgrpc.TestServiceClient) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		interop.DoEmptyUnaryCall(ctx, tc)
-		interop.DoLargeUnaryCall(ctx, tc)
-		interop.DoClientStreaming(ctx, tc)
-		interop.DoServerStreaming(ctx, tc)
-		interop.DoPingPong(ctx, tc)
+		interopEveryKind(ctx, tc)
 		interop.DoStatusCodeAndMessage(ctx, tc)
 	}
 	t.Run("TLS in, TLS with client certificate out", func(t *testing.T) {
