@@ -23,7 +23,8 @@ type H2Try interface {
 }
 
 // H2ClientConn is one multiplexed upstream HTTP/2 connection (h2c with
-// prior knowledge). Streams of many downstream connections share it. Dialled
+// prior knowledge, or TLS with ALPN h2 through the pool's Handshake).
+// Streams of many downstream connections share it. Dialled
 // from a task of an event loop, it belongs to that loop: its reader is a
 // task there, and so must be every user.
 type H2ClientConn struct {
