@@ -176,16 +176,22 @@ func (r resources) push(cp *xdstest.ControlPlane, version string) {
 	cp.Push(node, version, r.listeners, r.routes, r.clusters, r.endpoints)
 }
 
+// ingressTo is the usual set: listener "ingress" with RDS route "web",
+// whose "/" goes to EDS cluster "backend", with one endpoint host:port.
+func ingressTo(t *testing.T, host string, port uint32) resources {
+	return resources{
+		listeners: []types.Resource{xdstest.HTTPListener(t, "ingress", "127.0.0.1", 0, "web")},
+		routes:    []types.Resource{xdstest.RouteConfig("web", xdstest.PrefixRoute("/", "backend"))},
+		clusters:  []types.Resource{xdstest.EDSCluster("backend")},
+		endpoints: []types.Resource{xdstest.Assignment("backend", xdstest.LbEndpoint(host, port))},
+	}
+}
+
 func TestADSServesPushesWithoutRestart(t *testing.T) {
 	hostA, portA := origin(t, "A")
 	hostB, portB := origin(t, "B")
 	cp := xdstest.StartControlPlane(t)
-	v1 := resources{
-		listeners: []types.Resource{xdstest.HTTPListener(t, "ingress", "127.0.0.1", 0, "web")},
-		routes:    []types.Resource{xdstest.RouteConfig("web", xdstest.PrefixRoute("/", "backend"))},
-		clusters:  []types.Resource{xdstest.EDSCluster("backend")},
-		endpoints: []types.Resource{xdstest.Assignment("backend", xdstest.LbEndpoint(hostA, portA))},
-	}
+	v1 := ingressTo(t, hostA, portA)
 	v1.push(cp, "1")
 	p := startProxy(t, cp)
 	p.waitVersions(t, "1")
@@ -425,12 +431,7 @@ func TestADSEndpointPushKeepsHostState(t *testing.T) {
 	hostA, portA := origin(t, "A")
 	hostB, portB := origin(t, "B")
 	cp := xdstest.StartControlPlane(t)
-	r := resources{
-		listeners: []types.Resource{xdstest.HTTPListener(t, "ingress", "127.0.0.1", 0, "web")},
-		routes:    []types.Resource{xdstest.RouteConfig("web", xdstest.PrefixRoute("/", "backend"))},
-		clusters:  []types.Resource{xdstest.EDSCluster("backend")},
-		endpoints: []types.Resource{xdstest.Assignment("backend", xdstest.LbEndpoint(hostA, portA))},
-	}
+	r := ingressTo(t, hostA, portA)
 	r.push(cp, "1")
 	p := startProxy(t, cp)
 	p.waitVersions(t, "1")
@@ -469,12 +470,7 @@ func TestADSEndpointPushKeepsHostState(t *testing.T) {
 func TestADSListenersAfterClustersAndEndpoints(t *testing.T) {
 	hostA, portA := origin(t, "A")
 	cp := xdstest.StartControlPlane(t)
-	r := resources{
-		listeners: []types.Resource{xdstest.HTTPListener(t, "ingress", "127.0.0.1", 0, "web")},
-		routes:    []types.Resource{xdstest.RouteConfig("web", xdstest.PrefixRoute("/", "backend"))},
-		clusters:  []types.Resource{xdstest.EDSCluster("backend")},
-		endpoints: []types.Resource{xdstest.Assignment("backend", xdstest.LbEndpoint(hostA, portA))},
-	}
+	r := ingressTo(t, hostA, portA)
 	r.push(cp, "1")
 	p := startProxy(t, cp)
 	p.waitVersions(t, "1")
@@ -512,12 +508,7 @@ func TestADSReconnectsAndResubscribes(t *testing.T) {
 	hostA, portA := origin(t, "A")
 	hostB, portB := origin(t, "B")
 	cp := xdstest.StartControlPlane(t)
-	r := resources{
-		listeners: []types.Resource{xdstest.HTTPListener(t, "ingress", "127.0.0.1", 0, "web")},
-		routes:    []types.Resource{xdstest.RouteConfig("web", xdstest.PrefixRoute("/", "backend"))},
-		clusters:  []types.Resource{xdstest.EDSCluster("backend")},
-		endpoints: []types.Resource{xdstest.Assignment("backend", xdstest.LbEndpoint(hostA, portA))},
-	}
+	r := ingressTo(t, hostA, portA)
 	r.push(cp, "1")
 	p := startProxy(t, cp)
 	p.waitVersions(t, "1")
@@ -569,12 +560,7 @@ func TestADSLargePush(t *testing.T) {
 	}
 	hostA, portA := origin(t, "A")
 	cp := xdstest.StartControlPlane(t)
-	small := resources{
-		listeners: []types.Resource{xdstest.HTTPListener(t, "ingress", "127.0.0.1", 0, "web")},
-		routes:    []types.Resource{xdstest.RouteConfig("web", xdstest.PrefixRoute("/", "backend"))},
-		clusters:  []types.Resource{xdstest.EDSCluster("backend")},
-		endpoints: []types.Resource{xdstest.Assignment("backend", xdstest.LbEndpoint(hostA, portA))},
-	}
+	small := ingressTo(t, hostA, portA)
 	small.push(cp, "1")
 	p := startProxy(t, cp)
 	p.waitVersions(t, "1")
@@ -627,12 +613,7 @@ func TestADSLargePushUnderLoad(t *testing.T) {
 	}
 	hostA, portA := origin(t, "A")
 	cp := xdstest.StartControlPlane(t)
-	small := resources{
-		listeners: []types.Resource{xdstest.HTTPListener(t, "ingress", "127.0.0.1", 0, "web")},
-		routes:    []types.Resource{xdstest.RouteConfig("web", xdstest.PrefixRoute("/", "backend"))},
-		clusters:  []types.Resource{xdstest.EDSCluster("backend")},
-		endpoints: []types.Resource{xdstest.Assignment("backend", xdstest.LbEndpoint(hostA, portA))},
-	}
+	small := ingressTo(t, hostA, portA)
 	small.push(cp, "1")
 	p := startProxy(t, cp)
 	p.waitVersions(t, "1")
